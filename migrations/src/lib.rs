@@ -1,0 +1,27 @@
+//! recipebox's schema, one migration per change.
+//!
+//! Self-contained on purpose: nothing here imports the application crate, so
+//! an old migration never changes meaning when the entities move on. Every
+//! migration has a working `down`. Instants are stored as whole Unix seconds
+//! (`BIGINT`), which compare the same way on SQLite, PostgreSQL and MySQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_users;
+mod m20261123_000002_create_recipes;
+mod m20261123_000003_create_sessions;
+mod m20261123_000004_create_revoked_tokens;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_users::Migration),
+            Box::new(m20261123_000002_create_recipes::Migration),
+            Box::new(m20261123_000003_create_sessions::Migration),
+            Box::new(m20261123_000004_create_revoked_tokens::Migration),
+        ]
+    }
+}

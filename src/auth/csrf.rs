@@ -1,0 +1,88 @@
+//! CSRF protection for HTML forms (SPEC.md §4), as a data guard: the token is
+//! in the body, which request guards cannot read.
+//!
+//! `Csrf<T>` reads the urlencoded body once, checks its `csrf_token` field,
+//! then parses the same body as `T` (Rocket's forms ignore the extra field).
+//! For a logged-in user the token must equal the session's `csrf` claim; for
+//! a visitor, the `csrf` cookie that the form's page set. Missing or wrong:
+//! 403 and a "form expired" page, never a 500.
+
+use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::form::{Form, FromForm};
+use rocket::request::Request;
+use subtle::ConstantTimeEq;
+
+use super::cookies::CSRF_COOKIE;
+use super::guard::browser_user;
+use crate::error::{fail_guard, AppError, GuardFailed};
+
+/// Largest form body: 20,000 characters of directions, percent-encoded, fit.
+const FORM_LIMIT_KIB: u64 = 512;
+
+/// A form of `T` whose CSRF token was checked.
+#[derive(Debug)]
+pub struct Csrf<T>(pub T);
+
+/// A form of nothing but its CSRF token: log out, delete, end a session.
+#[derive(Debug, FromForm)]
+pub struct ActionForm {
+    #[field(name = "csrf_token", default = String::new())]
+    _csrf_token: String,
+}
+
+#[derive(FromForm)]
+struct CsrfField<'r> {
+    csrf_token: &'r str,
+}
+
+/// The body, kept in the request so that `T` may borrow from it.
+struct FormBody(String);
+
+fn tokens_match(given: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+#[rocket::async_trait]
+impl<'r, T: FromForm<'r> + Send + 'r> FromData<'r> for Csrf<T> {
+    type Error = GuardFailed;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        if !req.content_type().is_some_and(|ct| ct.is_form()) {
+            return fail_guard(req, AppError::BadRequest("Expected a submitted HTML form.".into()));
+        }
+        let body = match data.open(FORM_LIMIT_KIB.kibibytes()).into_string().await {
+            Ok(body) if body.is_complete() => body.into_inner(),
+            Ok(_) => return fail_guard(req, AppError::PayloadTooLarge),
+            Err(_) => return fail_guard(req, AppError::BadRequest("The form could not be read.".into())),
+        };
+        let body: &'r str = &req.local_cache(move || FormBody(body)).0;
+
+        let expected = match browser_user(req).await {
+            Ok(Some(user)) => user.csrf.clone(),
+            Ok(None) => req.cookies().get(CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default(),
+            Err(status) => return fail_guard(req, AppError::from_status(status)),
+        };
+        let given = Form::<CsrfField<'r>>::parse(body).map(|f| f.csrf_token).unwrap_or_default();
+        if !tokens_match(given, &expected) {
+            return fail_guard(req, AppError::CsrfRejected);
+        }
+        match Form::<T>::parse(body) {
+            Ok(value) => data::Outcome::Success(Csrf(value)),
+            Err(errors) => {
+                let fields: Vec<String> = errors.iter().filter_map(|e| e.name.as_ref().map(|n| n.to_string())).collect();
+                fail_guard(req, AppError::BadRequest(format!("The form is incomplete ({}).", fields.join(", "))))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tokens_must_match_exactly_and_not_be_empty() {
+        assert!(super::tokens_match("abc", "abc"));
+        assert!(!super::tokens_match("abd", "abc"));
+        assert!(!super::tokens_match("", ""));
+        assert!(!super::tokens_match("abc", "abcd"));
+    }
+}

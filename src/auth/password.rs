@@ -1,0 +1,99 @@
+//! bcrypt, always on a blocking thread (a cost-12 hash takes about a quarter
+//! of a second; on an async worker it would stall every other request).
+//!
+//! Uses the crate's non-truncating functions: a password over 72 bytes is an
+//! error, never silently cut. `verify_or_dummy` does the same work whether or
+//! not the account exists, so timing does not reveal which emails are taken.
+
+use std::fmt;
+
+use anyhow::Context as _;
+use rocket::tokio::task::spawn_blocking;
+use tracing::Span;
+
+/// Hashes at the configured cost; keeps a dummy hash of the same cost.
+pub struct PasswordHasher {
+    cost: u32,
+    dummy_hash: String,
+}
+
+impl fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordHasher").field("cost", &self.cost).finish_non_exhaustive()
+    }
+}
+
+/// Runs `work` on the blocking pool inside the caller's tracing span.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
+    let span = Span::current();
+    spawn_blocking(move || span.in_scope(work)).await.context("bcrypt task failed")
+}
+
+impl PasswordHasher {
+    pub async fn new(cost: u32) -> anyhow::Result<Self> {
+        let dummy_hash = blocking(move || bcrypt::hash("recipebox dummy password", cost)).await??;
+        Ok(Self { cost, dummy_hash })
+    }
+
+    pub fn cost(&self) -> u32 {
+        self.cost
+    }
+
+    pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
+        let (password, cost) = (password.to_owned(), self.cost);
+        Ok(blocking(move || bcrypt::non_truncating_hash(password, cost)).await??)
+    }
+
+    /// Verifies against `hash`, or against the dummy when there is no account,
+    /// so both cases cost one bcrypt verify. A malformed stored hash counts as
+    /// a mismatch (and is logged), never as a success.
+    pub async fn verify_or_dummy(&self, password: &str, hash: Option<&str>) -> anyhow::Result<bool> {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
+        let password = password.to_owned();
+        let result = blocking(move || bcrypt::non_truncating_verify(password, &hash)).await?;
+        match result {
+            Ok(matches) => Ok(known && matches),
+            Err(bcrypt::BcryptError::Truncation(_)) => Ok(false),
+            Err(e) => {
+                tracing::error!(error = %e, "stored password hash is unusable");
+                Ok(false)
+            }
+        }
+    }
+
+    /// True when `hash` was made at a lower cost than configured now.
+    pub fn needs_upgrade(&self, hash: &str) -> bool {
+        hash.parse::<bcrypt::HashParts>().is_ok_and(|parts| parts.get_cost() < self.cost)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[rocket::async_test]
+    async fn hashes_verify_and_the_dummy_never_matches() {
+        let hasher = PasswordHasher::new(4).await.unwrap();
+        let hash = hasher.hash("correct horse battery").await.unwrap();
+        assert!(hasher.verify_or_dummy("correct horse battery", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify_or_dummy("wrong horse battery", Some(&hash)).await.unwrap());
+        assert!(!hasher.verify_or_dummy("recipebox dummy password", None).await.unwrap());
+        assert!(!hasher.verify_or_dummy("x", Some("not a bcrypt hash")).await.unwrap());
+    }
+
+    #[rocket::async_test]
+    async fn over_long_passwords_are_refused_not_truncated() {
+        let hasher = PasswordHasher::new(4).await.unwrap();
+        assert!(hasher.hash(&"a".repeat(73)).await.is_err());
+        let hash = hasher.hash(&"a".repeat(72)).await.unwrap();
+        assert!(!hasher.verify_or_dummy(&"a".repeat(73), Some(&hash)).await.unwrap());
+    }
+
+    #[rocket::async_test]
+    async fn a_hash_below_the_configured_cost_needs_an_upgrade() {
+        let old = PasswordHasher::new(4).await.unwrap().hash("correct horse battery").await.unwrap();
+        assert!(PasswordHasher::new(5).await.unwrap().needs_upgrade(&old));
+        assert!(!PasswordHasher::new(4).await.unwrap().needs_upgrade(&old));
+    }
+}

@@ -1,0 +1,224 @@
+//! Login sessions and their tokens: the one place that issues a token and the
+//! one place that accepts one (SPEC.md §3).
+//!
+//! A login creates a `sessions` row; its `sid` is in every token of that login.
+//! Accepting a token = `jwt::verify` (signature, time, shape, type) and then
+//! one query (`store::tokens::auth_row`): the `jti` is not blocklisted, the
+//! session is not revoked, the user is enabled, and `iat` is not before the
+//! user's `tokens_valid_after`. Roles are read from that row, not the token,
+//! so a demotion takes effect on the next request.
+//!
+//! `tokens_valid_after` is kept in whole seconds, like `iat`: a token is
+//! refused when `iat < tokens_valid_after`. A token issued in the very second
+//! of a "log out everywhere" passes that comparison but belongs to a session
+//! revoked in the same step, so it stops working anyway; a login made right
+//! after gets a new session and works.
+
+use std::fmt;
+
+use base64::Engine as _;
+use rand::RngCore;
+use uuid::Uuid;
+
+use super::jwt::{Claims, TokenType, ISSUER};
+use crate::app::App;
+use crate::domain::Role;
+use crate::entities::user;
+use crate::error::{AppError, AuthError};
+use crate::store::{self, tokens::AuthRow};
+
+/// How stale `sessions.last_used_at` may get before a request refreshes it;
+/// keeps "last used" useful without a write on every request.
+const TOUCH_AFTER_SECONDS: i64 = 60;
+
+/// A fresh access and refresh token of one session.
+#[derive(Clone)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    /// The session's CSRF value, also in both tokens' `csrf` claim.
+    pub csrf: String,
+}
+
+impl fmt::Debug for TokenPair {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenPair(<redacted>)")
+    }
+}
+
+/// Proof that a request carries a valid access token of an enabled user.
+#[derive(Clone)]
+pub struct Authenticated {
+    pub id: i64,
+    pub public_id: Uuid,
+    pub email: String,
+    pub username: String,
+    pub role: Role,
+    /// The login session this token belongs to.
+    pub sid: Uuid,
+    pub jti: Uuid,
+    pub exp: i64,
+    pub csrf: String,
+    /// Issued by a password login (not by a refresh).
+    pub fresh: bool,
+}
+
+impl Authenticated {
+    fn new(row: AuthRow, claims: &Claims) -> Self {
+        Self {
+            id: row.user_id,
+            public_id: row.public_id,
+            email: row.email,
+            username: row.username,
+            role: row.role,
+            sid: claims.sid,
+            jti: claims.jti,
+            exp: claims.exp,
+            csrf: claims.csrf.clone(),
+            fresh: claims.fresh,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+impl fmt::Debug for Authenticated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authenticated")
+            .field("public_id", &self.public_id)
+            .field("role", &self.role)
+            .field("sid", &self.sid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// 32 random bytes, URL-safe: CSRF values.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn unix_now() -> i64 {
+    store::now().unix_timestamp()
+}
+
+/// Signs an access and a refresh token for session `sid`.
+fn issue(app: &App, sub: Uuid, role: Role, sid: Uuid, csrf: String, fresh: bool) -> anyhow::Result<TokenPair> {
+    let now = unix_now();
+    let claims = |token_type: TokenType, ttl: i64| Claims {
+        iss: ISSUER.to_owned(),
+        sub,
+        iat: now,
+        nbf: now,
+        exp: now + ttl,
+        jti: Uuid::new_v4(),
+        token_type,
+        role,
+        csrf: csrf.clone(),
+        sid,
+        fresh,
+    };
+    Ok(TokenPair {
+        access_token: app.keys.sign(&claims(TokenType::Access, app.config.access_token_ttl))?,
+        refresh_token: app.keys.sign(&claims(TokenType::Refresh, app.config.refresh_token_ttl))?,
+        csrf,
+    })
+}
+
+/// Starts a session after a successful password login or sign-up.
+pub async fn start(app: &App, user: &user::Model, user_agent: Option<&str>) -> Result<TokenPair, AppError> {
+    let expires_at = unix_now() + app.config.refresh_token_ttl;
+    let session = store::sessions::create(&app.db, user.id, user_agent, expires_at).await?;
+    Ok(issue(app, user.public_id, user.role, session.sid, random_token(), true)?)
+}
+
+/// The database half of verification, shared by access and refresh tokens.
+/// `Ok(row)` still needs its `revoked_jti` looked at by the caller, because
+/// a blocklisted refresh token means reuse.
+async fn load(app: &App, claims: &Claims) -> Result<AuthRow, AppError> {
+    let revoked = AppError::Unauthenticated(AuthError::Revoked);
+    let row = store::tokens::auth_row(&app.db, claims.sid, claims.jti).await?.ok_or_else(|| {
+        // Unknown session: deleted user, or a token signed with our key for a
+        // session that never existed.
+        AppError::Unauthenticated(AuthError::Revoked)
+    })?;
+    if row.public_id != claims.sub {
+        return Err(AppError::Unauthenticated(AuthError::Invalid));
+    }
+    let before_cutoff = claims.iat < row.tokens_valid_after.0.unix_timestamp();
+    if row.session_revoked_at.is_some() || row.disabled_at.is_some() || before_cutoff {
+        return Err(revoked);
+    }
+    Ok(row)
+}
+
+/// Accepts an access token, or says why not.
+pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppError> {
+    let claims = app.keys.verify(token, TokenType::Access).map_err(AppError::Unauthenticated)?;
+    let row = load(app, &claims).await?;
+    if row.revoked_jti.is_some() {
+        return Err(AppError::Unauthenticated(AuthError::Revoked));
+    }
+    if unix_now() - row.session_last_used_at.0.unix_timestamp() > TOUCH_AFTER_SECONDS {
+        if let Err(e) = store::sessions::touch(&app.db, claims.sid, None).await {
+            tracing::warn!(error = %e, "could not record session use");
+        }
+    }
+    Ok(Authenticated::new(row, &claims))
+}
+
+/// Uses a refresh token once: blocklists it and issues a new pair of the same
+/// session. A refresh token that was already used (or revoked at logout)
+/// revokes its whole session: someone holds a copy (SPEC §3 reuse detection).
+pub async fn refresh(app: &App, token: &str) -> Result<(Authenticated, TokenPair), AppError> {
+    let claims = app.keys.verify(token, TokenType::Refresh).map_err(AppError::Unauthenticated)?;
+    let row = load(app, &claims).await?;
+    // The blocklist insert is the atomic "first use": of two concurrent uses
+    // of one token, exactly one inserts.
+    let first_use = row.revoked_jti.is_none()
+        && store::tokens::revoke(&app.db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
+    if !first_use {
+        store::sessions::revoke(&app.db, claims.sid, None).await?;
+        tracing::warn!(sid = %claims.sid, user = %claims.sub, "refresh token reused; session revoked");
+        return Err(AppError::Unauthenticated(AuthError::Revoked));
+    }
+    let expires_at = unix_now() + app.config.refresh_token_ttl;
+    store::sessions::touch(&app.db, claims.sid, Some(expires_at)).await?;
+    let pair = issue(app, row.public_id, row.role, claims.sid, claims.csrf.clone(), false)?;
+    let access = app.keys.verify(&pair.access_token, TokenType::Access).map_err(|e| {
+        AppError::Internal(anyhow::anyhow!("a token just issued does not verify: {e:?}"))
+    })?;
+    Ok((Authenticated::new(row, &access), pair))
+}
+
+/// Logs out one session: blocklists its access token (and the refresh token,
+/// when given and of the same session) and revokes the session, which also
+/// retires every other token it ever issued.
+pub async fn end(app: &App, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
+    store::tokens::revoke(&app.db, user.jti, TokenType::Access.as_str(), user.public_id, user.exp).await?;
+    if let Some(claims) = refresh_token.and_then(|token| app.keys.verify(token, TokenType::Refresh).ok()) {
+        if claims.sid == user.sid && claims.sub == user.public_id {
+            store::tokens::revoke(&app.db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
+        }
+    }
+    store::sessions::revoke(&app.db, user.sid, None).await?;
+    Ok(())
+}
+
+/// "Log out everywhere", a password change, an admin's force logout: every
+/// token issued before now stops working and every session ends, except
+/// `keep` (the caller's own, for a password change).
+pub async fn end_all(app: &App, user_id: i64, keep: Option<Uuid>) -> Result<(), AppError> {
+    store::users::bump_tokens_valid_after(&app.db, user_id).await?;
+    store::sessions::revoke_all(&app.db, user_id, keep).await?;
+    Ok(())
+}
+
+/// New tokens for a session that survives an `end_all` (its old tokens were
+/// issued before the cutoff). `fresh`, because a password was just typed.
+pub async fn reissue(app: &App, user: &Authenticated) -> Result<TokenPair, AppError> {
+    Ok(issue(app, user.public_id, user.role, user.sid, user.csrf.clone(), true)?)
+}

@@ -1,0 +1,117 @@
+//! Subcommands (SPEC.md §1): `serve` (default), `migrate`,
+//! `user create [--admin]`, `user promote EMAIL`, `blocklist purge`.
+//!
+//! Passwords never come from the command line (it is visible to every user of
+//! the machine through `ps`): they are read from `RECIPEBOX_PASSWORD` or
+//! prompted for without echo.
+
+use anyhow::{bail, Context as _};
+use clap::{Parser, Subcommand};
+
+use crate::accounts::{self, SignupInput};
+use crate::app::App;
+use crate::config;
+use crate::domain::Role;
+use crate::error::AppError;
+use crate::store;
+
+#[derive(Debug, Parser)]
+#[command(name = "recipebox", version, about = "A recipe-sharing website with JWT authentication")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the website and the API (the default).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage the token blocklist.
+    #[command(subcommand)]
+    Blocklist(BlocklistCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password comes from RECIPEBOX_PASSWORD or a prompt.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        username: String,
+        /// Give the new user the admin role.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Give an existing user the admin role.
+    Promote { email: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BlocklistCommand {
+    /// Delete blocklist rows whose tokens have expired.
+    Purge,
+}
+
+async fn app() -> anyhow::Result<App> {
+    let config = config::load(&config::figment())?;
+    App::start(config).await
+}
+
+fn password_from_env_or_prompt() -> anyhow::Result<String> {
+    if let Ok(password) = std::env::var("RECIPEBOX_PASSWORD") {
+        return Ok(password);
+    }
+    let password = rpassword::prompt_password("Password: ").context("cannot read the password")?;
+    let again = rpassword::prompt_password("Password again: ").context("cannot read the password")?;
+    if password != again {
+        bail!("the two passwords differ");
+    }
+    Ok(password)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            crate::rocket(config::figment()).launch().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        Command::Migrate => {
+            let config = config::load(&config::figment())?;
+            let db = crate::db::connect(&config.database_url).await?;
+            crate::db::migrate(&db).await?;
+            println!("migrations applied");
+        }
+        Command::User(UserCommand::Create { email, username, admin }) => {
+            let app = app().await?;
+            let password = password_from_env_or_prompt()?;
+            let role = if admin { Role::Admin } else { Role::User };
+            let input = SignupInput { email: &email, username: &username, password: &password, password_confirm: None };
+            match accounts::register(&app, input, role).await {
+                Ok(user) => println!("created {} {} ({})", user.role, user.username, user.public_id),
+                Err(AppError::Validation(fields) | AppError::Conflict(fields)) => {
+                    bail!("not created: {}", serde_json::to_string(&fields)?)
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Command::User(UserCommand::Promote { email }) => {
+            let app = app().await?;
+            let Some(user) = store::users::find_by_email(&app.db, &email).await? else {
+                bail!("no user has the email {email}");
+            };
+            store::users::set_role(&app.db, user.id, Role::Admin).await?;
+            println!("{} is now an admin", user.username);
+        }
+        Command::Blocklist(BlocklistCommand::Purge) => {
+            let app = app().await?;
+            let purged = store::tokens::purge_expired(&app.db).await?;
+            println!("purged {purged} expired blocklist rows");
+        }
+    }
+    Ok(())
+}

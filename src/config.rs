@@ -1,0 +1,292 @@
+//! Configuration: SPEC.md §1's keys, read from Rocket's figment (Rocket.toml
+//! profiles, `ROCKET_*` variables, and the conventional `DATABASE_URL`),
+//! checked once at start, then shared read-only as managed state.
+//!
+//! Invariant: the JWT secret is never printed. `JwtSecret`'s `Debug` is
+//! redacted, error messages name the key but never its value, and the
+//! database URL (which may hold a password) is never echoed either.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use rand::RngCore;
+use rocket::figment::providers::{Env, Serialized};
+use rocket::figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::PasswordRules;
+
+/// Where the generated JWT secret lives when none is configured.
+pub const SECRET_FILE: &str = "data/jwt_secret";
+const MIN_SECRET_BYTES: usize = 32;
+const GENERATED_SECRET_BYTES: usize = 64;
+
+/// The keys as written in configuration, with SPEC.md's defaults.
+#[derive(Deserialize, Serialize)]
+#[serde(default)]
+struct RawConfig {
+    database_url: String,
+    jwt_secret: Option<String>,
+    access_token_ttl: i64,
+    refresh_token_ttl: i64,
+    bcrypt_cost: u32,
+    cookie_secure: Option<bool>,
+    password_min_length: usize,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            database_url: "sqlite://data/recipebox.db?mode=rwc".into(),
+            jwt_secret: None,
+            access_token_ttl: 900,
+            refresh_token_ttl: 604_800,
+            bcrypt_cost: 12,
+            cookie_secure: None,
+            password_min_length: 8,
+        }
+    }
+}
+
+/// The HMAC key for HS256. Never printed.
+#[derive(Clone)]
+pub struct JwtSecret(Vec<u8>);
+
+impl JwtSecret {
+    pub fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwtSecret(<redacted>)")
+    }
+}
+
+/// Where the secret came from, so start-up can say so (without the secret).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SecretSource {
+    Configured,
+    File(PathBuf),
+    Generated(PathBuf),
+}
+
+/// Validated configuration, managed by Rocket.
+#[derive(Debug, Clone)]
+pub struct AppConfig {
+    pub database_url: String,
+    pub jwt_secret: JwtSecret,
+    pub secret_source: SecretSource,
+    /// Seconds.
+    pub access_token_ttl: i64,
+    /// Seconds.
+    pub refresh_token_ttl: i64,
+    pub bcrypt_cost: u32,
+    pub cookie_secure: bool,
+    pub password_rules: PasswordRules,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("jwt_secret is {0} bytes long; it must be at least 32 bytes (64 random bytes are best)")]
+    ShortSecret(usize),
+    #[error("database_url is not a supported URL: it must start with sqlite:, postgres://, postgresql:// or mysql://")]
+    DatabaseUrl,
+    #[error("bcrypt_cost {0} is out of range: bcrypt accepts 4 to 31")]
+    BcryptCostRange(u32),
+    #[error("bcrypt_cost {0} is below 10, which is refused in the release profile (lower costs are for tests)")]
+    BcryptCostRelease(u32),
+    #[error("{0} must be a positive number of seconds")]
+    Ttl(&'static str),
+    #[error("password_min_length {0} is out of range: it must be 1 to 72")]
+    PasswordMinLength(usize),
+    #[error("{path}: {source}")]
+    SecretFile { path: String, source: std::io::Error },
+    #[error("{0} does not hold a usable secret; delete it to have a new one generated")]
+    CorruptSecretFile(String),
+}
+
+/// Rocket's figment (defaults, Rocket.toml, `ROCKET_*`) plus `DATABASE_URL`.
+/// Precedence, lowest first: Rocket.toml, `DATABASE_URL`, `ROCKET_DATABASE_URL`.
+pub fn figment() -> Figment {
+    rocket::Config::figment()
+        .merge(Env::raw().only(&["DATABASE_URL"]).global())
+        .merge(Env::prefixed("ROCKET_").only(&["DATABASE_URL"]).global())
+}
+
+/// Reads and checks the configuration; generates the secret file if needed.
+pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
+    let raw: RawConfig = Figment::from(Serialized::defaults(RawConfig::default()))
+        .merge(figment.clone())
+        .extract()
+        .map_err(|e| {
+            // A figment error quotes the offending value: fine for a TTL,
+            // never for the secret.
+            if e.path.iter().any(|key| key == "jwt_secret") {
+                ConfigError::Invalid("jwt_secret must be a string".into())
+            } else {
+                ConfigError::Invalid(e.to_string())
+            }
+        })?;
+    let release = *figment.profile() == rocket::Config::RELEASE_PROFILE;
+
+    if !is_supported_url(&raw.database_url) {
+        return Err(ConfigError::DatabaseUrl);
+    }
+    if !(4..=31).contains(&raw.bcrypt_cost) {
+        return Err(ConfigError::BcryptCostRange(raw.bcrypt_cost));
+    }
+    if release && raw.bcrypt_cost < 10 {
+        return Err(ConfigError::BcryptCostRelease(raw.bcrypt_cost));
+    }
+    if raw.access_token_ttl <= 0 {
+        return Err(ConfigError::Ttl("access_token_ttl"));
+    }
+    if raw.refresh_token_ttl <= 0 {
+        return Err(ConfigError::Ttl("refresh_token_ttl"));
+    }
+    if !(1..=72).contains(&raw.password_min_length) {
+        return Err(ConfigError::PasswordMinLength(raw.password_min_length));
+    }
+    let (jwt_secret, secret_source) = match raw.jwt_secret {
+        Some(secret) if secret.len() < MIN_SECRET_BYTES => return Err(ConfigError::ShortSecret(secret.len())),
+        Some(secret) => (JwtSecret(secret.into_bytes()), SecretSource::Configured),
+        None => load_or_generate_secret(Path::new(SECRET_FILE))?,
+    };
+
+    Ok(AppConfig {
+        database_url: raw.database_url,
+        jwt_secret,
+        secret_source,
+        access_token_ttl: raw.access_token_ttl,
+        refresh_token_ttl: raw.refresh_token_ttl,
+        bcrypt_cost: raw.bcrypt_cost,
+        cookie_secure: raw.cookie_secure.unwrap_or(release),
+        password_rules: PasswordRules { min_length: raw.password_min_length },
+    })
+}
+
+fn is_supported_url(url: &str) -> bool {
+    ["sqlite:", "postgres://", "postgresql://", "mysql://"]
+        .iter()
+        .any(|scheme| url.starts_with(scheme))
+}
+
+/// Reuses the secret in `path`, or writes 64 random bytes there (mode 0600,
+/// created exclusively, so two instances starting at once agree on one).
+fn load_or_generate_secret(path: &Path) -> Result<(JwtSecret, SecretSource), ConfigError> {
+    let io_err = |source| ConfigError::SecretFile { path: path.display().to_string(), source };
+    let read = |path: &Path| -> Result<JwtSecret, ConfigError> {
+        let text = fs::read_to_string(path).map_err(io_err)?;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(text.trim())
+            .ok()
+            .filter(|bytes| bytes.len() >= MIN_SECRET_BYTES)
+            .map(JwtSecret)
+            .ok_or_else(|| ConfigError::CorruptSecretFile(path.display().to_string()))
+    };
+    if path.exists() {
+        return Ok((read(path)?, SecretSource::File(path.to_owned())));
+    }
+    if let Some(dir) = path.parent() {
+        fs::create_dir_all(dir).map_err(io_err)?;
+    }
+    let mut bytes = vec![0u8; GENERATED_SECRET_BYTES];
+    rand::rng().fill_bytes(&mut bytes);
+    let encoded = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&bytes);
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(encoded.as_bytes()).and_then(|()| file.sync_all()).map_err(io_err)?;
+            Ok((JwtSecret(bytes), SecretSource::Generated(path.to_owned())))
+        }
+        // Another instance won the race: use its secret.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok((read(path)?, SecretSource::File(path.to_owned())))
+        }
+        Err(e) => Err(io_err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rocket::figment::providers::Serialized;
+
+    fn figment_with(key: &str, value: impl Serialize) -> Figment {
+        Figment::new()
+            .merge(Serialized::default("jwt_secret", "x".repeat(32)))
+            .merge(Serialized::default(key, value))
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let config = load(&figment_with("bcrypt_cost", 12)).unwrap();
+        assert_eq!(config.database_url, "sqlite://data/recipebox.db?mode=rwc");
+        assert_eq!((config.access_token_ttl, config.refresh_token_ttl), (900, 604_800));
+        assert_eq!(config.password_rules.min_length, 8);
+        assert_eq!(config.secret_source, SecretSource::Configured);
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_message_naming_the_key() {
+        for (key, value, expected) in [
+            ("jwt_secret", serde_json::json!("too-short"), "at least 32 bytes"),
+            ("database_url", serde_json::json!("redis://127.0.0.1"), "database_url"),
+            ("bcrypt_cost", serde_json::json!(3), "bcrypt_cost 3"),
+            ("access_token_ttl", serde_json::json!(0), "access_token_ttl"),
+            ("password_min_length", serde_json::json!(0), "password_min_length"),
+            ("bcrypt_cost", serde_json::json!("twelve"), "bcrypt_cost"),
+        ] {
+            let message = load(&figment_with(key, value)).unwrap_err().to_string();
+            assert!(message.contains(expected), "{key}: {message:?} should contain {expected:?}");
+            assert!(!message.contains("too-short"), "the secret must not be echoed: {message}");
+        }
+    }
+
+    #[test]
+    fn a_low_bcrypt_cost_is_refused_only_in_release() {
+        let release = figment_with("bcrypt_cost", 4).select(rocket::Config::RELEASE_PROFILE);
+        assert!(matches!(load(&release), Err(ConfigError::BcryptCostRelease(4))));
+        let release_ok = figment_with("bcrypt_cost", 10).select(rocket::Config::RELEASE_PROFILE);
+        let config = load(&release_ok).unwrap();
+        assert!(config.cookie_secure, "cookies are Secure by default in release");
+        assert!(!load(&figment_with("bcrypt_cost", 4)).unwrap().cookie_secure);
+    }
+
+    #[test]
+    fn a_generated_secret_is_stored_privately_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("data").join("jwt_secret");
+        let (first, source) = load_or_generate_secret(&path).unwrap();
+        assert_eq!(source, SecretSource::Generated(path.clone()));
+        assert_eq!(first.bytes().len(), 64);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let (second, source) = load_or_generate_secret(&path).unwrap();
+        assert_eq!(source, SecretSource::File(path));
+        assert_eq!(first.bytes(), second.bytes());
+        assert!(!format!("{first:?}").contains(&format!("{:?}", first.bytes())));
+    }
+}
+
+/// Lets unit tests elsewhere build a secret without a figment.
+#[cfg(test)]
+pub(crate) mod tests_support {
+    pub fn secret(text: &str) -> super::JwtSecret {
+        super::JwtSecret(text.as_bytes().to_vec())
+    }
+}

@@ -1,0 +1,11 @@
+//! SeaORM entities: the schema as Rust sees it, and nothing more.
+//!
+//! These types never leave the store layer as a client-visible shape: pages
+//! and the API render `views::*` structs, so a password hash or an internal id
+//! cannot be serialised by accident (none of these derive `Serialize`).
+//! Instants are `TimeUnixTimestamp`: whole Unix seconds in a `BIGINT` column.
+
+pub mod recipe;
+pub mod revoked_token;
+pub mod session;
+pub mod user;

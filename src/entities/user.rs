@@ -1,0 +1,31 @@
+use sea_orm::entity::prelude::*;
+
+use crate::domain::Role;
+
+#[sea_orm::model]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "users")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub public_id: Uuid,
+    #[sea_orm(unique)]
+    pub email: String,
+    pub username: String,
+    /// `username` lower-cased; carries the case-insensitive unique index.
+    #[sea_orm(unique)]
+    pub username_key: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub disabled_at: Option<TimeUnixTimestamp>,
+    pub tokens_valid_after: TimeUnixTimestamp,
+    pub created_at: TimeUnixTimestamp,
+    pub updated_at: TimeUnixTimestamp,
+    #[sea_orm(has_many)]
+    pub recipes: HasMany<super::recipe::Entity>,
+    #[sea_orm(has_many)]
+    pub sessions: HasMany<super::session::Entity>,
+}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,294 @@
+//! One error type for the whole application, rendered two ways.
+//!
+//! `AppError` owns the status mapping (`status`), the API's machine string
+//! (`code`) and the words a client may see (`public_message`). `PageError`
+//! renders it as the styled error page, `ApiError` as SPEC.md §5's JSON
+//! envelope; the catchers in `routes` call the same two renderers, so a
+//! framework 404 looks exactly like one of ours.
+//!
+//! Invariant: nothing here prints a token, a password or a secret. Internal
+//! detail (a database error's text) goes to the log, never to the client.
+
+use std::sync::Mutex;
+
+use rocket::http::{Header, Status};
+use rocket::request::Request;
+use rocket::response::{self, Responder};
+use rocket::serde::json::Json;
+use rocket_dyn_templates::{context, Template};
+use sea_orm::DbErr;
+use serde_json::json;
+
+use crate::domain::FieldErrors;
+
+/// Why a token was not accepted. Carries no token text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthError {
+    Missing,
+    Invalid,
+    Expired,
+    Revoked,
+    WrongType,
+}
+
+impl AuthError {
+    pub fn code(self) -> &'static str {
+        match self {
+            AuthError::Missing => "token_missing",
+            AuthError::Invalid => "token_invalid",
+            AuthError::Expired => "token_expired",
+            AuthError::Revoked => "token_revoked",
+            AuthError::WrongType => "wrong_token_type",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            AuthError::Missing => "An access token is required.",
+            AuthError::Invalid => "The token is malformed, not signed by this server, or not yet valid.",
+            AuthError::Expired => "The token has expired.",
+            AuthError::Revoked => "The token has been revoked.",
+            AuthError::WrongType => "This kind of token is not accepted here.",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("invalid input: {0:?}")]
+    Validation(FieldErrors),
+    #[error("already taken: {0:?}")]
+    Conflict(FieldErrors),
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("not authenticated: {0:?}")]
+    Unauthenticated(AuthError),
+    #[error("forbidden")]
+    Forbidden,
+    #[error("CSRF token missing or wrong")]
+    CsrfRejected,
+    #[error("cross-origin request refused")]
+    CrossOrigin,
+    #[error("not found")]
+    NotFound,
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("throttled for {retry_after} s")]
+    Throttled { retry_after: u64 },
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn status(&self) -> Status {
+        match self {
+            AppError::Validation(_) => Status::UnprocessableEntity,
+            AppError::Conflict(_) => Status::Conflict,
+            AppError::BadRequest(_) => Status::BadRequest,
+            AppError::InvalidCredentials | AppError::Unauthenticated(_) => Status::Unauthorized,
+            AppError::Forbidden | AppError::CsrfRejected | AppError::CrossOrigin => Status::Forbidden,
+            AppError::NotFound => Status::NotFound,
+            AppError::PayloadTooLarge => Status::PayloadTooLarge,
+            AppError::Throttled { .. } => Status::TooManyRequests,
+            AppError::Unavailable(_) => Status::ServiceUnavailable,
+            AppError::Internal(_) => Status::InternalServerError,
+        }
+    }
+
+    /// The API's machine-readable `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "validation_failed",
+            AppError::Conflict(_) => "conflict",
+            AppError::BadRequest(_) => "bad_request",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Unauthenticated(reason) => reason.code(),
+            AppError::Forbidden => "forbidden",
+            AppError::CsrfRejected => "csrf_failed",
+            AppError::CrossOrigin => "cross_origin",
+            AppError::NotFound => "not_found",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::Throttled { .. } => "too_many_requests",
+            AppError::Unavailable(_) => "service_unavailable",
+            AppError::Internal(_) => "internal_error",
+        }
+    }
+
+    /// Words for the client. Fixed per variant except `BadRequest`, whose
+    /// text is written by our own code (never a database message).
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Validation(_) => "Some fields are not valid.".into(),
+            AppError::Conflict(_) => "That is already taken.".into(),
+            AppError::BadRequest(why) => why.clone(),
+            AppError::InvalidCredentials => "Invalid email or password".into(),
+            AppError::Unauthenticated(reason) => reason.description().into(),
+            AppError::Forbidden => "You are not allowed to do that.".into(),
+            AppError::CsrfRejected => {
+                "This form has expired or was not sent from this site. Go back, reload the page and try again.".into()
+            }
+            AppError::CrossOrigin => "Requests from other sites are refused.".into(),
+            AppError::NotFound => "There is nothing here.".into(),
+            AppError::PayloadTooLarge => "The request is too large.".into(),
+            AppError::Throttled { retry_after } => {
+                format!("Too many attempts. Try again in {} minutes.", retry_after.div_ceil(60))
+            }
+            AppError::Unavailable(_) => "The service is briefly unavailable. Try again in a moment.".into(),
+            AppError::Internal(_) => "Something went wrong on our side.".into(),
+        }
+    }
+
+    /// A bare status, as a catcher sees it, turned into our error.
+    pub fn from_status(status: Status) -> Self {
+        match status.code {
+            400 => AppError::BadRequest("The request could not be understood.".into()),
+            401 => AppError::Unauthenticated(AuthError::Missing),
+            403 => AppError::Forbidden,
+            404 => AppError::NotFound,
+            413 => AppError::PayloadTooLarge,
+            422 => AppError::BadRequest("The request could not be understood.".into()),
+            503 => AppError::Unavailable(String::new()),
+            code if (400..500).contains(&code) => {
+                AppError::BadRequest(status.reason().unwrap_or("Bad request").to_owned())
+            }
+            _ => AppError::Internal(anyhow::anyhow!("unhandled status {status}")),
+        }
+    }
+
+    pub fn log(&self) {
+        match self {
+            AppError::Internal(e) => tracing::error!(error = format!("{e:#}"), "internal error"),
+            AppError::Unavailable(detail) => tracing::warn!(%detail, "database unavailable"),
+            _ => {}
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            AppError::CsrfRejected => "Form expired",
+            AppError::Unauthenticated(_) | AppError::InvalidCredentials => "Please log in",
+            AppError::Throttled { .. } => "Slow down",
+            _ => self.status().reason().unwrap_or("Error"),
+        }
+    }
+}
+
+/// Connection trouble (down, pool exhausted, SQLite busy or locked) is a 503
+/// the client may retry; anything else is a bug or a schema problem.
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        let text = e.to_string();
+        let busy = ["database is locked", "database table is locked", "SQLITE_BUSY"]
+            .iter()
+            .any(|needle| text.contains(needle));
+        match e {
+            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => AppError::Unavailable(text),
+            _ if busy => AppError::Unavailable(text),
+            other => AppError::Internal(anyhow::Error::new(other)),
+        }
+    }
+}
+
+/// `AppError` as the styled HTML error page.
+#[derive(Debug)]
+pub struct PageError(pub AppError);
+
+/// `AppError` as `{"error": {"code", "message", "fields"?}}`.
+#[derive(Debug)]
+pub struct ApiError(pub AppError);
+
+pub type PageResult<T> = Result<T, PageError>;
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl<E: Into<AppError>> From<E> for PageError {
+    fn from(e: E) -> Self {
+        PageError(e.into())
+    }
+}
+
+impl<E: Into<AppError>> From<E> for ApiError {
+    fn from(e: E) -> Self {
+        ApiError(e.into())
+    }
+}
+
+impl<'r> Responder<'r, 'static> for PageError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let error = self.0;
+        error.log();
+        let status = error.status();
+        let page = Template::render(
+            "errors/error",
+            context! {
+                status: status.code,
+                title: error.title(),
+                message: error.public_message(),
+                login_link: matches!(error, AppError::CsrfRejected | AppError::Unauthenticated(_)),
+            },
+        );
+        let mut response = (status, page).respond_to(req)?;
+        if let AppError::Throttled { retry_after } = error {
+            response.set_header(Header::new("Retry-After", retry_after.to_string()));
+        }
+        Ok(response)
+    }
+}
+
+impl<'r> Responder<'r, 'static> for ApiError {
+    fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
+        let error = self.0;
+        error.log();
+        let mut body = json!({ "code": error.code(), "message": error.public_message() });
+        if let AppError::Validation(fields) | AppError::Conflict(fields) = &error {
+            body["fields"] = json!(fields);
+        }
+        let mut response = (error.status(), Json(json!({ "error": body }))).respond_to(req)?;
+        match &error {
+            // SPEC §5: every 401 names the Bearer scheme and says why.
+            AppError::Unauthenticated(_) | AppError::InvalidCredentials => {
+                response.set_header(Header::new(
+                    "WWW-Authenticate",
+                    format!(
+                        r#"Bearer realm="recipebox", error="invalid_token", error_description="{}""#,
+                        error.public_message()
+                    ),
+                ));
+            }
+            AppError::Throttled { retry_after } => {
+                response.set_header(Header::new("Retry-After", retry_after.to_string()));
+            }
+            _ => {}
+        }
+        Ok(response)
+    }
+}
+
+/// Rocket hands a catcher only the status of a failed guard, so guards park
+/// the full error here and the catcher picks it up.
+struct GuardFailure(Mutex<Option<AppError>>);
+
+/// Fails a guard with `error`, keeping it for the catcher.
+pub fn fail_guard<T, E: Default, F>(req: &Request<'_>, error: AppError) -> rocket::outcome::Outcome<T, (Status, E), F> {
+    let status = error.status();
+    *req.local_cache(|| GuardFailure(Mutex::new(None))).0.lock().expect("BUG: poisoned") = Some(error);
+    rocket::outcome::Outcome::Error((status, E::default()))
+}
+
+/// The error a guard parked for this request, or one made from `status`.
+pub fn take_failure(req: &Request<'_>, status: Status) -> AppError {
+    req.local_cache(|| GuardFailure(Mutex::new(None)))
+        .0
+        .lock()
+        .expect("BUG: poisoned")
+        .take()
+        .filter(|error| error.status() == status)
+        .unwrap_or_else(|| AppError::from_status(status))
+}
+
+/// What a failed guard hands Rocket (which logs it with `{:?}`): no detail.
+#[derive(Debug, Default)]
+pub struct GuardFailed;

@@ -1,0 +1,123 @@
+//! recipebox: a recipe-sharing website with JWT authentication.
+//!
+//! Reading order:
+//! 1. [`config`]: SPEC.md §1's keys, checked at start; the generated secret.
+//! 2. [`domain`]: input parsed into valid values (email, password, recipe …).
+//! 3. [`entities`] and [`store`]: the schema, and every query.
+//! 4. [`auth`]: tokens, bcrypt, sessions, the request guards, CSRF.
+//! 5. [`accounts`]: sign-up and password login, shared by every front end.
+//! 6. [`routes`]: pages, the JSON API, catchers; [`views`]: what clients see.
+//! 7. [`error`]: one error type, rendered as a page or as JSON.
+//! 8. [`security`], [`telemetry`]: headers, the origin check, request logs.
+//!
+//! [`rocket`] builds the whole application from a figment; `main` and the
+//! tests call it alike.
+
+pub mod accounts;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entities;
+pub mod error;
+pub mod routes;
+pub mod security;
+pub mod store;
+pub mod telemetry;
+pub mod views;
+
+use std::path::Path;
+use std::time::Duration;
+
+use rocket::fairing::AdHoc;
+use rocket::figment::Figment;
+use rocket::fs::FileServer;
+use rocket::{Build, Rocket};
+use rocket_dyn_templates::Template;
+
+use crate::app::App;
+use crate::config::SecretSource;
+
+/// How often expired rows leave the blocklist.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// `dir` under the working directory if it is there, else the one beside
+/// this crate's sources, so the binary also runs from another directory.
+fn asset_dir(dir: &str) -> String {
+    if Path::new(dir).is_dir() {
+        dir.to_owned()
+    } else {
+        format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"))
+    }
+}
+
+/// The whole application, ready to launch or to test.
+pub fn rocket(figment: Figment) -> Rocket<Build> {
+    let figment = if figment.find_value("template_dir").is_ok() {
+        figment
+    } else {
+        figment.merge(("template_dir", asset_dir("templates")))
+    };
+    let static_dir = figment.extract_inner::<String>("static_dir").unwrap_or_else(|_| asset_dir("static"));
+
+    rocket::custom(figment)
+        .attach(security::shield())
+        .attach(security::Headers)
+        .attach(security::OriginCheck)
+        .attach(telemetry::RequestLog)
+        .attach(AdHoc::try_on_ignite("recipebox state", |rocket| async move {
+            let config = match config::load(rocket.figment()) {
+                Ok(config) => config,
+                Err(e) => {
+                    tracing::error!("{e}");
+                    eprintln!("recipebox: {e}");
+                    return Err(rocket);
+                }
+            };
+            match &config.secret_source {
+                SecretSource::Configured => {}
+                SecretSource::File(path) | SecretSource::Generated(path) => tracing::warn!(
+                    path = %path.display(),
+                    "no jwt_secret configured: using the generated secret stored in this file \
+                     (tokens survive restarts; set ROCKET_JWT_SECRET to share one secret between instances)"
+                ),
+            }
+            match App::start(config).await {
+                Ok(app) => Ok(rocket.manage(app)),
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "start-up failed");
+                    eprintln!("recipebox: {e:#}");
+                    Err(rocket)
+                }
+            }
+        }))
+        .attach(Template::fairing())
+        .attach(AdHoc::on_liftoff("announce and purge", |rocket| {
+            Box::pin(async move {
+                let config = rocket.config();
+                // Tests that start the binary on port 0 read this line.
+                println!("recipebox listening on http://{}:{}", config.address, config.port);
+                tracing::info!(address = %config.address, port = config.port, "listening");
+                let app = rocket.state::<App>().expect("BUG: App is managed at ignite");
+                let db = app.db.clone();
+                rocket::tokio::spawn(async move {
+                    let mut every = rocket::tokio::time::interval(PURGE_EVERY);
+                    loop {
+                        every.tick().await;
+                        match store::tokens::purge_expired(&db).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(rows = n, "purged expired blocklist rows"),
+                            Err(e) => tracing::warn!(error = %e, "blocklist purge failed"),
+                        }
+                    }
+                });
+            })
+        }))
+        .mount("/", routes::pages())
+        .mount("/api/v1", routes::api())
+        .mount("/static", FileServer::from(static_dir))
+        .register("/", routes::page_catchers())
+        .register("/api", routes::api_catchers())
+}

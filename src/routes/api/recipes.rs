@@ -1,0 +1,104 @@
+//! `/api/v1/recipes`: list and search, create, read, replace, delete.
+
+use rocket::http::{Header, Status};
+use rocket::response::Responder;
+use rocket::serde::json::Json;
+use rocket::{delete, get, post, put, uri, State};
+use serde::Deserialize;
+
+use super::{list_params, JsonResult};
+use crate::app::App;
+use crate::auth::{ApiUser, MaybeApiUser};
+use crate::domain::{NewRecipe, RecipeInput};
+use crate::error::{ApiResult, AppError};
+use crate::routes::json::JsonBody;
+use crate::routes::pages::recipes::viewer;
+use crate::store::recipes::{self, RecipeFilter, RecipeRow};
+use crate::views::{PageView, RecipeView};
+
+/// A recipe as JSON. `cook_time` is a number; the same rules as the form
+/// apply after that (`NewRecipe::parse`).
+#[derive(Deserialize)]
+pub struct RecipeRequest {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    description: String,
+    cook_time: Option<i64>,
+    #[serde(default)]
+    directions: String,
+    visibility: Option<String>,
+}
+
+impl RecipeRequest {
+    fn parse(self) -> Result<NewRecipe, AppError> {
+        NewRecipe::parse(&RecipeInput {
+            name: self.name,
+            description: self.description,
+            cook_time: self.cook_time.map(|m| m.to_string()).unwrap_or_default(),
+            directions: self.directions,
+            visibility: self.visibility.unwrap_or_default(),
+        })
+        .map_err(AppError::Validation)
+    }
+}
+
+#[derive(Responder)]
+#[response(status = 201)]
+pub struct Created {
+    body: Json<RecipeView>,
+    location: Header<'static>,
+}
+
+async fn load(app: &App, id: i64, user: Option<&crate::auth::Authenticated>) -> Result<RecipeRow, AppError> {
+    recipes::get(&app.db, id, viewer(user)).await?.ok_or(AppError::NotFound)
+}
+
+#[get("/recipes?<page>&<per_page>&<q>")]
+pub async fn list(
+    page: Option<String>,
+    per_page: Option<String>,
+    q: Option<String>,
+    user: MaybeApiUser,
+    app: &State<App>,
+) -> JsonResult<PageView<RecipeView>> {
+    let (paging, q) = list_params(page.as_deref(), per_page.as_deref(), q.as_deref())?;
+    let filter = RecipeFilter { owner_id: None, q };
+    let found = recipes::list(&app.db, viewer(user.0.as_ref()), filter, paging.page, paging.per_page).await?;
+    Ok(Json(PageView::map(found, RecipeView::from)))
+}
+
+#[post("/recipes", data = "<body>")]
+pub async fn create(user: ApiUser, body: JsonBody<RecipeRequest>, app: &State<App>) -> ApiResult<Created> {
+    let new = body.0.parse()?;
+    let id = recipes::create(&app.db, user.id, &new).await?;
+    let recipe = load(app, id, Some(&user)).await?;
+    let location = uri!("/api/v1", show(id)).to_string();
+    Ok(Created { body: Json(recipe.into()), location: Header::new("Location", location) })
+}
+
+#[get("/recipes/<id>")]
+pub async fn show(id: i64, user: MaybeApiUser, app: &State<App>) -> JsonResult<RecipeView> {
+    Ok(Json(load(app, id, user.0.as_ref()).await?.into()))
+}
+
+#[put("/recipes/<id>", data = "<body>")]
+pub async fn update(id: i64, user: ApiUser, body: JsonBody<RecipeRequest>, app: &State<App>) -> JsonResult<RecipeView> {
+    let recipe = load(app, id, Some(&user)).await?;
+    if recipe.user_id != user.id {
+        return Err(AppError::Forbidden.into());
+    }
+    let new = body.0.parse()?;
+    recipes::update(&app.db, id, &new).await?;
+    Ok(Json(load(app, id, Some(&user)).await?.into()))
+}
+
+#[delete("/recipes/<id>")]
+pub async fn delete(id: i64, user: ApiUser, app: &State<App>) -> ApiResult<Status> {
+    let recipe = load(app, id, Some(&user)).await?;
+    if recipe.user_id != user.id && !user.is_admin() {
+        return Err(AppError::Forbidden.into());
+    }
+    recipes::delete(&app.db, id).await?;
+    Ok(Status::NoContent)
+}

@@ -1,0 +1,91 @@
+//! `/api/v1/users`: sign-up for anyone, management for admins.
+
+use rocket::http::Status;
+use rocket::serde::json::Json;
+use rocket::{delete, get, patch, post, State};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::{list_params, JsonResult, NoStore};
+use crate::accounts::{self, SignupInput};
+use crate::app::App;
+use crate::auth::{session, ApiAdmin, ApiUser, ClientInfo};
+use crate::domain::Role;
+use crate::error::{ApiResult, AppError};
+use crate::routes::json::JsonBody;
+use crate::store;
+use crate::views::{PageView, TokenResponse, UserView};
+
+#[derive(Deserialize)]
+pub struct RegisterRequest {
+    #[serde(default)]
+    email: String,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+}
+
+#[post("/users", data = "<body>")]
+pub async fn register(
+    body: JsonBody<RegisterRequest>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> ApiResult<(Status, NoStore<Json<TokenResponse>>)> {
+    let body = body.0;
+    let input = SignupInput { email: &body.email, username: &body.username, password: &body.password, password_confirm: None };
+    let user = accounts::register(app, input, Role::User).await?;
+    let pair = session::start(app, &user, client.user_agent.as_deref()).await?;
+    let response = TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl);
+    Ok((Status::Created, NoStore::new(response)))
+}
+
+#[get("/users?<page>&<per_page>&<q>")]
+pub async fn list(
+    page: Option<String>,
+    per_page: Option<String>,
+    q: Option<String>,
+    _admin: ApiAdmin,
+    app: &State<App>,
+) -> JsonResult<PageView<UserView>> {
+    let (paging, q) = list_params(page.as_deref(), per_page.as_deref(), q.as_deref())?;
+    let users = store::users::list(&app.db, q, paging.page, paging.per_page).await?;
+    Ok(Json(PageView::map(users, |u| UserView::from(&u))))
+}
+
+#[get("/users/<public_id>")]
+pub async fn show(public_id: Uuid, caller: ApiUser, app: &State<App>) -> JsonResult<UserView> {
+    if caller.public_id != public_id && !caller.is_admin() {
+        return Err(AppError::Forbidden.into());
+    }
+    let user = store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)?;
+    Ok(Json(UserView::from(&user)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPatch {
+    role: Option<Role>,
+    disabled: Option<bool>,
+}
+
+#[patch("/users/<public_id>", data = "<body>")]
+pub async fn update(public_id: Uuid, _admin: ApiAdmin, body: JsonBody<UserPatch>, app: &State<App>) -> JsonResult<UserView> {
+    let user = store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)?;
+    if let Some(role) = body.0.role {
+        store::users::set_role(&app.db, user.id, role).await?;
+    }
+    if let Some(disabled) = body.0.disabled {
+        store::users::set_disabled(&app.db, user.id, disabled).await?;
+    }
+    let user = store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)?;
+    Ok(Json(UserView::from(&user)))
+}
+
+/// Deletes the user; their recipes and sessions go with them.
+#[delete("/users/<public_id>")]
+pub async fn delete(public_id: Uuid, _admin: ApiAdmin, app: &State<App>) -> ApiResult<Status> {
+    let user = store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)?;
+    store::users::delete(&app.db, user.id).await?;
+    Ok(Status::NoContent)
+}

@@ -1,0 +1,100 @@
+//! Route tables and catchers. Pages mount at `/`, the JSON API at `/api/v1`;
+//! each family has its own catchers, which render through the same
+//! `PageError`/`ApiError` as the handlers.
+
+pub mod api;
+pub mod health;
+pub mod json;
+pub mod pages;
+pub mod paging;
+
+use rocket::http::Status;
+use rocket::response::Redirect;
+use rocket::{catch, catchers, routes, Catcher, Request, Route};
+
+use crate::error::{take_failure, ApiError, AppError, PageError};
+
+pub fn pages() -> Vec<Route> {
+    use pages::{account, home, me, recipes};
+    routes![
+        home::home,
+        health::healthz,
+        account::signup_form,
+        account::signup,
+        account::login_form,
+        account::login,
+        account::logout,
+        me::me,
+        me::session_revoke,
+        me::logout_everywhere,
+        recipes::recipe_list,
+        recipes::recipe_new_form,
+        recipes::recipe_create,
+        recipes::recipe_show,
+        recipes::recipe_edit_form,
+        recipes::recipe_update,
+        recipes::recipe_delete,
+        pages::cross_origin,
+        pages::unknown_get,
+        pages::unknown_post,
+    ]
+}
+
+pub fn api() -> Vec<Route> {
+    use api::{auth, recipes, users};
+    routes![
+        users::register,
+        users::list,
+        users::show,
+        users::update,
+        users::delete,
+        auth::login,
+        auth::refresh,
+        auth::logout,
+        auth::logout_delete,
+        auth::me,
+        recipes::list,
+        recipes::create,
+        recipes::show,
+        recipes::update,
+        recipes::delete,
+        api::cross_origin,
+        api::unknown_get,
+        api::unknown_post,
+        api::unknown_put,
+        api::unknown_patch,
+        api::unknown_delete,
+    ]
+}
+
+/// Not logged in on a page that needs it: 303 to the login form, coming back
+/// to the page afterwards (GET only: a form's target is no page to return to).
+#[catch(401)]
+fn page_unauthorized(req: &Request<'_>) -> Redirect {
+    let next = (req.method() == rocket::http::Method::Get).then(|| req.uri().to_string());
+    Redirect::to(rocket::uri!(pages::account::login_form(next = next)))
+}
+
+#[catch(default)]
+fn page_default(status: Status, req: &Request<'_>) -> PageError {
+    PageError(take_failure(req, status))
+}
+
+#[catch(default)]
+fn api_default(status: Status, req: &Request<'_>) -> ApiError {
+    ApiError(match take_failure(req, status) {
+        // Rocket's own 422 (a guard that failed to parse) has no field detail.
+        AppError::BadRequest(message) if status == Status::UnprocessableEntity => {
+            AppError::Validation(crate::domain::FieldErrors::single("body", message))
+        }
+        other => other,
+    })
+}
+
+pub fn page_catchers() -> Vec<Catcher> {
+    catchers![page_unauthorized, page_default]
+}
+
+pub fn api_catchers() -> Vec<Catcher> {
+    catchers![api_default]
+}

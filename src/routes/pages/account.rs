@@ -1,0 +1,176 @@
+//! Sign-up, login and logout pages.
+
+use rocket::form::FromForm;
+use rocket::http::CookieJar;
+use rocket::request::FlashMessage;
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, uri, State};
+use rocket_dyn_templates::{context, Template};
+
+use super::{field_errors, flash, form_again, FormReply};
+use crate::accounts::{self, SignupInput};
+use crate::app::App;
+use crate::auth::cookies::{self, REFRESH_COOKIE};
+use crate::auth::csrf::{ActionForm, Csrf};
+use crate::auth::{session, ClientInfo, MaybeUser};
+use crate::domain::Role;
+use crate::error::{AppError, PageResult};
+use crate::views::Nav;
+
+#[derive(Debug, FromForm)]
+pub struct SignupForm {
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    username: String,
+    #[field(default = String::new())]
+    password: String,
+    #[field(default = String::new())]
+    password_confirm: String,
+}
+
+#[derive(Debug, FromForm)]
+pub struct LoginForm {
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    password: String,
+    next: Option<String>,
+}
+
+
+/// `next` if it is a path on this site, so a login link cannot send the user
+/// elsewhere (`//evil.example`, `https://…`, `/\evil` are all refused).
+pub fn safe_next(next: Option<&str>) -> Option<String> {
+    let next = next?.trim();
+    let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
+    let parses = rocket::http::uri::Origin::parse(next).is_ok();
+    (local && parses && !next.chars().any(char::is_control)).then(|| next.to_owned())
+}
+
+fn signup_page(jar: &CookieJar<'_>, app: &App, form: Option<&SignupForm>, error: Option<&AppError>) -> Template {
+    Template::render(
+        "pages/signup",
+        context! {
+            nav: Nav::new(None),
+            csrf: cookies::anonymous_csrf(jar, &app.config),
+            email: form.map(|f| f.email.as_str()),
+            username: form.map(|f| f.username.as_str()),
+            errors: error.map(field_errors),
+            min_length: app.config.password_rules.min_length,
+        },
+    )
+}
+
+#[get("/signup")]
+pub fn signup_form(user: MaybeUser, jar: &CookieJar<'_>, app: &State<App>) -> Result<Template, Redirect> {
+    if user.0.is_some() {
+        return Err(Redirect::to(uri!(super::home::home)));
+    }
+    Ok(signup_page(jar, app, None, None))
+}
+
+#[post("/signup", data = "<form>")]
+pub async fn signup(
+    form: Csrf<SignupForm>,
+    client: ClientInfo,
+    jar: &CookieJar<'_>,
+    app: &State<App>,
+) -> PageResult<FormReply> {
+    let form = form.0;
+    let input = SignupInput {
+        email: &form.email,
+        username: &form.username,
+        password: &form.password,
+        password_confirm: Some(&form.password_confirm),
+    };
+    let user = match accounts::register(app, input, Role::User).await {
+        Ok(user) => user,
+        Err(error) => return form_again(error, |e| signup_page(jar, app, Some(&form), Some(e))),
+    };
+    let pair = session::start(app, &user, client.user_agent.as_deref()).await?;
+    cookies::set_tokens(jar, &pair, &app.config);
+    let welcome = format!("Welcome to recipebox, {}!", user.username);
+    Ok(FormReply::Done(Flash::success(Redirect::to(uri!(super::home::home)), welcome)))
+}
+
+fn login_page(
+    jar: &CookieJar<'_>,
+    app: &App,
+    email: Option<&str>,
+    next: Option<String>,
+    error: Option<&AppError>,
+    message: Option<FlashMessage<'_>>,
+) -> Template {
+    Template::render(
+        "pages/login",
+        context! {
+            nav: Nav::new(None),
+            flash: flash(message),
+            csrf: cookies::anonymous_csrf(jar, &app.config),
+            email,
+            next,
+            error: error.map(AppError::public_message),
+        },
+    )
+}
+
+#[get("/login?<next>")]
+pub fn login_form(
+    next: Option<String>,
+    user: MaybeUser,
+    jar: &CookieJar<'_>,
+    app: &State<App>,
+    message: Option<FlashMessage<'_>>,
+) -> Result<Template, Redirect> {
+    let next = safe_next(next.as_deref());
+    if user.0.is_some() {
+        return Err(Redirect::to(next.unwrap_or_else(|| "/".into())));
+    }
+    Ok(login_page(jar, app, None, next, None, message))
+}
+
+#[post("/login", data = "<form>")]
+pub async fn login(form: Csrf<LoginForm>, client: ClientInfo, jar: &CookieJar<'_>, app: &State<App>) -> PageResult<FormReply> {
+    let form = form.0;
+    let next = safe_next(form.next.as_deref());
+    let user = match accounts::check_password(app, &form.email, &form.password).await {
+        Ok(user) => user,
+        Err(error) => {
+            return form_again(error, |e| login_page(jar, app, Some(form.email.trim()), next.clone(), Some(e), None))
+        }
+    };
+    let pair = session::start(app, &user, client.user_agent.as_deref()).await?;
+    cookies::set_tokens(jar, &pair, &app.config);
+    let target = next.unwrap_or_else(|| "/".into());
+    Ok(FormReply::Done(Flash::success(Redirect::to(target), format!("Logged in as {}.", user.username))))
+}
+
+/// Ends this browser's session (both tokens revoked) and clears the cookies.
+#[post("/logout", data = "<_form>")]
+pub async fn logout(_form: Csrf<ActionForm>, user: MaybeUser, jar: &CookieJar<'_>, app: &State<App>) -> PageResult<Flash<Redirect>> {
+    if let Some(user) = &user.0 {
+        let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
+        session::end(app, user, refresh.as_deref()).await?;
+    }
+    cookies::clear_tokens(jar);
+    Ok(Flash::success(Redirect::to(uri!(login_form(next = None::<String>))), "You have logged out."))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        for (next, expected) in [
+            ("/recipes?page=2", Some("/recipes?page=2")),
+            ("/me", Some("/me")),
+            ("//evil.example", None),
+            ("https://evil.example/", None),
+            ("/\\evil.example", None),
+            ("recipes", None),
+            ("/a\nb", None),
+        ] {
+            assert_eq!(super::safe_next(Some(next)).as_deref(), expected, "case {next:?}");
+        }
+    }
+}

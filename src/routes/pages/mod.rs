@@ -1,0 +1,74 @@
+//! HTML pages (SPEC.md §4). Handlers translate forms to domain calls and
+//! results to templates; a form with bad input is re-rendered with its
+//! status (422, 409 or 401), a message beside each field, and the values
+//! typed (never a password).
+
+pub mod account;
+pub mod home;
+pub mod me;
+pub mod recipes;
+
+use rocket::http::Status;
+use rocket::post;
+use rocket::request::FlashMessage;
+use rocket::response::{Flash, Redirect, Responder};
+use rocket_dyn_templates::Template;
+use serde::Serialize;
+
+use crate::error::{AppError, PageError};
+
+/// What a form POST answers: on to the next page, or the form again.
+#[derive(Responder)]
+pub enum FormReply {
+    Done(Flash<Redirect>),
+    Again((Status, Template)),
+}
+
+/// A flash message for the layout.
+#[derive(Debug, Serialize)]
+pub struct FlashView {
+    pub kind: String,
+    pub message: String,
+}
+
+pub fn flash(message: Option<FlashMessage<'_>>) -> Option<FlashView> {
+    message.map(|m| FlashView { kind: m.kind().to_owned(), message: m.message().to_owned() })
+}
+
+/// Re-renders a form when `error` is the form's own business (bad fields,
+/// taken values, wrong credentials); anything else becomes an error page.
+pub fn form_again(error: AppError, render: impl FnOnce(&AppError) -> Template) -> Result<FormReply, PageError> {
+    match error {
+        AppError::Validation(_) | AppError::Conflict(_) | AppError::InvalidCredentials => {
+            let page = render(&error);
+            Ok(FormReply::Again((error.status(), page)))
+        }
+        other => Err(PageError(other)),
+    }
+}
+
+/// The per-field messages of a form error, for the template.
+pub fn field_errors(error: &AppError) -> crate::domain::FieldErrors {
+    match error {
+        AppError::Validation(fields) | AppError::Conflict(fields) => fields.clone(),
+        _ => crate::domain::FieldErrors::new(),
+    }
+}
+
+/// Reached only when no route took the request, e.g. `/recipes/abc`, whose
+/// id does not parse: an id that is not an id is an unknown path (404).
+#[rocket::get("/<_path..>", rank = 100)]
+pub fn unknown_get(_path: std::path::PathBuf) -> PageError {
+    PageError(AppError::NotFound)
+}
+
+#[post("/<_path..>", rank = 100)]
+pub fn unknown_post(_path: std::path::PathBuf) -> PageError {
+    PageError(AppError::NotFound)
+}
+
+/// Target of a cross-site unsafe request (see `security::OriginCheck`).
+#[post("/__cross-origin")]
+pub fn cross_origin() -> PageError {
+    PageError(AppError::CrossOrigin)
+}

@@ -1,0 +1,64 @@
+//! `?page=N&per_page=M` for every list: page from 1, `per_page` capped.
+
+use crate::domain::FieldErrors;
+
+pub const PAGE_SIZE: u64 = 20;
+pub const MAX_PER_PAGE: u64 = 100;
+/// Longest search text accepted.
+pub const MAX_QUERY_CHARS: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    pub page: u64,
+    pub per_page: u64,
+}
+
+impl Paging {
+    /// Missing values take defaults; a `per_page` above the cap is lowered to
+    /// it; anything else that is not a whole number from 1 is refused.
+    pub fn parse(page: Option<&str>, per_page: Option<&str>) -> Result<Self, FieldErrors> {
+        let mut errors = FieldErrors::new();
+        let mut number = |field: &str, raw: Option<&str>, default: u64| match raw.map(str::trim) {
+            None | Some("") => default,
+            Some(raw) => match raw.parse::<u64>() {
+                Ok(n) if n >= 1 => n,
+                Ok(_) | Err(_) if raw.bytes().all(|b| b.is_ascii_digit()) && raw.len() > 18 => u64::MAX,
+                _ => {
+                    errors.add(field, format!("{field} must be a whole number, 1 or more."));
+                    default
+                }
+            },
+        };
+        let page = number("page", page, 1);
+        let per_page = number("per_page", per_page, PAGE_SIZE).min(MAX_PER_PAGE);
+        // Keeps offset arithmetic in range; such a page is simply empty.
+        let page = page.min(u64::MAX / MAX_PER_PAGE);
+        errors.into_result(|| Self { page, per_page })
+    }
+}
+
+/// A search term: trimmed, at most `MAX_QUERY_CHARS`, `None` when blank.
+pub fn search_term(q: Option<&str>) -> Result<Option<&str>, FieldErrors> {
+    match q.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
+            Err(FieldErrors::single("q", format!("A search has at most {MAX_QUERY_CHARS} characters.")))
+        }
+        Some(q) => Ok(Some(q)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paging_defaults_caps_and_refusals() {
+        assert_eq!(Paging::parse(None, None), Ok(Paging { page: 1, per_page: 20 }));
+        assert_eq!(Paging::parse(Some("3"), Some("500")), Ok(Paging { page: 3, per_page: 100 }));
+        for (page, per_page) in [(Some("0"), None), (Some("abc"), None), (Some("-1"), None), (None, Some("0")), (Some("1.5"), None)] {
+            assert!(Paging::parse(page, per_page).is_err(), "case {page:?} {per_page:?}");
+        }
+        assert!(Paging::parse(Some("99999999999999999999999"), None).is_ok(), "huge pages are just empty");
+    }
+}

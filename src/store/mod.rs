@@ -1,0 +1,72 @@
+//! Every database query of the application, grouped by table.
+//!
+//! Functions take `&DatabaseConnection` (or any `ConnectionTrait`) and domain
+//! types that are already valid; they return entities or small row structs.
+//! Nothing above this layer builds a query. Unique-constraint violations are
+//! turned into field errors here, where the constraint is known.
+
+pub mod recipes;
+pub mod sessions;
+pub mod tokens;
+pub mod users;
+
+use sea_orm::prelude::TimeUnixTimestamp;
+use sea_orm::{DbErr, SqlErr};
+use time::OffsetDateTime;
+
+/// Now, in the whole seconds the schema stores.
+pub fn now() -> OffsetDateTime {
+    let now = OffsetDateTime::now_utc();
+    now.replace_nanosecond(0).unwrap_or(now)
+}
+
+pub fn now_ts() -> TimeUnixTimestamp {
+    TimeUnixTimestamp(now())
+}
+
+pub fn ts(unix_seconds: i64) -> TimeUnixTimestamp {
+    TimeUnixTimestamp(OffsetDateTime::from_unix_timestamp(unix_seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+}
+
+fn is_unique_violation(e: &DbErr) -> bool {
+    matches!(e.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// A page of any list, as SPEC.md's `{items, page, per_page, total}`.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub page: u64,
+    pub per_page: u64,
+    pub total: u64,
+}
+
+impl<T> Page<T> {
+    pub fn last_page(&self) -> u64 {
+        self.total.div_ceil(self.per_page).max(1)
+    }
+}
+
+/// Escapes `%`, `_` and the escape character itself, so user text matches
+/// literally in `LIKE … ESCAPE '!'` on every backend. `!` rather than `\`
+/// because MySQL treats a backslash inside a string literal specially.
+pub fn like_pattern(query: &str) -> String {
+    let mut pattern = String::with_capacity(query.len() + 2);
+    pattern.push('%');
+    for c in query.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '!') {
+            pattern.push('!');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(super::like_pattern("50%_Off!"), "%50!%!_off!!%");
+    }
+}

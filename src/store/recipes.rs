@@ -1,0 +1,139 @@
+//! Queries on `recipes`, always seen through a [`Viewer`]: a private recipe
+//! exists only for its owner and admins, so every read filters by it.
+
+use sea_orm::prelude::*;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::{ActiveValue::Set, Condition, FromQueryResult, JoinType, QueryOrder, QuerySelect, Select};
+
+use super::{like_pattern, now_ts, Page};
+use crate::domain::{NewRecipe, Visibility};
+use crate::entities::{recipe, user};
+
+/// Who is looking: decides which private recipes exist for them.
+#[derive(Debug, Clone, Copy)]
+pub enum Viewer {
+    Anonymous,
+    User(i64),
+    Admin,
+}
+
+/// A recipe with its author's public name.
+#[derive(Debug, Clone, FromQueryResult)]
+pub struct RecipeRow {
+    pub id: i64,
+    pub user_id: i64,
+    pub name: String,
+    pub description: String,
+    pub cook_time: i32,
+    pub directions: String,
+    pub visibility: Visibility,
+    pub created_at: TimeUnixTimestamp,
+    pub updated_at: TimeUnixTimestamp,
+    pub author_username: String,
+    pub author_public_id: Uuid,
+}
+
+fn visible_to(viewer: Viewer) -> Condition {
+    let public = recipe::Column::Visibility.eq(Visibility::Public);
+    match viewer {
+        Viewer::Admin => Condition::all(),
+        Viewer::User(id) => Condition::any().add(public).add(recipe::Column::UserId.eq(id)),
+        Viewer::Anonymous => Condition::all().add(public),
+    }
+}
+
+fn with_author(viewer: Viewer) -> Select<recipe::Entity> {
+    recipe::Entity::find()
+        .join(JoinType::InnerJoin, recipe::Relation::User.def())
+        .column_as(user::Column::Username, "author_username")
+        .column_as(user::Column::PublicId, "author_public_id")
+        .filter(visible_to(viewer))
+}
+
+/// What to list: optionally one owner's recipes, optionally matching `q`.
+#[derive(Debug, Clone, Default)]
+pub struct RecipeFilter<'a> {
+    pub owner_id: Option<i64>,
+    /// A literal, case-insensitive substring of the name or description.
+    pub q: Option<&'a str>,
+}
+
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    viewer: Viewer,
+    filter: RecipeFilter<'_>,
+    page: u64,
+    per_page: u64,
+) -> Result<Page<RecipeRow>, DbErr> {
+    let mut query = with_author(viewer);
+    if let Some(owner_id) = filter.owner_id {
+        query = query.filter(recipe::Column::UserId.eq(owner_id));
+    }
+    if let Some(q) = filter.q.filter(|q| !q.is_empty()) {
+        // LOWER(col) LIKE lower(pattern) behaves alike on SQLite, PostgreSQL
+        // and MySQL (ILIKE is PostgreSQL's own).
+        let pattern = like_pattern(q);
+        let matches = |column: recipe::Column| {
+            Expr::expr(Func::lower(Expr::col((recipe::Entity, column)))).like(LikeExpr::new(&pattern).escape('!'))
+        };
+        query = query.filter(
+            Condition::any().add(matches(recipe::Column::Name)).add(matches(recipe::Column::Description)),
+        );
+    }
+    let total = query.clone().count(db).await?;
+    let items = query
+        .order_by_desc(recipe::Column::CreatedAt)
+        .order_by_desc(recipe::Column::Id)
+        .offset(page.saturating_sub(1).saturating_mul(per_page))
+        .limit(per_page)
+        .into_model::<RecipeRow>()
+        .all(db)
+        .await?;
+    Ok(Page { items, page, per_page, total })
+}
+
+/// The recipe if it exists for `viewer`; a private recipe of someone else is
+/// indistinguishable from a missing one.
+pub async fn get<C: ConnectionTrait>(db: &C, id: i64, viewer: Viewer) -> Result<Option<RecipeRow>, DbErr> {
+    with_author(viewer)
+        .filter(recipe::Column::Id.eq(id))
+        .into_model::<RecipeRow>()
+        .one(db)
+        .await
+}
+
+pub async fn create<C: ConnectionTrait>(db: &C, owner_id: i64, new: &NewRecipe) -> Result<i64, DbErr> {
+    let now = now_ts();
+    let model = recipe::ActiveModel {
+        user_id: Set(owner_id),
+        name: Set(new.name.as_str().to_owned()),
+        description: Set(new.description.as_str().to_owned()),
+        cook_time: Set(new.cook_time.minutes()),
+        directions: Set(new.directions.as_str().to_owned()),
+        visibility: Set(new.visibility),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    Ok(recipe::Entity::insert(model).exec(db).await?.last_insert_id)
+}
+
+pub async fn update<C: ConnectionTrait>(db: &C, id: i64, new: &NewRecipe) -> Result<(), DbErr> {
+    recipe::ActiveModel {
+        id: Set(id),
+        name: Set(new.name.as_str().to_owned()),
+        description: Set(new.description.as_str().to_owned()),
+        cook_time: Set(new.cook_time.minutes()),
+        directions: Set(new.directions.as_str().to_owned()),
+        visibility: Set(new.visibility),
+        updated_at: Set(now_ts()),
+        ..Default::default()
+    }
+    .update(db)
+    .await
+    .map(drop)
+}
+
+pub async fn delete<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
+    recipe::Entity::delete_by_id(id).exec(db).await.map(drop)
+}

@@ -1,0 +1,82 @@
+//! Queries on `sessions`: one row per login, named by the `sid` claim.
+
+use sea_orm::prelude::*;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ActiveValue::Set, QueryOrder};
+
+use super::{now_ts, ts};
+use crate::entities::session;
+
+/// Longest user agent kept; the column is `VARCHAR(255)`.
+const USER_AGENT_MAX: usize = 255;
+
+pub async fn create<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    user_agent: Option<&str>,
+    expires_at: i64,
+) -> Result<session::Model, DbErr> {
+    let now = now_ts();
+    let user_agent = user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX).collect::<String>());
+    session::ActiveModel {
+        sid: Set(Uuid::new_v4()),
+        user_id: Set(user_id),
+        user_agent: Set(user_agent),
+        created_at: Set(now),
+        last_used_at: Set(now),
+        expires_at: Set(ts(expires_at)),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+}
+
+/// Marks a rotation: the session was used now and lives until `expires_at`.
+pub async fn touch<C: ConnectionTrait>(db: &C, sid: Uuid, expires_at: Option<i64>) -> Result<(), DbErr> {
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(now_ts()))
+        .filter(session::Column::Sid.eq(sid));
+    if let Some(expires_at) = expires_at {
+        update = update.col_expr(session::Column::ExpiresAt, Expr::value(ts(expires_at)));
+    }
+    update.exec(db).await.map(drop)
+}
+
+/// Revokes one session; with `user_id`, only if it is that user's.
+/// Returns whether a live session was revoked.
+pub async fn revoke<C: ConnectionTrait>(db: &C, sid: Uuid, user_id: Option<i64>) -> Result<bool, DbErr> {
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(now_ts())))
+        .filter(session::Column::Sid.eq(sid))
+        .filter(session::Column::RevokedAt.is_null());
+    if let Some(user_id) = user_id {
+        update = update.filter(session::Column::UserId.eq(user_id));
+    }
+    Ok(update.exec(db).await?.rows_affected > 0)
+}
+
+/// Revokes every live session of a user, optionally sparing one.
+pub async fn revoke_all<C: ConnectionTrait>(db: &C, user_id: i64, except: Option<Uuid>) -> Result<u64, DbErr> {
+    let mut update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(now_ts())))
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null());
+    if let Some(sid) = except {
+        update = update.filter(session::Column::Sid.ne(sid));
+    }
+    Ok(update.exec(db).await?.rows_affected)
+}
+
+/// A user's sessions that are neither revoked nor past their refresh
+/// token's expiry, most recently used first.
+pub async fn list_active<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Vec<session::Model>, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now_ts()))
+        .order_by_desc(session::Column::LastUsedAt)
+        .order_by_desc(session::Column::Id)
+        .all(db)
+        .await
+}
