@@ -9,6 +9,7 @@
 
 use rocket::data::{self, Data, FromData, ToByteUnit};
 use rocket::form::{Form, FromForm};
+use rocket::http::RawStr;
 use rocket::request::Request;
 use subtle::ConstantTimeEq;
 
@@ -31,19 +32,16 @@ pub struct ActionForm {
 }
 
 #[derive(FromForm)]
-struct CsrfField<'r> {
-    csrf_token: &'r str,
+struct CsrfField {
+    csrf_token: String,
 }
-
-/// The body, kept in the request so that `T` may borrow from it.
-struct FormBody(String);
 
 fn tokens_match(given: &str, expected: &str) -> bool {
     !expected.is_empty() && bool::from(given.as_bytes().ct_eq(expected.as_bytes()))
 }
 
 #[rocket::async_trait]
-impl<'r, T: FromForm<'r> + Send + 'r> FromData<'r> for Csrf<T> {
+impl<'r, T: for<'a> FromForm<'a> + Send + 'static> FromData<'r> for Csrf<T> {
     type Error = GuardFailed;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
@@ -55,18 +53,18 @@ impl<'r, T: FromForm<'r> + Send + 'r> FromData<'r> for Csrf<T> {
             Ok(_) => return fail_guard(req, AppError::PayloadTooLarge),
             Err(_) => return fail_guard(req, AppError::BadRequest("The form could not be read.".into())),
         };
-        let body: &'r str = &req.local_cache(move || FormBody(body)).0;
+        let body = RawStr::new(&body);
 
         let expected = match browser_user(req).await {
             Ok(Some(user)) => user.csrf.clone(),
             Ok(None) => req.cookies().get(CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default(),
             Err(status) => return fail_guard(req, AppError::from_status(status)),
         };
-        let given = Form::<CsrfField<'r>>::parse(body).map(|f| f.csrf_token).unwrap_or_default();
-        if !tokens_match(given, &expected) {
+        let given = Form::<CsrfField>::parse_encoded(body).map(|f| f.csrf_token).unwrap_or_default();
+        if !tokens_match(&given, &expected) {
             return fail_guard(req, AppError::CsrfRejected);
         }
-        match Form::<T>::parse(body) {
+        match Form::<T>::parse_encoded(body) {
             Ok(value) => data::Outcome::Success(Csrf(value)),
             Err(errors) => {
                 let fields: Vec<String> = errors.iter().filter_map(|e| e.name.as_ref().map(|n| n.to_string())).collect();

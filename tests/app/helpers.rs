@@ -1,0 +1,249 @@
+//! The test harness: every test gets its own app on its own fresh SQLite
+//! file, driven through Rocket's local client. Helpers assert the status they
+//! expect, so a broken step fails where it breaks.
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rocket::http::{ContentType, Header as HttpHeader, Status};
+use rocket::local::asynchronous::{Client, LocalResponse};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+
+use recipebox::app::App;
+
+pub const SECRET: &str = "integration-test-secret-integration-test-secret";
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub client: Client,
+    /// Keeps the database file alive for the test's lifetime.
+    pub dir: TempDir,
+}
+
+/// A unique, valid user.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub email: String,
+    pub username: String,
+    pub password: String,
+}
+
+impl TestUser {
+    pub fn random() -> Self {
+        let tag = &uuid::Uuid::new_v4().simple().to_string()[..10];
+        Self { email: format!("cook-{tag}@example.com"), username: format!("cook_{tag}"), password: PASSWORD.into() }
+    }
+}
+
+/// An API login: the user's public id and a token pair.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub public_id: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub fn figment(dir: &TempDir) -> rocket::figment::Figment {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+    rocket::Config::figment()
+        .merge(("database_url", url))
+        .merge(("jwt_secret", SECRET))
+        .merge(("bcrypt_cost", 4))
+        .merge(("cookie_secure", false))
+        .merge(("log_level", "off"))
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_in(dir).await
+    }
+
+    /// An app on the database in `dir` (a restart, when `dir` was used before).
+    pub async fn spawn_in(dir: TempDir) -> Self {
+        let client = Client::tracked(recipebox::rocket(figment(&dir))).await.expect("the app ignites");
+        Self { client, dir }
+    }
+
+    /// Stops this app and starts a new one on the same database.
+    pub async fn restart(self) -> Self {
+        let dir = self.dir;
+        drop(self.client);
+        Self::spawn_in(dir).await
+    }
+
+    pub fn app(&self) -> &App {
+        self.client.rocket().state::<App>().expect("App is managed")
+    }
+
+    pub fn cookie(&self, name: &str) -> Option<String> {
+        self.client.cookies().get(name).map(|c| c.value().to_owned())
+    }
+
+    /// GETs a page that has a form and returns its `csrf_token` value.
+    pub async fn csrf_from(&self, path: &str) -> String {
+        let response = self.client.get(path.to_owned()).dispatch().await;
+        assert_eq!(response.status(), Status::Ok, "GET {path}");
+        let body = response.into_string().await.unwrap();
+        extract_csrf(&body).unwrap_or_else(|| panic!("no csrf_token on {path}"))
+    }
+
+    /// POSTs `fields` (plus `csrf_token`, when given) as a urlencoded form.
+    pub async fn post_form(&self, path: &str, csrf: Option<&str>, fields: &[(&str, &str)]) -> LocalResponse<'_> {
+        let mut pairs: Vec<(&str, &str)> = fields.to_vec();
+        if let Some(csrf) = csrf {
+            pairs.push(("csrf_token", csrf));
+        }
+        self.client
+            .post(path.to_owned())
+            .header(ContentType::Form)
+            .body(form_body(&pairs))
+            .dispatch()
+            .await
+    }
+
+    pub async fn signup_as(&self, user: &TestUser) -> LocalResponse<'_> {
+        let csrf = self.csrf_from("/signup").await;
+        self.post_form(
+            "/signup",
+            Some(&csrf),
+            &[("email", &user.email), ("username", &user.username), ("password", &user.password), ("password_confirm", &user.password)],
+        )
+        .await
+    }
+
+    /// Signs a new user up in the browser; they are logged in afterwards.
+    pub async fn signup(&self) -> TestUser {
+        let user = TestUser::random();
+        let response = self.signup_as(&user).await;
+        let status = response.status();
+        if status != Status::SeeOther {
+            panic!("sign-up should succeed, got {status}: {}", response.into_string().await.unwrap_or_default());
+        }
+        assert!(self.cookie("access_token").is_some(), "sign-up sets the access cookie");
+        user
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> LocalResponse<'_> {
+        let csrf = self.csrf_from("/login").await;
+        self.post_form("/login", Some(&csrf), &[("email", email), ("password", password)]).await
+    }
+
+    /// The CSRF value of the logged-in user (from the layout's log-out form).
+    pub async fn session_csrf(&self) -> String {
+        self.csrf_from("/me").await
+    }
+
+    pub async fn logout(&self) {
+        let csrf = self.session_csrf().await;
+        let response = self.post_form("/logout", Some(&csrf), &[]).await;
+        assert_eq!(response.status(), Status::SeeOther);
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> LocalResponse<'_> {
+        let mut request = self.client.post(path.to_owned()).header(ContentType::JSON).body(body.to_string());
+        if let Some(token) = token {
+            request = request.header(bearer(token));
+        }
+        request.dispatch().await
+    }
+
+    pub async fn get_json(&self, path: &str, token: Option<&str>) -> LocalResponse<'_> {
+        let mut request = self.client.get(path.to_owned());
+        if let Some(token) = token {
+            request = request.header(bearer(token));
+        }
+        request.dispatch().await
+    }
+
+    /// Registers a new user over the API and returns their tokens.
+    pub async fn api_signup(&self) -> (TestUser, Tokens) {
+        let user = TestUser::random();
+        let response = self
+            .post_json("/api/v1/users", None, &json!({"email": user.email, "username": user.username, "password": user.password}))
+            .await;
+        assert_eq!(response.status(), Status::Created, "API sign-up");
+        let tokens = tokens_of(response.into_json().await.unwrap());
+        (user, tokens)
+    }
+
+    pub async fn api_login(&self, user: &TestUser) -> Tokens {
+        let response = self.post_json("/api/v1/auth/login", None, &json!({"email": user.email, "password": user.password})).await;
+        assert_eq!(response.status(), Status::Ok, "API login");
+        tokens_of(response.into_json().await.unwrap())
+    }
+
+    /// Gives the user with `email` the admin role, as `recipebox user promote` does.
+    pub async fn make_admin(&self, email: &str) {
+        let user = recipebox::store::users::find_by_email(&self.app().db, email).await.unwrap().expect("user exists");
+        recipebox::store::users::set_role(&self.app().db, user.id, recipebox::domain::Role::Admin).await.unwrap();
+    }
+
+    /// An admin with an API token.
+    pub async fn api_admin(&self) -> (TestUser, Tokens) {
+        let (user, tokens) = self.api_signup().await;
+        self.make_admin(&user.email).await;
+        (user, tokens)
+    }
+}
+
+pub fn bearer(token: &str) -> HttpHeader<'static> {
+    HttpHeader::new("Authorization", format!("Bearer {token}"))
+}
+
+pub fn tokens_of(body: Value) -> Tokens {
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["expires_in"].as_i64().unwrap() > 0);
+    Tokens {
+        public_id: body["user"]["public_id"].as_str().unwrap().to_owned(),
+        access: body["access_token"].as_str().unwrap().to_owned(),
+        refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+pub fn form_body(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn urlencode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+pub fn extract_csrf(html: &str) -> Option<String> {
+    let marker = r#"name="csrf_token" value=""#;
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+/// The claims of a token, unverified (tests read what the server issued).
+pub fn claims_of(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+/// Signs arbitrary claims, to forge tokens that are wrong in one way.
+pub fn sign(claims: &Value, alg: Algorithm, secret: &str) -> String {
+    jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The `error.code` of a JSON error response, after checking its status.
+pub async fn error_code(response: LocalResponse<'_>, status: Status) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.into_json().await.expect("a JSON error body");
+    body["error"]["code"].as_str().expect("error.code").to_owned()
+}

@@ -1,0 +1,8 @@
+//! recipebox's integration tests, one binary so they link once.
+//! Each test runs its own app on its own fresh SQLite database.
+
+mod accounts;
+mod api_auth;
+mod helpers;
+mod recipes;
+mod tokens;
