@@ -5,4 +5,5 @@ mod accounts;
 mod api_auth;
 mod helpers;
 mod recipes;
+mod server;
 mod tokens;
