@@ -23,6 +23,30 @@ impl fmt::Debug for PasswordHasher {
     }
 }
 
+/// bcrypt's key is the password plus a NUL terminator, cut at 72 bytes. The
+/// crate's non-truncating functions count that terminator and so refuse a
+/// 72-byte password, which SPEC.md allows and which loses nothing but the
+/// terminator. So: up to 71 bytes through the non-truncating functions,
+/// exactly 72 through the plain ones (no password byte is dropped), and
+/// anything longer is refused.
+const FULL_KEY_BYTES: usize = crate::domain::MAX_PASSWORD_BYTES;
+
+fn hash_exact(password: &str, cost: u32) -> Result<String, bcrypt::BcryptError> {
+    if password.len() == FULL_KEY_BYTES {
+        bcrypt::hash(password, cost)
+    } else {
+        bcrypt::non_truncating_hash(password, cost)
+    }
+}
+
+fn verify_exact(password: &str, hash: &str) -> Result<bool, bcrypt::BcryptError> {
+    if password.len() == FULL_KEY_BYTES {
+        bcrypt::verify(password, hash)
+    } else {
+        bcrypt::non_truncating_verify(password, hash)
+    }
+}
+
 /// Runs `work` on the blocking pool inside the caller's tracing span.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
     let span = Span::current();
@@ -41,7 +65,7 @@ impl PasswordHasher {
 
     pub async fn hash(&self, password: &str) -> anyhow::Result<String> {
         let (password, cost) = (password.to_owned(), self.cost);
-        Ok(blocking(move || bcrypt::non_truncating_hash(password, cost)).await??)
+        Ok(blocking(move || hash_exact(&password, cost)).await??)
     }
 
     /// Verifies against `hash`, or against the dummy when there is no account,
@@ -51,7 +75,7 @@ impl PasswordHasher {
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.to_owned();
-        let result = blocking(move || bcrypt::non_truncating_verify(password, &hash)).await?;
+        let result = blocking(move || verify_exact(&password, &hash)).await?;
         match result {
             Ok(matches) => Ok(known && matches),
             Err(bcrypt::BcryptError::Truncation(_)) => Ok(false),
@@ -87,7 +111,9 @@ mod tests {
         let hasher = PasswordHasher::new(4).await.unwrap();
         assert!(hasher.hash(&"a".repeat(73)).await.is_err());
         let hash = hasher.hash(&"a".repeat(72)).await.unwrap();
+        assert!(hasher.verify_or_dummy(&"a".repeat(72), Some(&hash)).await.unwrap(), "72 bytes is allowed");
         assert!(!hasher.verify_or_dummy(&"a".repeat(73), Some(&hash)).await.unwrap());
+        assert!(!hasher.verify_or_dummy(&format!("{}b", "a".repeat(71)), Some(&hash)).await.unwrap(), "the 72nd byte counts");
     }
 
     #[rocket::async_test]

@@ -15,7 +15,7 @@ mod role;
 mod username;
 
 pub use email::Email;
-pub use password::{Password, PasswordRules};
+pub use password::{Password, PasswordRules, MAX_PASSWORD_BYTES};
 pub use recipe::{CookTime, Description, Directions, NewRecipe, RecipeInput, RecipeName, Visibility};
 pub use role::Role;
 pub use username::Username;

@@ -178,3 +178,17 @@ async fn a_disabled_user_is_locked_out_at_once_and_admins_see_everyone() {
     assert_eq!(body["per_page"], 100, "per_page is capped");
     assert_eq!(error_code(t.get_json("/api/v1/users", Some(&victim.access)).await, Status::Unauthorized).await, "token_revoked");
 }
+
+#[rocket::async_test]
+async fn a_72_byte_password_signs_up_and_logs_in_but_73_is_refused() {
+    let t = TestApp::spawn().await;
+    let mut user = TestUser::random();
+    user.password = "é".repeat(36); // 72 bytes
+    let response = t.post_json("/api/v1/users", None, &json!({"email": user.email, "username": user.username, "password": user.password})).await;
+    assert_eq!(response.status(), Status::Created);
+    t.api_login(&user).await;
+    let mut almost = user.clone();
+    almost.password = format!("{}e", "é".repeat(35)); // same prefix, last byte differs
+    let wrong = t.post_json("/api/v1/auth/login", None, &json!({"email": almost.email, "password": almost.password})).await;
+    assert_eq!(wrong.status(), Status::Unauthorized);
+}
