@@ -5,5 +5,6 @@ mod accounts;
 mod api_auth;
 mod helpers;
 mod recipes;
+mod recipes_flow;
 mod server;
 mod tokens;
