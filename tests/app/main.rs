@@ -4,7 +4,6 @@
 mod accounts;
 mod api_auth;
 mod helpers;
-mod recipes;
 mod recipes_flow;
 mod server;
 mod tokens;
