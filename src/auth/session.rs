@@ -105,8 +105,9 @@ fn unix_now() -> i64 {
     store::now().unix_timestamp()
 }
 
-/// Signs an access and a refresh token for session `sid`.
-fn issue(app: &App, sub: Uuid, role: Role, sid: Uuid, csrf: String, fresh: bool) -> anyhow::Result<TokenPair> {
+/// Signs an access and a refresh token for session `sid`; also returns the
+/// access token's claims, so a caller need not decode what it just signed.
+fn issue(app: &App, sub: Uuid, role: Role, sid: Uuid, csrf: String, fresh: bool) -> anyhow::Result<(TokenPair, Claims)> {
     let now = unix_now();
     let claims = |token_type: TokenType, ttl: i64| Claims {
         iss: ISSUER.to_owned(),
@@ -121,18 +122,20 @@ fn issue(app: &App, sub: Uuid, role: Role, sid: Uuid, csrf: String, fresh: bool)
         sid,
         fresh,
     };
-    Ok(TokenPair {
-        access_token: app.keys.sign(&claims(TokenType::Access, app.config.access_token_ttl))?,
+    let access = claims(TokenType::Access, app.config.access_token_ttl);
+    let pair = TokenPair {
+        access_token: app.keys.sign(&access)?,
         refresh_token: app.keys.sign(&claims(TokenType::Refresh, app.config.refresh_token_ttl))?,
         csrf,
-    })
+    };
+    Ok((pair, access))
 }
 
 /// Starts a session after a successful password login or sign-up.
 pub async fn start(app: &App, user: &user::Model, user_agent: Option<&str>) -> Result<TokenPair, AppError> {
     let expires_at = unix_now() + app.config.refresh_token_ttl;
     let session = store::sessions::create(&app.db, user.id, user_agent, expires_at).await?;
-    Ok(issue(app, user.public_id, user.role, session.sid, random_token(), true)?)
+    Ok(issue(app, user.public_id, user.role, session.sid, random_token(), true)?.0)
 }
 
 /// The database half of verification, shared by access and refresh tokens.
@@ -187,10 +190,7 @@ pub async fn refresh(app: &App, token: &str) -> Result<(Authenticated, TokenPair
     }
     let expires_at = unix_now() + app.config.refresh_token_ttl;
     store::sessions::touch(&app.db, claims.sid, Some(expires_at)).await?;
-    let pair = issue(app, row.public_id, row.role, claims.sid, claims.csrf.clone(), false)?;
-    let access = app.keys.verify(&pair.access_token, TokenType::Access).map_err(|e| {
-        AppError::Internal(anyhow::anyhow!("a token just issued does not verify: {e:?}"))
-    })?;
+    let (pair, access) = issue(app, row.public_id, row.role, claims.sid, claims.csrf.clone(), false)?;
     Ok((Authenticated::new(row, &access), pair))
 }
 
@@ -220,5 +220,5 @@ pub async fn end_all(app: &App, user_id: i64, keep: Option<Uuid>) -> Result<(), 
 /// New tokens for a session that survives an `end_all` (its old tokens were
 /// issued before the cutoff). `fresh`, because a password was just typed.
 pub async fn reissue(app: &App, user: &Authenticated) -> Result<TokenPair, AppError> {
-    Ok(issue(app, user.public_id, user.role, user.sid, user.csrf.clone(), true)?)
+    Ok(issue(app, user.public_id, user.role, user.sid, user.csrf.clone(), true)?.0)
 }
