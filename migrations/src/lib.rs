@@ -11,6 +11,7 @@ mod m20261123_000001_create_users;
 mod m20261123_000002_create_recipes;
 mod m20261123_000003_create_sessions;
 mod m20261123_000004_create_revoked_tokens;
+mod m20261123_000005_add_recipe_search_text;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_create_recipes::Migration),
             Box::new(m20261123_000003_create_sessions::Migration),
             Box::new(m20261123_000004_create_revoked_tokens::Migration),
+            Box::new(m20261123_000005_add_recipe_search_text::Migration),
         ]
     }
 }

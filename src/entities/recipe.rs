@@ -14,6 +14,8 @@ pub struct Model {
     pub cook_time: i32,
     pub directions: String,
     pub visibility: Visibility,
+    /// Name and description lower-cased in Rust (Unicode-aware), for search.
+    pub search_text: String,
     pub created_at: TimeUnixTimestamp,
     pub updated_at: TimeUnixTimestamp,
     #[sea_orm(belongs_to, from = "user_id", to = "id", on_delete = "Cascade")]

@@ -2,7 +2,7 @@
 //! exists only for its owner and admins, so every read filters by it.
 
 use sea_orm::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
 use sea_orm::{ActiveValue::Set, Condition, FromQueryResult, JoinType, QueryOrder, QuerySelect, Select};
 
 use super::{like_pattern, now_ts, Page};
@@ -70,15 +70,10 @@ pub async fn list<C: ConnectionTrait>(
         query = query.filter(recipe::Column::UserId.eq(owner_id));
     }
     if let Some(q) = filter.q.filter(|q| !q.is_empty()) {
-        // LOWER(col) LIKE lower(pattern) behaves alike on SQLite, PostgreSQL
-        // and MySQL (ILIKE is PostgreSQL's own).
+        // `search_text` is folded in Rust, so the match is case-insensitive
+        // for every letter on every backend (SQLite's LOWER folds ASCII only).
         let pattern = like_pattern(q);
-        let matches = |column: recipe::Column| {
-            Expr::expr(Func::lower(Expr::col((recipe::Entity, column)))).like(LikeExpr::new(&pattern).escape('!'))
-        };
-        query = query.filter(
-            Condition::any().add(matches(recipe::Column::Name)).add(matches(recipe::Column::Description)),
-        );
+        query = query.filter(Expr::col((recipe::Entity, recipe::Column::SearchText)).like(LikeExpr::new(&pattern).escape('!')));
     }
     let total = query.clone().count(db).await?;
     let items = query
@@ -102,6 +97,12 @@ pub async fn get<C: ConnectionTrait>(db: &C, id: i64, viewer: Viewer) -> Result<
         .await
 }
 
+/// What search matches: name and description, lower-cased, with a separator
+/// no search term contains (terms are trimmed single-line text).
+fn search_text(new: &NewRecipe) -> String {
+    format!("{}\u{1f}{}", new.name.as_str().to_lowercase(), new.description.as_str().to_lowercase())
+}
+
 pub async fn create<C: ConnectionTrait>(db: &C, owner_id: i64, new: &NewRecipe) -> Result<i64, DbErr> {
     let now = now_ts();
     let model = recipe::ActiveModel {
@@ -111,6 +112,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, owner_id: i64, new: &NewRecipe) 
         cook_time: Set(new.cook_time.minutes()),
         directions: Set(new.directions.as_str().to_owned()),
         visibility: Set(new.visibility),
+        search_text: Set(search_text(new)),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -126,6 +128,7 @@ pub async fn update<C: ConnectionTrait>(db: &C, id: i64, new: &NewRecipe) -> Res
         cook_time: Set(new.cook_time.minutes()),
         directions: Set(new.directions.as_str().to_owned()),
         visibility: Set(new.visibility),
+        search_text: Set(search_text(new)),
         updated_at: Set(now_ts()),
         ..Default::default()
     }

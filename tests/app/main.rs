@@ -7,3 +7,4 @@ mod helpers;
 mod recipes_flow;
 mod server;
 mod tokens;
+mod recipes;
