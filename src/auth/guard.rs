@@ -130,10 +130,6 @@ pub(crate) async fn browser_user<'r>(req: &'r Request<'_>) -> Result<Option<&'r 
     }
 }
 
-fn from_status(status: Status) -> AppError {
-    AppError::from_status(status)
-}
-
 macro_rules! deref_to_authenticated {
     ($($guard:ident),*) => {$(
         impl Deref for $guard {
@@ -175,7 +171,7 @@ impl<'r> FromRequest<'r> for MaybeUser {
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
         match browser_user(req).await {
             Ok(user) => Outcome::Success(MaybeUser(user.cloned())),
-            Err(status) => fail_guard(req, from_status(status)),
+            Err(status) => fail_guard(req, AppError::from_status(status)),
         }
     }
 }
@@ -189,7 +185,7 @@ impl<'r> FromRequest<'r> for CurrentUser {
             AuthState::User(user) => Outcome::Success(CurrentUser(user.clone())),
             AuthState::Anonymous => fail_guard(req, AppError::Unauthenticated(AuthError::Missing)),
             AuthState::Refused(reason) => fail_guard(req, AppError::Unauthenticated(*reason)),
-            AuthState::Broken(status) => fail_guard(req, from_status(*status)),
+            AuthState::Broken(status) => fail_guard(req, AppError::from_status(*status)),
         }
     }
 }
@@ -232,7 +228,7 @@ impl<'r> FromRequest<'r> for MaybeApiUser {
             AuthState::User(user) => Outcome::Success(MaybeApiUser(Some(user.clone()))),
             AuthState::Anonymous => Outcome::Success(MaybeApiUser(None)),
             AuthState::Refused(reason) => fail_guard(req, AppError::Unauthenticated(*reason)),
-            AuthState::Broken(status) => fail_guard(req, from_status(*status)),
+            AuthState::Broken(status) => fail_guard(req, AppError::from_status(*status)),
         }
     }
 }

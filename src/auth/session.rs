@@ -216,9 +216,3 @@ pub async fn end_all(app: &App, user_id: i64, keep: Option<Uuid>) -> Result<(), 
     store::sessions::revoke_all(&app.db, user_id, keep).await?;
     Ok(())
 }
-
-/// New tokens for a session that survives an `end_all` (its old tokens were
-/// issued before the cutoff). `fresh`, because a password was just typed.
-pub async fn reissue(app: &App, user: &Authenticated) -> Result<TokenPair, AppError> {
-    Ok(issue(app, user.public_id, user.role, user.sid, user.csrf.clone(), true)?.0)
-}
