@@ -35,6 +35,7 @@ struct RawConfig {
     bcrypt_cost: u32,
     cookie_secure: Option<bool>,
     password_min_length: usize,
+    audit_retention_days: u32,
 }
 
 impl Default for RawConfig {
@@ -47,6 +48,7 @@ impl Default for RawConfig {
             bcrypt_cost: 12,
             cookie_secure: None,
             password_min_length: 8,
+            audit_retention_days: 90,
         }
     }
 }
@@ -88,6 +90,8 @@ pub struct AppConfig {
     pub bcrypt_cost: u32,
     pub cookie_secure: bool,
     pub password_rules: PasswordRules,
+    /// Audit events older than this many days are purged.
+    pub audit_retention_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,6 +110,8 @@ pub enum ConfigError {
     Ttl(&'static str),
     #[error("password_min_length {0} is out of range: it must be 1 to 72")]
     PasswordMinLength(usize),
+    #[error("audit_retention_days must be at least 1")]
+    AuditRetention,
     #[error("{path}: {source}")]
     SecretFile { path: String, source: std::io::Error },
     #[error("{0} does not hold a usable secret; delete it to have a new one generated")]
@@ -154,6 +160,9 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
     if !(1..=72).contains(&raw.password_min_length) {
         return Err(ConfigError::PasswordMinLength(raw.password_min_length));
     }
+    if raw.audit_retention_days == 0 {
+        return Err(ConfigError::AuditRetention);
+    }
     let (jwt_secret, secret_source) = match raw.jwt_secret {
         Some(secret) if secret.len() < MIN_SECRET_BYTES => return Err(ConfigError::ShortSecret(secret.len())),
         Some(secret) => (JwtSecret(secret.into_bytes()), SecretSource::Configured),
@@ -169,6 +178,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         bcrypt_cost: raw.bcrypt_cost,
         cookie_secure: raw.cookie_secure.unwrap_or(release),
         password_rules: PasswordRules { min_length: raw.password_min_length },
+        audit_retention_days: raw.audit_retention_days,
     })
 }
 
@@ -234,6 +244,7 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://data/recipebox.db?mode=rwc");
         assert_eq!((config.access_token_ttl, config.refresh_token_ttl), (900, 604_800));
         assert_eq!(config.password_rules.min_length, 8);
+        assert_eq!(config.audit_retention_days, 90);
         assert_eq!(config.secret_source, SecretSource::Configured);
     }
 
@@ -245,6 +256,7 @@ mod tests {
             ("bcrypt_cost", serde_json::json!(3), "bcrypt_cost 3"),
             ("access_token_ttl", serde_json::json!(0), "access_token_ttl"),
             ("password_min_length", serde_json::json!(0), "password_min_length"),
+            ("audit_retention_days", serde_json::json!(0), "audit_retention_days"),
             ("bcrypt_cost", serde_json::json!("twelve"), "bcrypt_cost"),
         ] {
             let message = load(&figment_with(key, value)).unwrap_err().to_string();

@@ -29,6 +29,8 @@ pub enum AuthError {
     Expired,
     Revoked,
     WrongType,
+    /// A valid token, but not from a password login made just now.
+    NotFresh,
 }
 
 impl AuthError {
@@ -39,6 +41,7 @@ impl AuthError {
             AuthError::Expired => "token_expired",
             AuthError::Revoked => "token_revoked",
             AuthError::WrongType => "wrong_token_type",
+            AuthError::NotFresh => "fresh_token_required",
         }
     }
 
@@ -49,6 +52,7 @@ impl AuthError {
             AuthError::Expired => "The token has expired.",
             AuthError::Revoked => "The token has been revoked.",
             AuthError::WrongType => "This kind of token is not accepted here.",
+            AuthError::NotFresh => "This needs a token from a password login: log in again.",
         }
     }
 }
@@ -73,6 +77,8 @@ pub enum AppError {
     CrossOrigin,
     #[error("not found")]
     NotFound,
+    #[error("the last active admin cannot lose the role")]
+    LastAdmin,
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("throttled for {retry_after} s")]
@@ -87,7 +93,7 @@ impl AppError {
     pub fn status(&self) -> Status {
         match self {
             AppError::Validation(_) => Status::UnprocessableEntity,
-            AppError::Conflict(_) => Status::Conflict,
+            AppError::Conflict(_) | AppError::LastAdmin => Status::Conflict,
             AppError::BadRequest(_) => Status::BadRequest,
             AppError::InvalidCredentials | AppError::Unauthenticated(_) => Status::Unauthorized,
             AppError::Forbidden | AppError::CsrfRejected | AppError::CrossOrigin => Status::Forbidden,
@@ -111,6 +117,7 @@ impl AppError {
             AppError::CsrfRejected => "csrf_failed",
             AppError::CrossOrigin => "cross_origin",
             AppError::NotFound => "not_found",
+            AppError::LastAdmin => "last_admin",
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::Throttled { .. } => "too_many_requests",
             AppError::Unavailable(_) => "service_unavailable",
@@ -133,6 +140,9 @@ impl AppError {
             }
             AppError::CrossOrigin => "Requests from other sites are refused.".into(),
             AppError::NotFound => "There is nothing here.".into(),
+            AppError::LastAdmin => "This is the last active admin: it cannot be demoted, disabled or deleted. \
+                                    Make another user an admin first."
+                .into(),
             AppError::PayloadTooLarge => "The request is too large.".into(),
             AppError::Throttled { retry_after } => {
                 format!("Too many attempts. Try again in {} minutes.", retry_after.div_ceil(60))
@@ -172,6 +182,7 @@ impl AppError {
             AppError::CsrfRejected => "Form expired",
             AppError::Unauthenticated(_) | AppError::InvalidCredentials => "Please log in",
             AppError::Throttled { .. } => "Slow down",
+            AppError::LastAdmin => "The last admin",
             _ => self.status().reason().unwrap_or("Error"),
         }
     }

@@ -5,7 +5,8 @@
 //! 2. [`domain`]: input parsed into valid values (email, password, recipe …).
 //! 3. [`entities`] and [`store`]: the schema, and every query.
 //! 4. [`auth`]: tokens, bcrypt, sessions, the request guards, CSRF.
-//! 5. [`accounts`]: sign-up and password login, shared by every front end.
+//! 5. [`accounts`]: what people and admins do with accounts, shared by every
+//!    front end; [`audit`]: the trail those actions leave.
 //! 6. [`routes`]: pages, the JSON API, catchers; [`views`]: what clients see.
 //! 7. [`error`]: one error type, rendered as a page or as JSON.
 //! 8. [`security`], [`telemetry`]: headers, the origin check, request logs.
@@ -15,6 +16,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod config;
@@ -40,7 +42,7 @@ use rocket_dyn_templates::Template;
 use crate::app::App;
 use crate::config::SecretSource;
 
-/// How often expired rows leave the blocklist.
+/// How often expired blocklist rows and old audit events are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// `dir` under the working directory if it is there, else the one beside
@@ -102,6 +104,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 tracing::info!(address = %config.address, port = config.port, "listening");
                 let app = rocket.state::<App>().expect("BUG: App is managed at ignite");
                 let db = app.db.clone();
+                let retention_days = app.config.audit_retention_days;
                 rocket::tokio::spawn(async move {
                     let mut every = rocket::tokio::time::interval(PURGE_EVERY);
                     loop {
@@ -110,6 +113,11 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                             Ok(0) => {}
                             Ok(n) => tracing::info!(rows = n, "purged expired blocklist rows"),
                             Err(e) => tracing::warn!(error = %e, "blocklist purge failed"),
+                        }
+                        match store::audit::purge_older_than(&db, retention_days).await {
+                            Ok(0) => {}
+                            Ok(n) => tracing::info!(rows = n, retention_days, "purged old audit events"),
+                            Err(e) => tracing::warn!(error = %e, "audit purge failed"),
                         }
                     }
                 });

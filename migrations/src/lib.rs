@@ -12,6 +12,8 @@ mod m20261123_000002_create_recipes;
 mod m20261123_000003_create_sessions;
 mod m20261123_000004_create_revoked_tokens;
 mod m20261123_000005_add_recipe_search_text;
+mod m20261123_000006_create_audit_events;
+mod m20261123_000007_add_login_details;
 
 pub struct Migrator;
 
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_create_sessions::Migration),
             Box::new(m20261123_000004_create_revoked_tokens::Migration),
             Box::new(m20261123_000005_add_recipe_search_text::Migration),
+            Box::new(m20261123_000006_create_audit_events::Migration),
+            Box::new(m20261123_000007_add_login_details::Migration),
         ]
     }
 }

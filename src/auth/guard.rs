@@ -74,7 +74,7 @@ async fn resolve_browser(req: &Request<'_>) -> AuthState {
     let Some(refresh) = jar.get(REFRESH_COOKIE) else {
         return AuthState::Anonymous;
     };
-    match session::refresh(app, refresh.value()).await {
+    match session::refresh(app, refresh.value(), &ClientInfo::of(req)).await {
         Ok((user, pair)) => {
             cookies::set_tokens(jar, &pair, &app.config);
             AuthState::User(user)
@@ -198,7 +198,7 @@ impl<'r> FromRequest<'r> for FreshUser {
         match CurrentUser::from_request(req).await {
             Outcome::Success(CurrentUser(user)) if user.fresh => Outcome::Success(FreshUser(user)),
             // Not fresh: log in again with the password, then come back.
-            Outcome::Success(_) => fail_guard(req, AppError::Unauthenticated(AuthError::Expired)),
+            Outcome::Success(_) => fail_guard(req, AppError::Unauthenticated(AuthError::NotFresh)),
             Outcome::Error(e) => Outcome::Error(e),
             Outcome::Forward(f) => Outcome::Forward(f),
         }
@@ -283,10 +283,19 @@ impl<'r> FromRequest<'r> for BearerToken {
     }
 }
 
-/// What a new session records about the client.
-#[derive(Debug, Clone)]
+/// What the audit trail and a new session record about the client: its
+/// address (as Rocket determines it, see `ip_header` in the README) and its
+/// user agent.
+#[derive(Debug, Clone, Default)]
 pub struct ClientInfo {
+    pub ip: Option<String>,
     pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    pub fn of(req: &Request<'_>) -> Self {
+        ClientInfo { ip: req.client_ip().map(|ip| ip.to_string()), user_agent: user_agent(req).map(str::to_owned) }
+    }
 }
 
 #[rocket::async_trait]
@@ -294,6 +303,6 @@ impl<'r> FromRequest<'r> for ClientInfo {
     type Error = std::convert::Infallible;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        Outcome::Success(ClientInfo { user_agent: user_agent(req).map(str::to_owned) })
+        Outcome::Success(ClientInfo::of(req))
     }
 }

@@ -20,9 +20,11 @@ use base64::Engine as _;
 use rand::RngCore;
 use uuid::Uuid;
 
+use super::guard::ClientInfo;
 use super::jwt::{Claims, TokenType, ISSUER};
 use crate::app::App;
-use crate::domain::Role;
+use crate::audit::{self, Event};
+use crate::domain::{AuditKind, Role};
 use crate::entities::user;
 use crate::error::{AppError, AuthError};
 use crate::store::{self, tokens::AuthRow};
@@ -132,10 +134,35 @@ fn issue(app: &App, sub: Uuid, role: Role, sid: Uuid, csrf: String, fresh: bool)
 }
 
 /// Starts a session after a successful password login or sign-up.
-pub async fn start(app: &App, user: &user::Model, user_agent: Option<&str>) -> Result<TokenPair, AppError> {
+pub async fn start(app: &App, user: &user::Model, client: &ClientInfo) -> Result<TokenPair, AppError> {
     let expires_at = unix_now() + app.config.refresh_token_ttl;
-    let session = store::sessions::create(&app.db, user.id, user_agent, expires_at).await?;
+    let new = store::sessions::NewSession { user_agent: client.user_agent.as_deref(), ip_address: client.ip.as_deref(), expires_at };
+    let session = store::sessions::create(&app.db, user.id, new).await?;
+    store::users::record_login(&app.db, user.id).await?;
     Ok(issue(app, user.public_id, user.role, session.sid, random_token(), true)?.0)
+}
+
+/// A fresh pair for the caller's own session, after they proved their
+/// password again (a re-login, a password change). The tokens it replaces
+/// (this access token, and `old_refresh` when it is of the same session) are
+/// blocklisted, so a copy of them is worth nothing.
+pub async fn reissue(app: &App, user: &Authenticated, old_refresh: Option<&str>) -> Result<TokenPair, AppError> {
+    revoke_own_tokens(app, user, old_refresh).await?;
+    let expires_at = unix_now() + app.config.refresh_token_ttl;
+    store::sessions::touch(&app.db, user.sid, Some(expires_at)).await?;
+    Ok(issue(app, user.public_id, user.role, user.sid, user.csrf.clone(), true)?.0)
+}
+
+/// Blocklists the caller's access token, and `refresh_token` when it belongs
+/// to the same session and user.
+async fn revoke_own_tokens(app: &App, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
+    store::tokens::revoke(&app.db, user.jti, TokenType::Access.as_str(), user.public_id, user.exp).await?;
+    if let Some(claims) = refresh_token.and_then(|token| app.keys.verify(token, TokenType::Refresh).ok()) {
+        if claims.sid == user.sid && claims.sub == user.public_id {
+            store::tokens::revoke(&app.db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
+        }
+    }
+    Ok(())
 }
 
 /// The database half of verification, shared by access and refresh tokens.
@@ -176,7 +203,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
 /// Uses a refresh token once: blocklists it and issues a new pair of the same
 /// session. A refresh token that was already used (or revoked at logout)
 /// revokes its whole session: someone holds a copy (SPEC §3 reuse detection).
-pub async fn refresh(app: &App, token: &str) -> Result<(Authenticated, TokenPair), AppError> {
+pub async fn refresh(app: &App, token: &str, client: &ClientInfo) -> Result<(Authenticated, TokenPair), AppError> {
     let claims = app.keys.verify(token, TokenType::Refresh).map_err(AppError::Unauthenticated)?;
     let row = load(app, &claims).await?;
     // The blocklist insert is the atomic "first use": of two concurrent uses
@@ -186,6 +213,7 @@ pub async fn refresh(app: &App, token: &str) -> Result<(Authenticated, TokenPair
     if !first_use {
         store::sessions::revoke(&app.db, claims.sid, None).await?;
         tracing::warn!(sid = %claims.sid, user = %claims.sub, "refresh token reused; session revoked");
+        audit::record(&app.db, client, Event::about(AuditKind::RefreshReuseDetected, Some(claims.sub))).await;
         return Err(AppError::Unauthenticated(AuthError::Revoked));
     }
     let expires_at = unix_now() + app.config.refresh_token_ttl;
@@ -198,21 +226,24 @@ pub async fn refresh(app: &App, token: &str) -> Result<(Authenticated, TokenPair
 /// when given and of the same session) and revokes the session, which also
 /// retires every other token it ever issued.
 pub async fn end(app: &App, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
-    store::tokens::revoke(&app.db, user.jti, TokenType::Access.as_str(), user.public_id, user.exp).await?;
-    if let Some(claims) = refresh_token.and_then(|token| app.keys.verify(token, TokenType::Refresh).ok()) {
-        if claims.sid == user.sid && claims.sub == user.public_id {
-            store::tokens::revoke(&app.db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
-        }
-    }
+    revoke_own_tokens(app, user, refresh_token).await?;
     store::sessions::revoke(&app.db, user.sid, None).await?;
     Ok(())
 }
 
-/// "Log out everywhere", a password change, an admin's force logout: every
-/// token issued before now stops working and every session ends, except
-/// `keep` (the caller's own, for a password change).
-pub async fn end_all(app: &App, user_id: i64, keep: Option<Uuid>) -> Result<(), AppError> {
+/// "Log out everywhere", an admin's force logout, disabling an account:
+/// every token issued before now stops working and every session ends.
+/// Returns how many live sessions ended.
+pub async fn end_all(app: &App, user_id: i64) -> Result<u64, AppError> {
     store::users::bump_tokens_valid_after(&app.db, user_id).await?;
-    store::sessions::revoke_all(&app.db, user_id, keep).await?;
-    Ok(())
+    Ok(store::sessions::revoke_all(&app.db, user_id, None).await?)
+}
+
+/// A password change: every session but `keep` ends, and with it every
+/// token of those sessions (each token names its session). The cut-off
+/// `tokens_valid_after` is left alone on purpose: it would also stop the
+/// kept session's tokens, which SPEC.md says stay logged in (the API's
+/// password change answers 204 and hands out no new token).
+pub async fn end_others(app: &App, user_id: i64, keep: Uuid) -> Result<u64, AppError> {
+    Ok(store::sessions::revoke_all(&app.db, user_id, Some(keep)).await?)
 }

@@ -8,12 +8,14 @@
 //! A parse failure is an [`Invalid`] message; callers file it under the field
 //! name in a [`FieldErrors`].
 
+mod audit;
 mod email;
 mod password;
 mod recipe;
 mod role;
 mod username;
 
+pub use audit::AuditKind;
 pub use email::Email;
 pub use password::{Password, PasswordRules, MAX_PASSWORD_BYTES};
 pub use recipe::{CookTime, Description, Directions, NewRecipe, RecipeInput, RecipeName, Visibility};

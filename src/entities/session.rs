@@ -11,6 +11,8 @@ pub struct Model {
     pub sid: Uuid,
     pub user_id: i64,
     pub user_agent: Option<String>,
+    /// The client address of the login.
+    pub ip_address: Option<String>,
     pub created_at: TimeUnixTimestamp,
     pub last_used_at: TimeUnixTimestamp,
     /// When the newest refresh token of this session expires.

@@ -20,6 +20,8 @@ pub struct Model {
     pub role: Role,
     pub disabled_at: Option<TimeUnixTimestamp>,
     pub tokens_valid_after: TimeUnixTimestamp,
+    /// When the user last started a session (login or sign-up).
+    pub last_login_at: Option<TimeUnixTimestamp>,
     pub created_at: TimeUnixTimestamp,
     pub updated_at: TimeUnixTimestamp,
     #[sea_orm(has_many)]

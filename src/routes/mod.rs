@@ -4,18 +4,19 @@
 
 pub mod api;
 pub mod health;
+pub mod ids;
 pub mod json;
 pub mod pages;
 pub mod paging;
 
 use rocket::http::Status;
-use rocket::response::Redirect;
+use rocket::response::{Flash, Redirect};
 use rocket::{catch, catchers, routes, Catcher, Request, Route};
 
-use crate::error::{take_failure, ApiError, AppError, PageError};
+use crate::error::{take_failure, ApiError, AppError, AuthError, PageError};
 
 pub fn pages() -> Vec<Route> {
-    use pages::{account, home, me, recipes};
+    use pages::{account, admin, home, me, recipes};
     routes![
         home::home,
         health::healthz,
@@ -27,6 +28,16 @@ pub fn pages() -> Vec<Route> {
         me::me,
         me::session_revoke,
         me::logout_everywhere,
+        me::password_form,
+        me::password_change,
+        admin::admin_home,
+        admin::admin_users,
+        admin::admin_user,
+        admin::admin_role_form,
+        admin::admin_role,
+        admin::admin_action_form,
+        admin::admin_action,
+        admin::admin_audit,
         recipes::recipe_list,
         recipes::recipe_new_form,
         recipes::recipe_create,
@@ -53,6 +64,7 @@ pub fn api() -> Vec<Route> {
         auth::logout,
         auth::logout_delete,
         auth::me,
+        auth::change_password,
         recipes::list,
         recipes::create,
         recipes::show,
@@ -68,11 +80,24 @@ pub fn api() -> Vec<Route> {
 }
 
 /// Not logged in on a page that needs it: 303 to the login form, coming back
-/// to the page afterwards (GET only: a form's target is no page to return to).
+/// to the page afterwards (GET only: a form's target is no page to return
+/// to). A session that is not fresh enough for the page (the password
+/// change) is asked for its password and comes back to the form, which by
+/// the site's convention lives at the GET of the path a form posts to.
 #[catch(401)]
-fn page_unauthorized(req: &Request<'_>) -> Redirect {
-    let next = (req.method() == rocket::http::Method::Get).then(|| req.uri().to_string());
-    Redirect::to(rocket::uri!(pages::account::login_form(next = next)))
+fn page_unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, Redirect> {
+    let not_fresh = matches!(take_failure(req, Status::Unauthorized), AppError::Unauthenticated(AuthError::NotFresh));
+    let next = if not_fresh {
+        Some(req.uri().path().to_string())
+    } else {
+        (req.method() == rocket::http::Method::Get).then(|| req.uri().to_string())
+    };
+    let to_login = Redirect::to(rocket::uri!(pages::account::login_form(next = next)));
+    if not_fresh {
+        Ok(Flash::warning(to_login, "Please confirm your password to continue."))
+    } else {
+        Err(to_login)
+    }
 }
 
 #[catch(default)]

@@ -48,6 +48,11 @@ pub fn search_term(q: Option<&str>) -> Result<Option<&str>, FieldErrors> {
     }
 }
 
+/// An `author` filter: a trimmed username, `None` when blank.
+pub fn author_term(author: Option<&str>) -> Option<&str> {
+    author.map(str::trim).filter(|a| !a.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

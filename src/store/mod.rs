@@ -5,6 +5,7 @@
 //! Nothing above this layer builds a query. Unique-constraint violations are
 //! turned into field errors here, where the constraint is known.
 
+pub mod audit;
 pub mod recipes;
 pub mod sessions;
 pub mod tokens;

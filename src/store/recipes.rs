@@ -50,10 +50,12 @@ fn with_author(viewer: Viewer) -> Select<recipe::Entity> {
         .filter(visible_to(viewer))
 }
 
-/// What to list: optionally one owner's recipes, optionally matching `q`.
+/// What to list: optionally one owner's recipes (by id, or by username,
+/// case-insensitively), optionally matching `q`.
 #[derive(Debug, Clone, Default)]
 pub struct RecipeFilter<'a> {
     pub owner_id: Option<i64>,
+    pub author: Option<&'a str>,
     /// A literal, case-insensitive substring of the name or description.
     pub q: Option<&'a str>,
 }
@@ -68,6 +70,9 @@ pub async fn list<C: ConnectionTrait>(
     let mut query = with_author(viewer);
     if let Some(owner_id) = filter.owner_id {
         query = query.filter(recipe::Column::UserId.eq(owner_id));
+    }
+    if let Some(author) = filter.author {
+        query = query.filter(user::Column::UsernameKey.eq(author.to_lowercase()));
     }
     if let Some(q) = filter.q.filter(|q| !q.is_empty()) {
         // `search_text` is folded in Rust, so the match is case-insensitive

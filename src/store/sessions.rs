@@ -10,18 +10,23 @@ use crate::entities::session;
 /// Longest user agent kept; the column is `VARCHAR(255)`.
 const USER_AGENT_MAX: usize = 255;
 
-pub async fn create<C: ConnectionTrait>(
-    db: &C,
-    user_id: i64,
-    user_agent: Option<&str>,
-    expires_at: i64,
-) -> Result<session::Model, DbErr> {
+/// What a new session records.
+pub struct NewSession<'a> {
+    pub user_agent: Option<&'a str>,
+    pub ip_address: Option<&'a str>,
+    /// When its first refresh token expires (Unix seconds).
+    pub expires_at: i64,
+}
+
+pub async fn create<C: ConnectionTrait>(db: &C, user_id: i64, new: NewSession<'_>) -> Result<session::Model, DbErr> {
     let now = now_ts();
-    let user_agent = user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX).collect::<String>());
+    let user_agent = new.user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX).collect::<String>());
+    let expires_at = new.expires_at;
     session::ActiveModel {
         sid: Set(Uuid::new_v4()),
         user_id: Set(user_id),
         user_agent: Set(user_agent),
+        ip_address: Set(new.ip_address.map(str::to_owned)),
         created_at: Set(now),
         last_used_at: Set(now),
         expires_at: Set(ts(expires_at)),
@@ -78,5 +83,15 @@ pub async fn list_active<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Vec
         .order_by_desc(session::Column::LastUsedAt)
         .order_by_desc(session::Column::Id)
         .all(db)
+        .await
+}
+
+/// How many sessions of a user are live (neither revoked nor expired).
+pub async fn count_active<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<u64, DbErr> {
+    session::Entity::find()
+        .filter(session::Column::UserId.eq(user_id))
+        .filter(session::Column::RevokedAt.is_null())
+        .filter(session::Column::ExpiresAt.gt(now_ts()))
+        .count(db)
         .await
 }

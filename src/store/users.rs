@@ -1,8 +1,8 @@
 //! Queries on `users`.
 
 use sea_orm::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{ActiveValue::Set, Condition, QueryOrder, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{ActiveValue::Set, Condition, QueryOrder, QuerySelect, TransactionTrait};
 
 use super::{is_unique_violation, like_pattern, now_ts, Page};
 use crate::domain::{Email, FieldErrors, Role, Username};
@@ -28,6 +28,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<user::Mo
         role: Set(new.role),
         disabled_at: Set(None),
         tokens_valid_after: Set(now),
+        last_login_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -77,6 +78,75 @@ pub async fn set_password_hash<C: ConnectionTrait>(db: &C, id: i64, hash: String
         .map(drop)
 }
 
+/// A change that may take an admin away.
+#[derive(Debug, Clone, Copy)]
+pub enum AdminChange {
+    Role(Role),
+    Disabled(bool),
+    Delete,
+}
+
+impl AdminChange {
+    fn can_remove_an_admin(self) -> bool {
+        matches!(self, AdminChange::Role(Role::User) | AdminChange::Disabled(true) | AdminChange::Delete)
+    }
+}
+
+/// Applies `change` to `target`, unless it would leave no active admin
+/// (`AppError::LastAdmin`). The active admins' rows are locked in id order
+/// (`SELECT … FOR UPDATE` on PostgreSQL and MySQL; SQLite has one writer at
+/// a time anyway), so of two admins demoting each other at once the second
+/// waits, sees the first change, and is refused.
+pub async fn change_as_admin(db: &DatabaseConnection, target: &user::Model, change: AdminChange) -> Result<(), AppError> {
+    let txn = db.begin().await?;
+    if change.can_remove_an_admin() {
+        let active_admins: Vec<i64> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::Role.eq(Role::Admin))
+            .filter(user::Column::DisabledAt.is_null())
+            .order_by_asc(user::Column::Id)
+            .lock_exclusive()
+            .into_tuple()
+            .all(&txn)
+            .await?;
+        if active_admins == [target.id] {
+            return Err(AppError::LastAdmin);
+        }
+    }
+    let now = now_ts();
+    let row = |model: user::ActiveModel| user::ActiveModel { id: Set(target.id), updated_at: Set(now), ..model };
+    match change {
+        AdminChange::Role(role) => {
+            row(user::ActiveModel { role: Set(role), ..Default::default() }).update(&txn).await?;
+        }
+        AdminChange::Disabled(disabled) => {
+            row(user::ActiveModel { disabled_at: Set(disabled.then_some(now)), ..Default::default() }).update(&txn).await?;
+        }
+        AdminChange::Delete => {
+            user::Entity::delete_by_id(target.id).exec(&txn).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Whether `target` is the only active admin (a read without locks, for
+/// the confirmation pages; `change_as_admin` checks again under lock).
+pub async fn is_last_active_admin<C: ConnectionTrait>(db: &C, target: &user::Model) -> Result<bool, DbErr> {
+    if target.role != Role::Admin || target.disabled_at.is_some() {
+        return Ok(false);
+    }
+    let others = user::Entity::find()
+        .filter(user::Column::Role.eq(Role::Admin))
+        .filter(user::Column::DisabledAt.is_null())
+        .filter(user::Column::Id.ne(target.id))
+        .count(db)
+        .await?;
+    Ok(others == 0)
+}
+
+/// Gives a user the admin role, for the command line (`user promote`).
 pub async fn set_role<C: ConnectionTrait>(db: &C, id: i64, role: Role) -> Result<(), DbErr> {
     user::ActiveModel { id: Set(id), role: Set(role), updated_at: Set(now_ts()), ..Default::default() }
         .update(db)
@@ -84,13 +154,9 @@ pub async fn set_role<C: ConnectionTrait>(db: &C, id: i64, role: Role) -> Result
         .map(drop)
 }
 
-pub async fn set_disabled<C: ConnectionTrait>(db: &C, id: i64, disabled: bool) -> Result<(), DbErr> {
-    let now = now_ts();
-    let disabled_at = disabled.then_some(now);
-    user::ActiveModel { id: Set(id), disabled_at: Set(disabled_at), updated_at: Set(now), ..Default::default() }
-        .update(db)
-        .await
-        .map(drop)
+/// Notes that the user started a session just now.
+pub async fn record_login<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
+    user::ActiveModel { id: Set(id), last_login_at: Set(Some(now_ts())), ..Default::default() }.update(db).await.map(drop)
 }
 
 /// Tokens issued before now stop working (SPEC §3, "log out everywhere").
@@ -102,12 +168,8 @@ pub async fn bump_tokens_valid_after<C: ConnectionTrait>(db: &C, id: i64) -> Res
         .map(drop)
 }
 
-/// Deletes the user; their recipes and sessions go by `ON DELETE CASCADE`.
-pub async fn delete<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
-    Ok(user::Entity::delete_by_id(id).exec(db).await?.rows_affected > 0)
-}
-
-/// Users, newest first, optionally those whose email or username contains `q`.
+/// Users, newest first, optionally those whose email or username contains
+/// `q` (literally and case-insensitively: both columns are stored folded).
 pub async fn list<C: ConnectionTrait>(db: &C, q: Option<&str>, page: u64, per_page: u64) -> Result<Page<user::Model>, DbErr> {
     let mut query = user::Entity::find();
     if let Some(q) = q.filter(|q| !q.is_empty()) {
@@ -115,14 +177,14 @@ pub async fn list<C: ConnectionTrait>(db: &C, q: Option<&str>, page: u64, per_pa
         query = query.filter(
             Condition::any()
                 .add(Expr::col(user::Column::Email).like(LikeExpr::new(&pattern).escape('!')))
-                .add(Expr::expr(Func::lower(Expr::col(user::Column::Username))).like(LikeExpr::new(&pattern).escape('!'))),
+                .add(Expr::col(user::Column::UsernameKey).like(LikeExpr::new(&pattern).escape('!'))),
         );
     }
     let total = query.clone().count(db).await?;
     let items = query
         .order_by_desc(user::Column::CreatedAt)
         .order_by_desc(user::Column::Id)
-        .offset((page - 1) * per_page)
+        .offset(page.saturating_sub(1).saturating_mul(per_page))
         .limit(per_page)
         .all(db)
         .await?;

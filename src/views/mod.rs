@@ -2,6 +2,8 @@
 //! contexts. Entities never reach a template or a JSON body directly, so a
 //! password hash or an internal user id cannot leak by accident.
 
+pub mod device;
+
 use rocket::serde::json::Json;
 use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
@@ -10,8 +12,9 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::{Authenticated, TokenPair};
-use crate::domain::{CookTime, Role, Visibility};
+use crate::domain::{AuditKind, CookTime, Role, Visibility};
 use crate::entities::{session, user};
+use crate::store::audit::EventRow;
 use crate::store::recipes::RecipeRow;
 use crate::store::Page;
 
@@ -170,6 +173,7 @@ impl Nav {
 pub struct SessionView {
     pub sid: Uuid,
     pub device: String,
+    pub ip: String,
     pub created: String,
     pub last_used: String,
     pub current: bool,
@@ -179,10 +183,76 @@ impl SessionView {
     pub fn new(session: &session::Model, current_sid: Uuid) -> Self {
         Self {
             sid: session.sid,
-            device: session.user_agent.clone().filter(|ua| !ua.is_empty()).unwrap_or_else(|| "Unknown device".into()),
+            device: device::describe(session.user_agent.as_deref()),
+            ip: session.ip_address.clone().unwrap_or_else(|| "—".into()),
             created: human(session.created_at.0),
             last_used: human(session.last_used_at.0),
             current: session.sid == current_sid,
+        }
+    }
+}
+
+/// One audit event on a page.
+#[derive(Debug, Serialize)]
+pub struct EventView {
+    pub kind: AuditKind,
+    pub when: String,
+    pub label: &'static str,
+    pub summary: Option<String>,
+    /// Who did it: a username, "—" when nobody known, or "deleted account".
+    pub actor: String,
+    /// Whom it was about, and the `public_id` to link to while they exist.
+    pub subject: String,
+    pub subject_link: Option<Uuid>,
+    pub device: String,
+    pub ip: String,
+}
+
+impl From<EventRow> for EventView {
+    fn from(row: EventRow) -> Self {
+        let name = |id: Option<Uuid>, username: Option<String>| match (id, username) {
+            (Some(_), Some(username)) => username,
+            (Some(_), None) => "deleted account".to_owned(),
+            (None, _) => "—".to_owned(),
+        };
+        Self {
+            kind: row.kind,
+            when: human(row.created_at.0),
+            label: row.kind.label(),
+            summary: crate::audit::describe(row.kind, &row.detail),
+            actor: name(row.actor_public_id, row.actor_username),
+            subject_link: row.subject_public_id.filter(|_| row.subject_username.is_some()),
+            subject: name(row.subject_public_id, row.subject_username),
+            device: device::describe(row.user_agent.as_deref()),
+            ip: row.ip_address.unwrap_or_else(|| "—".into()),
+        }
+    }
+}
+
+/// A user in the admin's table.
+#[derive(Debug, Serialize)]
+pub struct AdminUserView {
+    pub public_id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub role: Role,
+    pub disabled: bool,
+    pub status: &'static str,
+    pub created: String,
+    pub last_login: String,
+}
+
+impl From<&user::Model> for AdminUserView {
+    fn from(user: &user::Model) -> Self {
+        Self {
+            public_id: user.public_id,
+            username: user.username.clone(),
+            email: user.email.clone(),
+            role: user.role,
+            disabled: user.disabled_at.is_some(),
+            status: if user.disabled_at.is_some() { "disabled" } else { "active" },
+            created: human(user.created_at.0),
+            last_login: user.last_login_at.map_or_else(|| "never".to_owned(), |at| human(at.0)),
         }
     }
 }

@@ -10,9 +10,10 @@ use serde::Deserialize;
 use super::{JsonResult, NoStore};
 use crate::accounts;
 use crate::app::App;
+use crate::accounts::PasswordChange;
 use crate::auth::{session, ApiUser, BearerToken, ClientInfo};
-use crate::error::{fail_guard, ApiResult, AppError, GuardFailed};
-use crate::routes::json::{self, OptionalJson};
+use crate::error::{fail_guard, ApiResult, AppError, AuthError, GuardFailed};
+use crate::routes::json::{self, JsonBody, OptionalJson};
 use crate::store;
 use crate::views::{TokenResponse, UserView};
 
@@ -69,19 +70,18 @@ impl<'r> FromData<'r> for LoginCredentials {
 
 #[post("/auth/login", data = "<credentials>")]
 pub async fn login(credentials: LoginCredentials, client: ClientInfo, app: &State<App>) -> ApiResult<NoStore<Json<TokenResponse>>> {
-    let user = accounts::check_password(app, &credentials.email, &credentials.password).await?;
-    let pair = session::start(app, &user, client.user_agent.as_deref()).await?;
+    let (user, pair) = accounts::login(app, &credentials.email, &credentials.password, &client, None).await?;
     Ok(NoStore::new(TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl)))
 }
 
 /// Rotation: the refresh token in `Authorization: Bearer` is used up and a
 /// new pair of the same session comes back.
 #[post("/auth/refresh")]
-pub async fn refresh(token: BearerToken, app: &State<App>) -> ApiResult<NoStore<Json<TokenResponse>>> {
-    let (authenticated, pair) = session::refresh(app, &token.0).await?;
+pub async fn refresh(token: BearerToken, client: ClientInfo, app: &State<App>) -> ApiResult<NoStore<Json<TokenResponse>>> {
+    let (authenticated, pair) = session::refresh(app, &token.0, &client).await?;
     let user = store::users::find_by_public_id(&app.db, authenticated.public_id)
         .await?
-        .ok_or(AppError::Unauthenticated(crate::error::AuthError::Revoked))?;
+        .ok_or(AppError::Unauthenticated(AuthError::Revoked))?;
     Ok(NoStore::new(TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl)))
 }
 
@@ -90,26 +90,56 @@ pub struct LogoutRequest {
     refresh_token: Option<String>,
 }
 
-async fn end_session(user: ApiUser, body: OptionalJson<LogoutRequest>, app: &App) -> ApiResult<Status> {
+async fn end_session(user: ApiUser, body: OptionalJson<LogoutRequest>, client: ClientInfo, app: &App) -> ApiResult<Status> {
     let refresh_token = body.0.and_then(|b| b.refresh_token);
-    session::end(app, &user, refresh_token.as_deref()).await?;
+    accounts::logout(app, &user, refresh_token.as_deref(), &client).await?;
     Ok(Status::NoContent)
 }
 
 #[post("/auth/logout", data = "<body>")]
-pub async fn logout(user: ApiUser, body: OptionalJson<LogoutRequest>, app: &State<App>) -> ApiResult<Status> {
-    end_session(user, body, app).await
+pub async fn logout(user: ApiUser, body: OptionalJson<LogoutRequest>, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
+    end_session(user, body, client, app).await
 }
 
 #[delete("/auth/logout", data = "<body>")]
-pub async fn logout_delete(user: ApiUser, body: OptionalJson<LogoutRequest>, app: &State<App>) -> ApiResult<Status> {
-    end_session(user, body, app).await
+pub async fn logout_delete(user: ApiUser, body: OptionalJson<LogoutRequest>, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
+    end_session(user, body, client, app).await
 }
 
 #[get("/me")]
 pub async fn me(user: ApiUser, app: &State<App>) -> JsonResult<UserView> {
     let user = store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(UserView::from(&user)))
+}
+
+#[derive(Deserialize)]
+pub struct PasswordChangeRequest {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// Needs a fresh access token (from a password login, not a refresh):
+/// 401 `fresh_token_required` otherwise. Every other session of the user
+/// ends; this token and its session go on working.
+#[post("/me/password", data = "<body>")]
+pub async fn change_password(
+    user: ApiUser,
+    body: JsonBody<PasswordChangeRequest>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> ApiResult<Status> {
+    if !user.fresh {
+        return Err(AppError::Unauthenticated(AuthError::NotFresh).into());
+    }
+    let input = PasswordChange {
+        current_password: &body.0.current_password,
+        new_password: &body.0.new_password,
+        new_password_confirm: None,
+    };
+    accounts::change_password(app, &user, input, &client).await?;
+    Ok(Status::NoContent)
 }
 
 #[cfg(test)]

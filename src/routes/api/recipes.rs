@@ -7,6 +7,7 @@ use rocket::{delete, get, post, put, uri, State};
 use serde::Deserialize;
 
 use super::{list_params, JsonResult};
+use crate::routes::paging::author_term;
 use crate::app::App;
 use crate::auth::{ApiUser, MaybeApiUser};
 use crate::domain::{NewRecipe, RecipeInput};
@@ -15,6 +16,7 @@ use crate::routes::json::JsonBody;
 use crate::routes::pages::recipes::viewer;
 use crate::store::recipes::{self, RecipeFilter, RecipeRow};
 use crate::views::{PageView, RecipeView};
+use crate::routes::ids::ValidIds;
 
 /// A recipe as JSON. `cook_time` is a number; the same rules as the form
 /// apply after that (`NewRecipe::parse`).
@@ -54,16 +56,17 @@ async fn load(app: &App, id: i64, user: Option<&crate::auth::Authenticated>) -> 
     recipes::get(&app.db, id, viewer(user)).await?.ok_or(AppError::NotFound)
 }
 
-#[get("/recipes?<page>&<per_page>&<q>")]
+#[get("/recipes?<page>&<per_page>&<q>&<author>")]
 pub async fn list(
     page: Option<String>,
     per_page: Option<String>,
     q: Option<String>,
+    author: Option<String>,
     user: MaybeApiUser,
     app: &State<App>,
 ) -> JsonResult<PageView<RecipeView>> {
     let (paging, q) = list_params(page.as_deref(), per_page.as_deref(), q.as_deref())?;
-    let filter = RecipeFilter { owner_id: None, q };
+    let filter = RecipeFilter { q, author: author_term(author.as_deref()), ..Default::default() };
     let found = recipes::list(&app.db, viewer(user.0.as_ref()), filter, paging.page, paging.per_page).await?;
     Ok(Json(PageView::map(found, RecipeView::from)))
 }
@@ -78,12 +81,12 @@ pub async fn create(user: ApiUser, body: JsonBody<RecipeRequest>, app: &State<Ap
 }
 
 #[get("/recipes/<id>")]
-pub async fn show(id: i64, user: MaybeApiUser, app: &State<App>) -> JsonResult<RecipeView> {
+pub async fn show(_ids: ValidIds, id: i64, user: MaybeApiUser, app: &State<App>) -> JsonResult<RecipeView> {
     Ok(Json(load(app, id, user.0.as_ref()).await?.into()))
 }
 
 #[put("/recipes/<id>", data = "<body>")]
-pub async fn update(id: i64, user: ApiUser, body: JsonBody<RecipeRequest>, app: &State<App>) -> JsonResult<RecipeView> {
+pub async fn update(_ids: ValidIds, id: i64, user: ApiUser, body: JsonBody<RecipeRequest>, app: &State<App>) -> JsonResult<RecipeView> {
     let recipe = load(app, id, Some(&user)).await?;
     if recipe.user_id != user.id {
         return Err(AppError::Forbidden.into());
@@ -94,7 +97,7 @@ pub async fn update(id: i64, user: ApiUser, body: JsonBody<RecipeRequest>, app: 
 }
 
 #[delete("/recipes/<id>")]
-pub async fn delete(id: i64, user: ApiUser, app: &State<App>) -> ApiResult<Status> {
+pub async fn delete(_ids: ValidIds, id: i64, user: ApiUser, app: &State<App>) -> ApiResult<Status> {
     let recipe = load(app, id, Some(&user)).await?;
     if recipe.user_id != user.id && !user.is_admin() {
         return Err(AppError::Forbidden.into());

@@ -7,14 +7,15 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{list_params, JsonResult, NoStore};
-use crate::accounts::{self, SignupInput};
+use crate::accounts::{self, admin, SignupInput};
 use crate::app::App;
-use crate::auth::{session, ApiAdmin, ApiUser, ClientInfo};
+use crate::auth::{ApiAdmin, ApiUser, ClientInfo};
 use crate::domain::Role;
 use crate::error::{ApiResult, AppError};
 use crate::routes::json::JsonBody;
 use crate::store;
 use crate::views::{PageView, TokenResponse, UserView};
+use crate::routes::ids::ValidIds;
 
 #[derive(Deserialize)]
 pub struct RegisterRequest {
@@ -34,8 +35,7 @@ pub async fn register(
 ) -> ApiResult<(Status, NoStore<Json<TokenResponse>>)> {
     let body = body.0;
     let input = SignupInput { email: &body.email, username: &body.username, password: &body.password, password_confirm: None };
-    let user = accounts::register(app, input, Role::User).await?;
-    let pair = session::start(app, &user, client.user_agent.as_deref()).await?;
+    let (user, pair) = accounts::signup(app, input, &client).await?;
     let response = TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl);
     Ok((Status::Created, NoStore::new(response)))
 }
@@ -54,12 +54,11 @@ pub async fn list(
 }
 
 #[get("/users/<public_id>")]
-pub async fn show(public_id: Uuid, caller: ApiUser, app: &State<App>) -> JsonResult<UserView> {
+pub async fn show(_ids: ValidIds, public_id: Uuid, caller: ApiUser, app: &State<App>) -> JsonResult<UserView> {
     if caller.public_id != public_id && !caller.is_admin() {
         return Err(AppError::Forbidden.into());
     }
-    let user = store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)?;
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UserView::from(&find(app, public_id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -69,23 +68,36 @@ pub struct UserPatch {
     disabled: Option<bool>,
 }
 
+/// Role and disabled state, each optional; the last active admin keeps both
+/// (409 `last_admin`).
 #[patch("/users/<public_id>", data = "<body>")]
-pub async fn update(public_id: Uuid, _admin: ApiAdmin, body: JsonBody<UserPatch>, app: &State<App>) -> JsonResult<UserView> {
-    let user = store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)?;
+pub async fn update(
+    _ids: ValidIds,
+    public_id: Uuid,
+    admin: ApiAdmin,
+    body: JsonBody<UserPatch>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> JsonResult<UserView> {
+    let target = find(app, public_id).await?;
     if let Some(role) = body.0.role {
-        store::users::set_role(&app.db, user.id, role).await?;
+        admin::set_role(app, &admin, &target, role, &client).await?;
     }
     if let Some(disabled) = body.0.disabled {
-        store::users::set_disabled(&app.db, user.id, disabled).await?;
+        let target = find(app, public_id).await?;
+        admin::set_disabled(app, &admin, &target, disabled, &client).await?;
     }
-    let user = store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)?;
-    Ok(Json(UserView::from(&user)))
+    Ok(Json(UserView::from(&find(app, public_id).await?)))
 }
 
 /// Deletes the user; their recipes and sessions go with them.
 #[delete("/users/<public_id>")]
-pub async fn delete(public_id: Uuid, _admin: ApiAdmin, app: &State<App>) -> ApiResult<Status> {
-    let user = store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)?;
-    store::users::delete(&app.db, user.id).await?;
+pub async fn delete(_ids: ValidIds, public_id: Uuid, admin: ApiAdmin, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
+    let target = find(app, public_id).await?;
+    admin::delete(app, &admin, &target, &client).await?;
     Ok(Status::NoContent)
+}
+
+async fn find(app: &App, public_id: Uuid) -> Result<crate::entities::user::Model, AppError> {
+    store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)
 }

@@ -12,8 +12,7 @@ use crate::accounts::{self, SignupInput};
 use crate::app::App;
 use crate::auth::cookies::{self, REFRESH_COOKIE};
 use crate::auth::csrf::{ActionForm, Csrf};
-use crate::auth::{session, ClientInfo, MaybeUser};
-use crate::domain::Role;
+use crate::auth::{Authenticated, ClientInfo, MaybeUser};
 use crate::error::{AppError, PageResult};
 use crate::views::Nav;
 
@@ -84,37 +83,45 @@ pub async fn signup(
         password: &form.password,
         password_confirm: Some(&form.password_confirm),
     };
-    let user = match accounts::register(app, input, Role::User).await {
-        Ok(user) => user,
+    let (user, pair) = match accounts::signup(app, input, &client).await {
+        Ok(done) => done,
         Err(error) => return form_again(error, |e| signup_page(jar, app, Some(&form), Some(e))),
     };
-    let pair = session::start(app, &user, client.user_agent.as_deref()).await?;
     cookies::set_tokens(jar, &pair, &app.config);
     let welcome = format!("Welcome to recipebox, {}!", user.username);
     Ok(FormReply::Done(Flash::success(Redirect::to(uri!(super::home::home)), welcome)))
 }
 
+/// The login form. A logged-in visitor only sees it to confirm their
+/// password (see `login_form`), and then its CSRF value is their session's.
 fn login_page(
     jar: &CookieJar<'_>,
     app: &App,
+    current: Option<&Authenticated>,
     email: Option<&str>,
     next: Option<String>,
     error: Option<&AppError>,
     message: Option<FlashMessage<'_>>,
 ) -> Template {
+    let csrf = current.map_or_else(|| cookies::anonymous_csrf(jar, &app.config), |user| user.csrf.clone());
     Template::render(
         "pages/login",
         context! {
-            nav: Nav::new(None),
+            nav: Nav::new(current),
             flash: flash(message),
-            csrf: cookies::anonymous_csrf(jar, &app.config),
-            email,
+            csrf,
+            email: email.or(current.map(|user| user.email.as_str())),
             next,
+            confirm: current.is_some(),
             error: error.map(AppError::public_message),
         },
     )
 }
 
+/// A logged-in visitor is sent on to `next` (or home), except when their
+/// token is not fresh and a `next` page is named: that page needs a password
+/// login made just now (the password change), so they are asked for their
+/// password again instead of being sent round in a circle.
 #[get("/login?<next>")]
 pub fn login_form(
     next: Option<String>,
@@ -124,23 +131,32 @@ pub fn login_form(
     message: Option<FlashMessage<'_>>,
 ) -> Result<Template, Redirect> {
     let next = safe_next(next.as_deref());
-    if user.0.is_some() {
-        return Err(Redirect::to(next.unwrap_or_else(|| "/".into())));
+    match &user.0 {
+        Some(current) if !current.fresh && next.is_some() => Ok(login_page(jar, app, Some(current), None, next, None, message)),
+        Some(_) => Err(Redirect::to(next.unwrap_or_else(|| "/".into()))),
+        None => Ok(login_page(jar, app, None, None, next, None, message)),
     }
-    Ok(login_page(jar, app, None, next, None, message))
 }
 
 #[post("/login", data = "<form>")]
-pub async fn login(form: Csrf<LoginForm>, client: ClientInfo, jar: &CookieJar<'_>, app: &State<App>) -> PageResult<FormReply> {
+pub async fn login(
+    form: Csrf<LoginForm>,
+    current: MaybeUser,
+    client: ClientInfo,
+    jar: &CookieJar<'_>,
+    app: &State<App>,
+) -> PageResult<FormReply> {
     let form = form.0;
     let next = safe_next(form.next.as_deref());
-    let user = match accounts::check_password(app, &form.email, &form.password).await {
-        Ok(user) => user,
+    let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
+    let session = current.0.as_ref().map(|user| (user, refresh.as_deref()));
+    let (user, pair) = match accounts::login(app, &form.email, &form.password, &client, session).await {
+        Ok(done) => done,
         Err(error) => {
-            return form_again(error, |e| login_page(jar, app, Some(form.email.trim()), next.clone(), Some(e), None))
+            let email = Some(form.email.trim());
+            return form_again(error, |e| login_page(jar, app, current.0.as_ref(), email, next.clone(), Some(e), None));
         }
     };
-    let pair = session::start(app, &user, client.user_agent.as_deref()).await?;
     cookies::set_tokens(jar, &pair, &app.config);
     let target = next.unwrap_or_else(|| "/".into());
     Ok(FormReply::Done(Flash::success(Redirect::to(target), format!("Logged in as {}.", user.username))))
@@ -148,10 +164,16 @@ pub async fn login(form: Csrf<LoginForm>, client: ClientInfo, jar: &CookieJar<'_
 
 /// Ends this browser's session (both tokens revoked) and clears the cookies.
 #[post("/logout", data = "<_form>")]
-pub async fn logout(_form: Csrf<ActionForm>, user: MaybeUser, jar: &CookieJar<'_>, app: &State<App>) -> PageResult<Flash<Redirect>> {
+pub async fn logout(
+    _form: Csrf<ActionForm>,
+    user: MaybeUser,
+    client: ClientInfo,
+    jar: &CookieJar<'_>,
+    app: &State<App>,
+) -> PageResult<Flash<Redirect>> {
     if let Some(user) = &user.0 {
         let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
-        session::end(app, user, refresh.as_deref()).await?;
+        accounts::logout(app, user, refresh.as_deref(), &client).await?;
     }
     cookies::clear_tokens(jar);
     Ok(Flash::success(Redirect::to(uri!(login_form(next = None::<String>))), "You have logged out."))

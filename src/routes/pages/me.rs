@@ -1,5 +1,7 @@
-//! `/me`: the profile, own recipes, and login sessions.
+//! `/me`: the profile, the newest own recipes, login sessions, recent
+//! security activity, and the password change.
 
+use rocket::form::FromForm;
 use rocket::http::CookieJar;
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
@@ -7,15 +9,23 @@ use rocket::{get, post, uri, State};
 use rocket_dyn_templates::{context, Template};
 use uuid::Uuid;
 
-use super::flash;
+use super::{field_errors, flash, form_again, FormReply};
+use crate::accounts::{self, PasswordChange};
 use crate::app::App;
+use crate::auth::cookies::{self, REFRESH_COOKIE};
 use crate::auth::csrf::{ActionForm, Csrf};
-use crate::auth::{cookies, session, CurrentUser};
+use crate::auth::{session, Authenticated, ClientInfo, CurrentUser, FreshUser};
 use crate::error::{AppError, PageResult};
+use crate::store::audit::EventFilter;
 use crate::store::recipes::{self, RecipeFilter};
 use crate::store::{self as db_store};
-use crate::views::{human, Nav, RecipeCard, SessionView};
+use crate::views::{human, EventView, Nav, RecipeCard, SessionView};
+use crate::routes::ids::ValidIds;
 
+/// `/me` shows this many of the newest own recipes, and links to the rest.
+const ME_RECIPES: u64 = 20;
+/// ... and this many of the newest events about the account.
+const ME_EVENTS: u64 = 10;
 
 #[get("/me")]
 pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
@@ -23,9 +33,9 @@ pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessag
     let own = recipes::list(
         &app.db,
         super::recipes::viewer(Some(&user)),
-        RecipeFilter { owner_id: Some(user.id), q: None },
+        RecipeFilter { owner_id: Some(user.id), ..Default::default() },
         1,
-        crate::routes::paging::MAX_PER_PAGE,
+        ME_RECIPES,
     )
     .await?;
     let sessions: Vec<SessionView> = db_store::sessions::list_active(&app.db, user.id)
@@ -33,6 +43,8 @@ pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessag
         .iter()
         .map(|s| SessionView::new(s, user.sid))
         .collect();
+    let events = db_store::audit::list(&app.db, EventFilter { subject: Some(user.public_id), kind: None }, 1, ME_EVENTS).await?;
+    let events: Vec<EventView> = events.items.into_iter().map(EventView::from).collect();
     let own_recipes: Vec<RecipeCard> = own.items.into_iter().map(|row| RecipeCard::new(row, Some(&user))).collect();
     Ok(Template::render(
         "pages/me",
@@ -47,7 +59,9 @@ pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessag
             joined: human(profile.created_at.0),
             recipes: own_recipes,
             recipe_total: own.total,
+            more_recipes: own.total > ME_RECIPES,
             sessions,
+            events,
         },
     ))
 }
@@ -56,15 +70,15 @@ pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessag
 /// does not exist for this user.
 #[post("/me/sessions/<sid>/revoke", data = "<_form>")]
 pub async fn session_revoke(
+    _ids: ValidIds,
     sid: Uuid,
     user: CurrentUser,
     _form: Csrf<ActionForm>,
+    client: ClientInfo,
     jar: &CookieJar<'_>,
     app: &State<App>,
 ) -> PageResult<Flash<Redirect>> {
-    if !db_store::sessions::revoke(&app.db, sid, Some(user.id)).await? {
-        return Err(AppError::NotFound.into());
-    }
+    accounts::end_session(app, &user, sid, &client).await?;
     if sid == user.sid {
         cookies::clear_tokens(jar);
         let to_login = Redirect::to(uri!(super::account::login_form(next = None::<String>)));
@@ -78,11 +92,68 @@ pub async fn session_revoke(
 pub async fn logout_everywhere(
     user: CurrentUser,
     _form: Csrf<ActionForm>,
+    client: ClientInfo,
     jar: &CookieJar<'_>,
     app: &State<App>,
 ) -> PageResult<Flash<Redirect>> {
-    session::end_all(app, user.id, None).await?;
+    accounts::logout_everywhere(app, &user, &client).await?;
     cookies::clear_tokens(jar);
     let to_login = Redirect::to(uri!(super::account::login_form(next = None::<String>)));
     Ok(Flash::success(to_login, "You have been logged out everywhere."))
+}
+
+#[derive(Debug, FromForm)]
+pub struct PasswordForm {
+    #[field(default = String::new())]
+    current_password: String,
+    #[field(default = String::new())]
+    new_password: String,
+    #[field(default = String::new())]
+    new_password_confirm: String,
+}
+
+fn password_page(app: &App, user: &Authenticated, error: Option<&AppError>) -> Template {
+    Template::render(
+        "pages/password",
+        context! {
+            nav: Nav::new(Some(user)),
+            csrf: &user.csrf,
+            errors: error.map(field_errors),
+            min_length: app.config.password_rules.min_length,
+        },
+    )
+}
+
+/// The password form. It needs a fresh login: a session whose token came
+/// from a refresh is sent to confirm the password first, then comes back
+/// here (the catcher does that for `FreshUser`).
+#[get("/me/password")]
+pub fn password_form(user: FreshUser, app: &State<App>) -> Template {
+    password_page(app, &user, None)
+}
+
+/// Changes the password; every other session ends, and this browser goes
+/// on with new tokens (the old ones are blocklisted).
+#[post("/me/password", data = "<form>")]
+pub async fn password_change(
+    user: FreshUser,
+    form: Csrf<PasswordForm>,
+    client: ClientInfo,
+    jar: &CookieJar<'_>,
+    app: &State<App>,
+) -> PageResult<FormReply> {
+    let form = form.0;
+    let input = PasswordChange {
+        current_password: &form.current_password,
+        new_password: &form.new_password,
+        new_password_confirm: Some(&form.new_password_confirm),
+    };
+    if let Err(error) = accounts::change_password(app, &user, input, &client).await {
+        return form_again(error, |e| password_page(app, &user, Some(e)));
+    }
+    let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
+    let pair = session::reissue(app, &user, refresh.as_deref()).await?;
+    cookies::set_tokens(jar, &pair, &app.config);
+    let done = "Your password has been changed. Every other session has been logged out.";
+    Ok(FormReply::Done(Flash::success(Redirect::to(uri!(me)), done)))
 }

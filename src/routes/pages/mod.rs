@@ -4,6 +4,7 @@
 //! typed (never a password).
 
 pub mod account;
+pub mod admin;
 pub mod home;
 pub mod me;
 pub mod recipes;

@@ -13,9 +13,10 @@ use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{Authenticated, CurrentUser, MaybeUser};
 use crate::domain::{NewRecipe, RecipeInput};
 use crate::error::{AppError, PageError, PageResult};
-use crate::routes::paging::{search_term, Paging};
+use crate::routes::paging::{author_term, search_term, Paging};
 use crate::store::recipes::{self, RecipeFilter, RecipeRow, Viewer};
 use crate::views::{Nav, RecipeCard};
+use crate::routes::ids::ValidIds;
 
 pub fn viewer(user: Option<&Authenticated>) -> Viewer {
     match user {
@@ -77,10 +78,13 @@ async fn find_own(app: &App, id: i64, user: &Authenticated) -> Result<RecipeRow,
     Ok(recipe)
 }
 
-#[get("/recipes?<page>&<q>")]
+/// `?author=<username>` narrows the list to one cook's recipes (`/me` links
+/// there); an unknown author is simply an empty list.
+#[get("/recipes?<page>&<q>&<author>")]
 pub async fn recipe_list(
     page: Option<String>,
     q: Option<String>,
+    author: Option<String>,
     user: MaybeUser,
     app: &State<App>,
     message: Option<FlashMessage<'_>>,
@@ -91,8 +95,10 @@ pub async fn recipe_list(
     };
     let paging = Paging::parse(page.as_deref(), None).map_err(bad)?;
     let q = search_term(q.as_deref()).map_err(bad)?;
+    let author = author_term(author.as_deref());
     let user = user.0.as_ref();
-    let found = recipes::list(&app.db, viewer(user), RecipeFilter { owner_id: None, q }, paging.page, paging.per_page).await?;
+    let filter = RecipeFilter { q, author, ..Default::default() };
+    let found = recipes::list(&app.db, viewer(user), filter, paging.page, paging.per_page).await?;
     let last_page = found.last_page();
     let (page, total) = (found.page, found.total);
     let items: Vec<RecipeCard> = found.items.into_iter().map(|row| RecipeCard::new(row, user)).collect();
@@ -103,6 +109,7 @@ pub async fn recipe_list(
             flash: flash(message),
             recipes: items,
             q,
+            author,
             page,
             total,
             last_page,
@@ -148,7 +155,7 @@ pub async fn recipe_create(user: CurrentUser, form: Csrf<RecipeForm>, app: &Stat
 }
 
 #[get("/recipes/<id>")]
-pub async fn recipe_show(id: i64, user: MaybeUser, app: &State<App>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
+pub async fn recipe_show(_ids: ValidIds, id: i64, user: MaybeUser, app: &State<App>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
     let user = user.0.as_ref();
     let recipe = RecipeCard::new(find(app, id, user).await?, user);
     Ok(Template::render(
@@ -158,13 +165,13 @@ pub async fn recipe_show(id: i64, user: MaybeUser, app: &State<App>, message: Op
 }
 
 #[get("/recipes/<id>/edit")]
-pub async fn recipe_edit_form(id: i64, user: CurrentUser, app: &State<App>) -> PageResult<Template> {
+pub async fn recipe_edit_form(_ids: ValidIds, id: i64, user: CurrentUser, app: &State<App>) -> PageResult<Template> {
     let recipe = find_own(app, id, &user).await?;
     Ok(recipe_form_page(&user, uri!(recipe_update(id)).to_string(), Some(id), &RecipeForm::from_row(&recipe), None))
 }
 
 #[post("/recipes/<id>", data = "<form>")]
-pub async fn recipe_update(id: i64, user: CurrentUser, form: Csrf<RecipeForm>, app: &State<App>) -> PageResult<FormReply> {
+pub async fn recipe_update(_ids: ValidIds, id: i64, user: CurrentUser, form: Csrf<RecipeForm>, app: &State<App>) -> PageResult<FormReply> {
     find_own(app, id, &user).await?;
     let form = form.0;
     let new = match NewRecipe::parse(&form.input()) {
@@ -179,12 +186,12 @@ pub async fn recipe_update(id: i64, user: CurrentUser, form: Csrf<RecipeForm>, a
 }
 
 #[post("/recipes/<id>/delete", data = "<_form>")]
-pub async fn recipe_delete(id: i64, user: CurrentUser, _form: Csrf<ActionForm>, app: &State<App>) -> PageResult<Flash<Redirect>> {
+pub async fn recipe_delete(_ids: ValidIds, id: i64, user: CurrentUser, _form: Csrf<ActionForm>, app: &State<App>) -> PageResult<Flash<Redirect>> {
     let recipe = find(app, id, Some(&user)).await?;
     if recipe.user_id != user.id && !user.is_admin() {
         return Err(AppError::Forbidden.into());
     }
     recipes::delete(&app.db, id).await?;
-    Ok(Flash::success(Redirect::to(uri!(recipe_list(None::<String>, None::<String>))), "Recipe deleted."))
+    Ok(Flash::success(Redirect::to(uri!(recipe_list(None::<String>, None::<String>, None::<String>))), "Recipe deleted."))
 }
 

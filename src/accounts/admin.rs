@@ -1,0 +1,62 @@
+//! What an admin does to an account: change its role, disable or enable it,
+//! end all its sessions, delete it. The admin pages and the API call these.
+//!
+//! SPEC.md §6: the last active admin can be neither demoted, disabled nor
+//! deleted, not even by themselves (`AppError::LastAdmin`, 409). The check
+//! and the change run in one transaction that locks the active admins' rows
+//! (see `store::users::change_as_admin`), so two admins demoting each other
+//! at once cannot both succeed.
+
+use crate::app::App;
+use crate::audit::{self, Detail, Event};
+use crate::auth::{session, Authenticated, ClientInfo};
+use crate::domain::{AuditKind, Role};
+use crate::entities::user;
+use crate::error::AppError;
+use crate::store;
+use crate::store::users::AdminChange;
+
+pub async fn set_role(app: &App, admin: &Authenticated, target: &user::Model, role: Role, client: &ClientInfo) -> Result<(), AppError> {
+    if target.role == role {
+        return Ok(());
+    }
+    store::users::change_as_admin(&app.db, target, AdminChange::Role(role)).await?;
+    let event = Event::admin(AuditKind::RoleChanged, admin.public_id, target.public_id)
+        .with(Detail::RoleChanged { from: target.role, to: role });
+    audit::record(&app.db, client, event).await;
+    Ok(())
+}
+
+/// Disabling stops the account's tokens on their next request (the guard
+/// reads `disabled_at`) and ends every session; enabling lets the user log
+/// in again.
+pub async fn set_disabled(app: &App, admin: &Authenticated, target: &user::Model, disabled: bool, client: &ClientInfo) -> Result<(), AppError> {
+    if target.disabled_at.is_some() == disabled {
+        return Ok(());
+    }
+    store::users::change_as_admin(&app.db, target, AdminChange::Disabled(disabled)).await?;
+    let event = if disabled {
+        let sessions = session::end_all(app, target.id).await?;
+        Event::admin(AuditKind::UserDisabled, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions })
+    } else {
+        Event::admin(AuditKind::UserEnabled, admin.public_id, target.public_id)
+    };
+    audit::record(&app.db, client, event).await;
+    Ok(())
+}
+
+/// Every session of the account ends and every token issued so far stops.
+pub async fn force_logout(app: &App, admin: &Authenticated, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
+    let sessions = session::end_all(app, target.id).await?;
+    let event = Event::admin(AuditKind::ForcedLogout, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions });
+    audit::record(&app.db, client, event).await;
+    Ok(())
+}
+
+/// Deletes the account; its recipes and sessions go with it.
+pub async fn delete(app: &App, admin: &Authenticated, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
+    store::users::change_as_admin(&app.db, target, AdminChange::Delete).await?;
+    let deleted = Detail::Deleted { username: target.username.clone(), email: target.email.clone() };
+    audit::record(&app.db, client, Event::admin(AuditKind::UserDeleted, admin.public_id, target.public_id).with(deleted)).await;
+    Ok(())
+}

@@ -1,0 +1,201 @@
+//! What people do with their accounts: sign up, log in, log out, end
+//! sessions, change the password; and (in [`admin`]) what admins do to
+//! other accounts. The pages, the API and the command line share these, so
+//! each front end only translates input and output, and every action writes
+//! its audit event in one place.
+
+pub mod admin;
+
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::audit::{self, Detail, Event};
+use crate::auth::{session, Authenticated, ClientInfo, TokenPair};
+use crate::domain::{AuditKind, Email, FieldErrors, Password, Role, Username};
+use crate::entities::user;
+use crate::error::AppError;
+use crate::store;
+
+/// A sign-up as typed. `password_confirm` is `None` where the front end has
+/// no confirmation field (the API).
+pub struct SignupInput<'a> {
+    pub email: &'a str,
+    pub username: &'a str,
+    pub password: &'a str,
+    pub password_confirm: Option<&'a str>,
+}
+
+/// Checks every field at once (422), then that email and username are free
+/// (409), then hashes and stores.
+pub async fn register(app: &App, input: SignupInput<'_>, role: Role) -> Result<user::Model, AppError> {
+    let mut errors = FieldErrors::new();
+    let email = errors.check("email", Email::parse(input.email));
+    let username = errors.check("username", Username::parse(input.username));
+    let password = errors.check(
+        "password",
+        Password::parse(input.password, app.config.password_rules, input.email, input.username),
+    );
+    if input.password_confirm.is_some_and(|confirm| confirm != input.password) {
+        errors.add("password_confirm", "The two passwords differ.");
+    }
+    let (Some(email), Some(username), Some(password), true) = (email, username, password, errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    let taken = store::users::taken(&app.db, &email, &username).await?;
+    if !taken.is_empty() {
+        return Err(AppError::Conflict(taken));
+    }
+    let password_hash = app.hasher.hash(password.expose()).await?;
+    store::users::create(&app.db, store::users::NewUser { email, username, password_hash, role }).await
+}
+
+/// A sign-up from the site or the API: the account and its first session.
+pub async fn signup(app: &App, input: SignupInput<'_>, client: &ClientInfo) -> Result<(user::Model, TokenPair), AppError> {
+    let user = register(app, input, Role::User).await?;
+    let pair = session::start(app, &user, client).await?;
+    audit::record(&app.db, client, Event::own(AuditKind::Signup, user.public_id)).await;
+    Ok((user, pair))
+}
+
+/// What a password check found.
+enum PasswordCheck {
+    Matches(user::Model),
+    UnknownEmail,
+    WrongPassword(user::Model),
+}
+
+/// One bcrypt verify whatever the email: against the account's hash, or a
+/// dummy of the same cost when there is no account, so timing does not tell
+/// which emails exist. A password bcrypt cannot take counts as wrong. On a
+/// match the hash is upgraded if `bcrypt_cost` was raised since it was made.
+async fn check_password(app: &App, email: &str, password: &str) -> Result<PasswordCheck, AppError> {
+    let user = store::users::find_by_email(&app.db, email).await?;
+    let hash = user.as_ref().map(|u| u.password_hash.as_str());
+    let matches = app.hasher.verify_or_dummy(password, hash).await?;
+    let Some(user) = user else {
+        return Ok(PasswordCheck::UnknownEmail);
+    };
+    if !matches {
+        return Ok(PasswordCheck::WrongPassword(user));
+    }
+    if app.hasher.needs_upgrade(&user.password_hash) {
+        match app.hasher.hash(password).await {
+            Ok(hash) => store::users::set_password_hash(&app.db, user.id, hash).await?,
+            Err(e) => tracing::warn!(error = %e, "could not upgrade a password hash"),
+        }
+    }
+    Ok(PasswordCheck::Matches(user))
+}
+
+/// A password login. Unknown email and wrong password are one error after
+/// the same work; a disabled account is refused (403) only after the
+/// password proved right, so it reveals nothing to a guesser.
+///
+/// `current` is the browser's session when it already has one: the same
+/// account logging in again (to get a fresh token) keeps that session with
+/// new tokens; another account's session is ended first, so a browser
+/// holds one session at a time.
+pub async fn login(
+    app: &App,
+    email: &str,
+    password: &str,
+    client: &ClientInfo,
+    current: Option<(&Authenticated, Option<&str>)>,
+) -> Result<(user::Model, TokenPair), AppError> {
+    let failed = |subject: Option<Uuid>, reason| Event::about(AuditKind::LoginFailed, subject).with(Detail::LoginFailed { reason });
+    let user = match check_password(app, email, password).await? {
+        PasswordCheck::Matches(user) => user,
+        PasswordCheck::UnknownEmail => {
+            audit::record(&app.db, client, failed(None, "unknown_email")).await;
+            return Err(AppError::InvalidCredentials);
+        }
+        PasswordCheck::WrongPassword(user) => {
+            audit::record(&app.db, client, failed(Some(user.public_id), "wrong_password")).await;
+            return Err(AppError::InvalidCredentials);
+        }
+    };
+    if user.disabled_at.is_some() {
+        audit::record(&app.db, client, failed(Some(user.public_id), "disabled")).await;
+        return Err(AppError::Forbidden);
+    }
+    let pair = match current {
+        Some((session_user, refresh)) if session_user.id == user.id => session::reissue(app, session_user, refresh).await?,
+        other => {
+            if let Some((session_user, refresh)) = other {
+                session::end(app, session_user, refresh).await?;
+            }
+            session::start(app, &user, client).await?
+        }
+    };
+    audit::record(&app.db, client, Event::own(AuditKind::Login, user.public_id)).await;
+    Ok((user, pair))
+}
+
+/// Ends the caller's session: both its tokens are revoked.
+pub async fn logout(app: &App, user: &Authenticated, refresh_token: Option<&str>, client: &ClientInfo) -> Result<(), AppError> {
+    session::end(app, user, refresh_token).await?;
+    audit::record(&app.db, client, Event::own(AuditKind::Logout, user.public_id)).await;
+    Ok(())
+}
+
+/// Every session of the caller ends, this one included.
+pub async fn logout_everywhere(app: &App, user: &Authenticated, client: &ClientInfo) -> Result<(), AppError> {
+    let sessions = session::end_all(app, user.id).await?;
+    let event = Event::own(AuditKind::LogoutEverywhere, user.public_id).with(Detail::SessionsEnded { sessions });
+    audit::record(&app.db, client, event).await;
+    Ok(())
+}
+
+/// Ends one of the caller's own sessions. Someone else's (or an unknown)
+/// `sid` is `NotFound`: it does not exist for this user.
+pub async fn end_session(app: &App, user: &Authenticated, sid: Uuid, client: &ClientInfo) -> Result<(), AppError> {
+    if !store::sessions::revoke(&app.db, sid, Some(user.id)).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(&app.db, client, Event::own(AuditKind::SessionEnded, user.public_id)).await;
+    Ok(())
+}
+
+/// A password change as typed. `new_password_confirm` is `None` where the
+/// front end has no confirmation field (the API).
+pub struct PasswordChange<'a> {
+    pub current_password: &'a str,
+    pub new_password: &'a str,
+    pub new_password_confirm: Option<&'a str>,
+}
+
+/// Changes the caller's password. Every field is checked at once (422 with
+/// a message per field): the current password must be right, the new one
+/// must follow SPEC.md §2 and differ from it. Then every other session of
+/// the user ends; the caller's own goes on.
+pub async fn change_password(
+    app: &App,
+    user: &Authenticated,
+    input: PasswordChange<'_>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
+    let account = store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::new();
+    let new_password = errors.check(
+        "new_password",
+        Password::parse(input.new_password, app.config.password_rules, &account.email, &account.username),
+    );
+    if input.new_password == input.current_password && !input.new_password.is_empty() {
+        errors.add("new_password", "The new password must differ from the current one.");
+    }
+    if input.new_password_confirm.is_some_and(|confirm| confirm != input.new_password) {
+        errors.add("new_password_confirm", "The two passwords differ.");
+    }
+    if !app.hasher.verify_or_dummy(input.current_password, Some(&account.password_hash)).await? {
+        errors.add("current_password", "That is not your current password.");
+    }
+    let (Some(new_password), true) = (new_password, errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    let hash = app.hasher.hash(new_password.expose()).await?;
+    store::users::set_password_hash(&app.db, account.id, hash).await?;
+    let sessions = session::end_others(app, account.id, user.sid).await?;
+    let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
+    audit::record(&app.db, client, event).await;
+    Ok(())
+}

@@ -1,0 +1,366 @@
+//! The admin pages (SPEC.md §4): the user list, one user's page, the audit
+//! trail, and the actions on an account.
+//!
+//! Every action is two steps that work without JavaScript: the buttons on a
+//! user's page are links to a confirmation page at the action's own path
+//! (GET), whose form posts to that same path with its `csrf_token`. Every
+//! handler takes `AdminUser`, so a plain user gets 403 and a visitor is sent
+//! to log in. The actions themselves (and the last-admin rule) live in
+//! `accounts::admin`, shared with the API.
+
+use rocket::form::FromForm;
+use rocket::request::{FlashMessage, FromParam};
+use rocket::response::{Flash, Redirect};
+use rocket::{get, post, uri, State};
+use rocket_dyn_templates::{context, Template};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::flash;
+use crate::accounts::admin;
+use crate::app::App;
+use crate::auth::csrf::{ActionForm, Csrf};
+use crate::auth::{AdminUser, ClientInfo};
+use crate::domain::{AuditKind, FieldErrors, Role};
+use crate::entities::user;
+use crate::error::{AppError, PageError, PageResult};
+use crate::routes::paging::{search_term, Paging, PAGE_SIZE};
+use crate::store::audit::EventFilter;
+use crate::store::recipes::{self, RecipeFilter, Viewer};
+use crate::store::{self, Page};
+use crate::views::{AdminUserView, EventView, Nav, RecipeCard};
+use crate::routes::ids::ValidIds;
+
+/// A query parameter that is not acceptable: a 400 page naming the problem.
+fn bad_query(errors: FieldErrors, fields: &[&str]) -> PageError {
+    let message = fields.iter().find_map(|f| errors.get(f)).unwrap_or("Bad request").to_owned();
+    PageError(AppError::BadRequest(message))
+}
+
+/// The pager's numbers for a template.
+#[derive(Serialize)]
+struct Pager {
+    page: u64,
+    last_page: u64,
+    total: u64,
+    prev: Option<u64>,
+    next: Option<u64>,
+}
+
+impl Pager {
+    fn of<T>(found: &Page<T>) -> Self {
+        let last_page = found.last_page();
+        Self {
+            page: found.page,
+            last_page,
+            total: found.total,
+            prev: (found.page > 1).then(|| found.page.min(last_page + 1) - 1),
+            next: (found.page < last_page).then_some(found.page + 1),
+        }
+    }
+}
+
+async fn find_user(app: &App, public_id: Uuid) -> Result<user::Model, AppError> {
+    store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)
+}
+
+#[get("/admin")]
+pub fn admin_home(_admin: AdminUser) -> Redirect {
+    Redirect::to(uri!(admin_users(None::<String>, None::<String>)))
+}
+
+#[get("/admin/users?<q>&<page>")]
+pub async fn admin_users(
+    q: Option<String>,
+    page: Option<String>,
+    admin: AdminUser,
+    app: &State<App>,
+    message: Option<FlashMessage<'_>>,
+) -> PageResult<Template> {
+    let paging = Paging::parse(page.as_deref(), None).map_err(|e| bad_query(e, &["page"]))?;
+    let q = search_term(q.as_deref()).map_err(|e| bad_query(e, &["q"]))?;
+    let found = store::users::list(&app.db, q, paging.page, PAGE_SIZE).await?;
+    let pager = Pager::of(&found);
+    let users: Vec<AdminUserView> = found.items.iter().map(AdminUserView::from).collect();
+    Ok(Template::render(
+        "pages/admin/users",
+        context! { nav: Nav::new(Some(&admin)), flash: flash(message), users, q, pager },
+    ))
+}
+
+#[get("/admin/users/<public_id>?<page>")]
+pub async fn admin_user(
+    _ids: ValidIds,
+    public_id: Uuid,
+    page: Option<String>,
+    admin: AdminUser,
+    app: &State<App>,
+    message: Option<FlashMessage<'_>>,
+) -> PageResult<Template> {
+    let paging = Paging::parse(page.as_deref(), None).map_err(|e| bad_query(e, &["page"]))?;
+    let target = find_user(app, public_id).await?;
+    let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
+    let found = recipes::list(&app.db, Viewer::Admin, own, paging.page, PAGE_SIZE).await?;
+    let pager = Pager::of(&found);
+    let recipes: Vec<RecipeCard> = found.items.into_iter().map(|row| RecipeCard::new(row, Some(&admin))).collect();
+    let sessions = store::sessions::count_active(&app.db, target.id).await?;
+    let about = EventFilter { subject: Some(target.public_id), kind: None };
+    let events: Vec<EventView> = store::audit::list(&app.db, about, 1, PAGE_SIZE).await?.items.into_iter().map(EventView::from).collect();
+    Ok(Template::render(
+        "pages/admin/user",
+        context! {
+            nav: Nav::new(Some(&admin)),
+            flash: flash(message),
+            user: AdminUserView::from(&target),
+            is_self: target.id == admin.id,
+            recipes,
+            pager,
+            sessions,
+            events,
+        },
+    ))
+}
+
+/// What a confirmation page asks.
+#[derive(Serialize)]
+struct Confirmation {
+    title: String,
+    question: String,
+    consequence: &'static str,
+    action: String,
+    button: String,
+    danger: bool,
+    /// The `role` field of a role change.
+    role: Option<Role>,
+}
+
+fn confirm_page(admin: &AdminUser, target: &user::Model, confirmation: Confirmation) -> Template {
+    Template::render(
+        "pages/admin/confirm",
+        context! { nav: Nav::new(Some(admin)), csrf: &admin.csrf, user: AdminUserView::from(target), confirmation },
+    )
+}
+
+/// The confirmation pages refuse straight away what the action would
+/// refuse (the last active admin), rather than ask first and refuse after.
+async fn refuse_last_admin(app: &App, target: &user::Model, removes_admin: bool) -> Result<(), AppError> {
+    if removes_admin && store::users::is_last_active_admin(&app.db, target).await? {
+        return Err(AppError::LastAdmin);
+    }
+    Ok(())
+}
+
+/// `?role=admin|user`; without it, the role the user does not have.
+#[get("/admin/users/<public_id>/role?<role>")]
+pub async fn admin_role_form(_ids: ValidIds, public_id: Uuid, role: Option<String>, admin: AdminUser, app: &State<App>) -> PageResult<Template> {
+    let target = find_user(app, public_id).await?;
+    let role = match role.as_deref() {
+        None | Some("") => if target.role == Role::Admin { Role::User } else { Role::Admin },
+        Some(raw) => raw.parse::<Role>().map_err(|e| AppError::BadRequest(e.0))?,
+    };
+    refuse_last_admin(app, &target, role == Role::User).await?;
+    let question = match role {
+        Role::Admin => format!("Make {} an admin?", target.username),
+        Role::User => format!("Make {} a plain user?", target.username),
+    };
+    let consequence = match role {
+        Role::Admin => "Admins can manage every account and delete any recipe.",
+        Role::User => "They lose access to the admin pages on their next request.",
+    };
+    let confirmation = Confirmation {
+        title: "Change role".into(),
+        question,
+        consequence,
+        action: uri!(admin_role(public_id)).to_string(),
+        button: format!("Yes, make {} {}", target.username, if role == Role::Admin { "an admin" } else { "a user" }),
+        danger: role == Role::User,
+        role: Some(role),
+    };
+    Ok(confirm_page(&admin, &target, confirmation))
+}
+
+#[derive(Debug, FromForm)]
+pub struct RoleForm {
+    #[field(default = String::new())]
+    role: String,
+}
+
+#[post("/admin/users/<public_id>/role", data = "<form>")]
+pub async fn admin_role(
+    _ids: ValidIds,
+    public_id: Uuid,
+    admin: AdminUser,
+    form: Csrf<RoleForm>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> PageResult<Flash<Redirect>> {
+    let role = form.0.role.parse::<Role>().map_err(|e| AppError::Validation(FieldErrors::single("role", e.0)))?;
+    let target = find_user(app, public_id).await?;
+    admin::set_role(app, &admin, &target, role, &client).await?;
+    let done = format!("{} is now {}.", target.username, if role == Role::Admin { "an admin" } else { "a plain user" });
+    if target.id == admin.id && role == Role::User {
+        // The admin pages are closed to them from now on.
+        return Ok(Flash::success(Redirect::to(uri!(super::me::me)), done));
+    }
+    Ok(Flash::success(Redirect::to(uri!(admin_user(public_id, None::<String>))), done))
+}
+
+/// The actions that take nothing but a confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    Disable,
+    Enable,
+    Logout,
+    Delete,
+}
+
+impl<'a> FromParam<'a> for AdminAction {
+    type Error = &'a str;
+
+    fn from_param(param: &'a str) -> Result<Self, &'a str> {
+        match param {
+            "disable" => Ok(AdminAction::Disable),
+            "enable" => Ok(AdminAction::Enable),
+            "logout" => Ok(AdminAction::Logout),
+            "delete" => Ok(AdminAction::Delete),
+            other => Err(other),
+        }
+    }
+}
+
+impl AdminAction {
+    fn path(self) -> &'static str {
+        match self {
+            AdminAction::Disable => "disable",
+            AdminAction::Enable => "enable",
+            AdminAction::Logout => "logout",
+            AdminAction::Delete => "delete",
+        }
+    }
+
+    fn removes_admin(self) -> bool {
+        matches!(self, AdminAction::Disable | AdminAction::Delete)
+    }
+
+    fn confirmation(self, target: &user::Model, recipes: u64) -> Confirmation {
+        let name = &target.username;
+        let (title, question, consequence, button) = match self {
+            AdminAction::Disable => (
+                "Disable account",
+                format!("Disable {name}'s account?"),
+                "Every session ends at once and they cannot log in until the account is enabled again.",
+                format!("Yes, disable {name}"),
+            ),
+            AdminAction::Enable => (
+                "Enable account",
+                format!("Enable {name}'s account?"),
+                "They can log in again with their password.",
+                format!("Yes, enable {name}"),
+            ),
+            AdminAction::Logout => (
+                "Force logout",
+                format!("Log {name} out everywhere?"),
+                "Every session and every token of theirs stops working at once; they can log in again.",
+                format!("Yes, log {name} out"),
+            ),
+            AdminAction::Delete => (
+                "Delete account",
+                format!("Delete {name} and their {recipes} recipe{}?", if recipes == 1 { "" } else { "s" }),
+                "This cannot be undone. The audit trail keeps a record of the deletion.",
+                format!("Yes, delete {name}"),
+            ),
+        };
+        Confirmation {
+            title: title.into(),
+            question,
+            consequence,
+            action: format!("/admin/users/{}/{}", target.public_id, self.path()),
+            button,
+            danger: self != AdminAction::Enable,
+            role: None,
+        }
+    }
+}
+
+#[get("/admin/users/<public_id>/<action>", rank = 2)]
+pub async fn admin_action_form(_ids: ValidIds, public_id: Uuid, action: AdminAction, admin: AdminUser, app: &State<App>) -> PageResult<Template> {
+    let target = find_user(app, public_id).await?;
+    refuse_last_admin(app, &target, action.removes_admin()).await?;
+    let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
+    let recipes = recipes::list(&app.db, Viewer::Admin, own, 1, 1).await?.total;
+    Ok(confirm_page(&admin, &target, action.confirmation(&target, recipes)))
+}
+
+#[post("/admin/users/<public_id>/<action>", data = "<_form>", rank = 2)]
+pub async fn admin_action(
+    _ids: ValidIds,
+    public_id: Uuid,
+    action: AdminAction,
+    admin: AdminUser,
+    _form: Csrf<ActionForm>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> PageResult<Flash<Redirect>> {
+    let target = find_user(app, public_id).await?;
+    let name = &target.username;
+    let done = match action {
+        AdminAction::Disable => {
+            admin::set_disabled(app, &admin, &target, true, &client).await?;
+            format!("{name}'s account is disabled and every session of theirs has ended.")
+        }
+        AdminAction::Enable => {
+            admin::set_disabled(app, &admin, &target, false, &client).await?;
+            format!("{name}'s account is enabled.")
+        }
+        AdminAction::Logout => {
+            admin::force_logout(app, &admin, &target, &client).await?;
+            format!("{name} has been logged out everywhere.")
+        }
+        AdminAction::Delete => {
+            admin::delete(app, &admin, &target, &client).await?;
+            let list = uri!(admin_users(None::<String>, None::<String>));
+            return Ok(Flash::success(Redirect::to(list), format!("{name}'s account and recipes are deleted.")));
+        }
+    };
+    Ok(Flash::success(Redirect::to(uri!(admin_user(public_id, None::<String>))), done))
+}
+
+/// The audit trail, newest first; `?kind=` one kind, `?user=` about one user.
+#[get("/admin/audit?<kind>&<user>&<page>")]
+pub async fn admin_audit(
+    kind: Option<String>,
+    user: Option<String>,
+    page: Option<String>,
+    admin: AdminUser,
+    app: &State<App>,
+) -> PageResult<Template> {
+    let paging = Paging::parse(page.as_deref(), None).map_err(|e| bad_query(e, &["page"]))?;
+    let kind = match kind.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(raw.parse::<AuditKind>().map_err(|e| AppError::BadRequest(e.0))?),
+    };
+    let subject = match user.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(raw) => Some(Uuid::parse_str(raw).map_err(|_| AppError::BadRequest("user must be a user's public id.".into()))?),
+    };
+    let subject_user = match subject {
+        Some(id) => store::users::find_by_public_id(&app.db, id).await?.map(|u| AdminUserView::from(&u)),
+        None => None,
+    };
+    let found = store::audit::list(&app.db, EventFilter { kind, subject }, paging.page, PAGE_SIZE).await?;
+    let pager = Pager::of(&found);
+    let events: Vec<EventView> = found.items.into_iter().map(EventView::from).collect();
+    let kinds: Vec<(&str, &str)> = AuditKind::ALL.iter().map(|k| (k.as_str(), k.label())).collect();
+    Ok(Template::render(
+        "pages/admin/audit",
+        context! {
+            nav: Nav::new(Some(&admin)),
+            events,
+            pager,
+            kinds,
+            kind: kind.map(AuditKind::as_str),
+            subject,
+            subject_user,
+        },
+    ))
+}
