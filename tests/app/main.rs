@@ -3,8 +3,11 @@
 
 mod accounts;
 mod api_auth;
+mod audit;
 mod helpers;
+mod me;
 mod recipes_flow;
+mod password;
 mod server;
 mod tokens;
 mod recipes;

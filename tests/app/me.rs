@@ -1,0 +1,76 @@
+//! `/me` stays light: the 20 newest own recipes and a link to the rest,
+//! which is the recipe list filtered by author (pages and API).
+
+use rocket::http::Status;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+
+async fn write_recipes(t: &TestApp, token: &str, prefix: &str, count: usize) {
+    for n in 1..=count {
+        let body = json!({"name": format!("{prefix} {n:02}"), "description": "", "cook_time": 10, "directions": "Cook."});
+        assert_eq!(t.post_json("/api/v1/recipes", Some(token), &body).await.status(), Status::Created);
+    }
+}
+
+#[rocket::async_test]
+async fn me_shows_the_twenty_newest_recipes_and_links_to_all_of_them() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    let tokens = t.api_login(&user).await;
+    write_recipes(&t, &tokens.access, "Stew", 21).await;
+
+    let page = t.client.get("/me").dispatch().await.into_string().await.unwrap();
+    assert_eq!(page.matches(r#"class="card""#).count(), 20, "twenty cards, not every recipe");
+    assert!(page.contains("Stew 21") && !page.contains("Stew 01"), "the newest ones");
+    assert!(page.contains("Your recipes (21)"), "the count covers all of them");
+    let link = format!("/recipes?author={}", user.username);
+    assert!(page.contains(&link), "a link to all of them: {link}");
+
+    let all = t.client.get(format!("{link}&page=2")).dispatch().await;
+    assert_eq!(all.status(), Status::Ok);
+    let all = all.into_string().await.unwrap();
+    assert!(all.contains(&format!("Recipes by {}", user.username)));
+    assert!(all.contains("Stew 01"), "the oldest recipe is on page 2 of the author's list");
+    assert!(all.contains(&format!("author={}", user.username)), "the pager keeps the author");
+}
+
+#[rocket::async_test]
+async fn a_user_with_few_recipes_gets_no_see_all_link() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    let tokens = t.api_login(&user).await;
+    write_recipes(&t, &tokens.access, "Soup", 2).await;
+    let page = t.client.get("/me").dispatch().await.into_string().await.unwrap();
+    assert_eq!(page.matches(r#"class="card""#).count(), 2);
+    assert!(!page.contains("/recipes?author="));
+}
+
+#[rocket::async_test]
+async fn the_author_filter_lists_one_cooks_recipes_case_insensitively_in_pages_and_api() {
+    let t = TestApp::spawn().await;
+    let (ann, ann_tokens) = t.api_signup().await;
+    let (_, bob_tokens) = t.api_signup().await;
+    write_recipes(&t, &ann_tokens.access, "Ann's pie", 3).await;
+    write_recipes(&t, &bob_tokens.access, "Bob's bread", 2).await;
+    let private = json!({"name": "Ann's secret", "description": "", "cook_time": 5, "directions": "Hush.", "visibility": "private"});
+    assert_eq!(t.post_json("/api/v1/recipes", Some(&ann_tokens.access), &private).await.status(), Status::Created);
+
+    let upper = ann.username.to_uppercase();
+    let api: Value = t.get_json(&format!("/api/v1/recipes?author={upper}"), None).await.into_json().await.unwrap();
+    assert_eq!(api["total"], 3, "Ann's public recipes only: {api}");
+    assert!(api["items"].as_array().unwrap().iter().all(|r| r["author"]["username"] == ann.username.as_str()));
+    let own: Value = t.get_json(&format!("/api/v1/recipes?author={}", ann.username), Some(&ann_tokens.access)).await.into_json().await.unwrap();
+    assert_eq!(own["total"], 4, "the owner also sees her private recipe");
+    let searched: Value = t.get_json(&format!("/api/v1/recipes?author={}&q=pie%2003", ann.username), None).await.into_json().await.unwrap();
+    assert_eq!(searched["total"], 1, "author and search combine");
+
+    let page = t.client.get(format!("/recipes?author={upper}")).dispatch().await.into_string().await.unwrap();
+    assert_eq!(page.matches(r#"class="card""#).count(), 3);
+    assert!(!page.contains("Bob&#x27;s bread") && !page.contains("Ann&#x27;s secret"));
+    let nobody = t.client.get("/recipes?author=nobody_here").dispatch().await;
+    assert_eq!(nobody.status(), Status::Ok, "an unknown author is an empty list, not an error");
+    assert!(nobody.into_string().await.unwrap().contains("No recipes by nobody_here"));
+    let hostile = t.client.get("/recipes?author=%3Cscript%3E").dispatch().await.into_string().await.unwrap();
+    assert!(!hostile.contains("<script>") && hostile.contains("&lt;script&gt;"), "the author is escaped");
+}
