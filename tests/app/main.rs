@@ -4,7 +4,6 @@
 mod accounts;
 mod api_auth;
 mod helpers;
-mod recipes_flow;
+mod recipes;
 mod server;
 mod tokens;
-mod recipes;
