@@ -1,6 +1,7 @@
-//! Recipes, route by route and role by role (SPEC.md §2, §4, §5): pages and
-//! the JSON API for the owner, another user, an admin and an anonymous
-//! visitor; paging edges; literal search; escaping; field bounds.
+//! Recipes, route by route and role by role (SPEC.md §2, §4, §5; issue 4):
+//! pages and the JSON API for the owner, another user, an admin and an
+//! anonymous visitor; paging; literal search; field bounds; private recipes;
+//! escaping; a deleted user's recipes going with them.
 
 use rocket::http::{ContentType, Method, Status};
 use rocket::local::asynchronous::LocalResponse;
@@ -98,47 +99,7 @@ async fn api_total(t: &TestApp, token: Option<&str>, query: &str) -> u64 {
     body["total"].as_u64().unwrap()
 }
 
-#[rocket::async_test]
-async fn anonymous_visitor_cannot_open_the_new_recipe_form_or_write_but_may_read() {
-    let t = TestApp::spawn().await;
-    let (_, owner) = t.api_signup().await;
-    let id = api_create(&t, &owner.access, &recipe("Pancakes")).await;
-    for (path, next) in [("/recipes/new".to_owned(), "%2Frecipes%2Fnew".to_owned()), (format!("/recipes/{id}/edit"), format!("%2Frecipes%2F{id}%2Fedit"))] {
-        let response = t.client.get(path.clone()).dispatch().await;
-        assert_eq!(response.status(), Status::SeeOther, "GET {path}");
-        assert_eq!(location(&response), format!("/login?next={next}"), "GET {path}");
-    }
-    assert!(page(&t, "/recipes").await.1.contains("Pancakes"));
-    assert!(page(&t, &format!("/recipes/{id}")).await.1.contains("Pancakes"));
-    for path in ["/recipes".to_owned(), format!("/recipes/{id}"), format!("/recipes/{id}/delete")] {
-        let (status, to, _) = post_fields(&t, &path, None, &form("Hijacked")).await;
-        assert_eq!(status, Status::SeeOther, "POST {path}");
-        assert!(to.starts_with("/login"), "POST {path} goes to {to}");
-    }
-    assert_eq!(api_get(&t, &format!("/api/v1/recipes/{id}"), None).await.0, Status::Ok);
-    assert_eq!(error_code(t.post_json("/api/v1/recipes", None, &recipe("x")).await, Status::Unauthorized).await, "token_missing");
-    assert_eq!(api_put(&t, &format!("/api/v1/recipes/{id}"), None, &recipe("x")).await.status(), Status::Unauthorized);
-    assert_eq!(api_delete(&t, &format!("/api/v1/recipes/{id}"), None).await, Status::Unauthorized);
-    assert_eq!(api_name(&t, id).await, "Pancakes", "nothing changed");
-    assert_eq!(api_total(&t, None, "").await, 1);
-}
-
-#[rocket::async_test]
-async fn a_cook_publishes_a_recipe_from_the_form_and_sees_it_with_author_and_cook_time() {
-    let t = TestApp::spawn().await;
-    let user = t.signup().await;
-    assert_eq!(page(&t, "/recipes/new").await.0, Status::Ok);
-    let id = form_create(&t, &form("Kimchi stew")).await;
-    let (status, html) = page(&t, &format!("/recipes/{id}")).await;
-    assert_eq!(status, Status::Ok);
-    for shown in ["Kimchi stew", "Spicy.", "Simmer slowly.", "1 h 30 min", user.username.as_str()] {
-        assert!(html.contains(shown), "the recipe page shows {shown:?}");
-    }
-    let (_, body) = api_get(&t, &format!("/api/v1/recipes/{id}"), None).await;
-    assert_eq!(body["cook_time"], 90);
-    assert_eq!(body["visibility"], "public");
-    assert_eq!(body["author"]["username"], user.username.as_str());
-}
+// Pages: list, search and paging
 
 #[rocket::async_test]
 async fn cook_time_is_shown_in_hours_and_minutes_on_the_list_and_the_recipe() {
@@ -149,120 +110,6 @@ async fn cook_time_is_shown_in_hours_and_minutes_on_the_list_and_the_recipe() {
         assert!(page(&t, &format!("/recipes/{id}")).await.1.contains(shown), "{minutes} min reads {shown}");
         assert!(page(&t, "/recipes").await.1.contains(shown), "the list shows {shown}");
     }
-}
-
-#[rocket::async_test]
-async fn the_owner_edits_and_deletes_in_the_browser() {
-    let t = TestApp::spawn().await;
-    t.signup().await;
-    let id = form_create(&t, &form("Kimchi stew")).await;
-    let (status, html) = page(&t, &format!("/recipes/{id}/edit")).await;
-    assert_eq!(status, Status::Ok);
-    assert!(html.contains(r#"value="Kimchi stew""#) && html.contains(r#"value="90""#), "the edit form is filled in");
-    let csrf = t.session_csrf().await;
-    let mut changed = form("Kimchi stew, improved");
-    changed[4].1 = "private".into();
-    let (status, to, _) = post_fields(&t, &format!("/recipes/{id}"), Some(&csrf), &changed).await;
-    assert_eq!((status, to), (Status::SeeOther, format!("/recipes/{id}")));
-    let html = page(&t, &format!("/recipes/{id}")).await.1;
-    assert!(html.contains("Kimchi stew, improved") && html.contains(r#"class="badge">private"#));
-    let (status, to, _) = post_fields(&t, &format!("/recipes/{id}/delete"), Some(&csrf), &[]).await;
-    assert_eq!((status, to.as_str()), (Status::SeeOther, "/recipes"));
-    assert_eq!(page(&t, &format!("/recipes/{id}")).await.0, Status::NotFound);
-}
-
-#[rocket::async_test]
-async fn recipe_forms_without_the_right_csrf_token_are_refused_with_403() {
-    let t = TestApp::spawn().await;
-    t.signup().await;
-    let id = form_create(&t, &form("Original")).await;
-    for csrf in [None, Some("not-the-token")] {
-        for path in ["/recipes".to_owned(), format!("/recipes/{id}"), format!("/recipes/{id}/delete")] {
-            let (status, _, html) = post_fields(&t, &path, csrf, &form("Forged")).await;
-            assert_eq!(status, Status::Forbidden, "POST {path} with {csrf:?}");
-            assert!(html.contains("expired"), "the page says the form expired");
-        }
-    }
-    assert_eq!(api_name(&t, id).await, "Original");
-    assert_eq!(api_total(&t, None, "").await, 1, "nothing was created");
-}
-
-#[rocket::async_test]
-async fn another_user_gets_403_on_edit_update_and_delete_of_a_public_recipe() {
-    let t = TestApp::spawn().await;
-    let owner = t.signup().await;
-    let id = form_create(&t, &form("Mine")).await;
-    t.logout().await;
-    t.signup().await;
-    let html = page(&t, &format!("/recipes/{id}")).await.1;
-    assert!(html.contains("Mine") && !html.contains(&format!("/recipes/{id}/edit")), "no edit link for others");
-    assert_eq!(page(&t, &format!("/recipes/{id}/edit")).await.0, Status::Forbidden);
-    let csrf = t.session_csrf().await;
-    for path in [format!("/recipes/{id}"), format!("/recipes/{id}/delete")] {
-        assert_eq!(post_fields(&t, &path, Some(&csrf), &form("Stolen")).await.0, Status::Forbidden, "POST {path}");
-    }
-    assert_eq!(api_name(&t, id).await, "Mine");
-    t.logout().await;
-    assert_eq!(t.login(&owner.email, &owner.password).await.status(), Status::SeeOther);
-    assert_eq!(page(&t, &format!("/recipes/{id}/edit")).await.0, Status::Ok, "the owner still may");
-}
-
-#[rocket::async_test]
-async fn an_admin_may_delete_but_not_edit_someone_elses_recipe_in_the_browser() {
-    let t = TestApp::spawn().await;
-    let (_, owner) = t.api_signup().await;
-    let public = api_create(&t, &owner.access, &recipe("Public one")).await;
-    let private = api_create(&t, &owner.access, &json!({"name": "Secret one", "cook_time": 5, "directions": "x", "visibility": "private"})).await;
-    let admin = t.signup().await;
-    t.make_admin(&admin.email).await;
-    let list = page(&t, "/recipes").await.1;
-    assert!(list.contains("Public one") && list.contains("Secret one"), "admins list private recipes");
-    assert!(page(&t, "/recipes?q=secret").await.1.contains("Secret one"), "and find them");
-    assert_eq!(page(&t, &format!("/recipes/{private}")).await.0, Status::Ok);
-    let csrf = t.session_csrf().await;
-    for id in [public, private] {
-        assert_eq!(page(&t, &format!("/recipes/{id}/edit")).await.0, Status::Forbidden);
-        assert_eq!(post_fields(&t, &format!("/recipes/{id}"), Some(&csrf), &form("Admin edit")).await.0, Status::Forbidden);
-        let (status, to, _) = post_fields(&t, &format!("/recipes/{id}/delete"), Some(&csrf), &[]).await;
-        assert_eq!((status, to.as_str()), (Status::SeeOther, "/recipes"));
-        assert_eq!(api_get(&t, &format!("/api/v1/recipes/{id}"), Some(&owner.access)).await.0, Status::NotFound);
-    }
-}
-
-#[rocket::async_test]
-async fn someone_elses_private_recipe_is_404_in_every_page_and_hidden_from_lists() {
-    let t = TestApp::spawn().await;
-    let (_, owner) = t.api_signup().await;
-    let id = api_create(&t, &owner.access, &json!({"name": "Hidden stew", "cook_time": 5, "directions": "x", "visibility": "private"})).await;
-    assert_eq!(page(&t, &format!("/recipes/{id}")).await.0, Status::NotFound, "anonymous");
-    assert!(!page(&t, "/recipes?q=hidden").await.1.contains("Hidden stew"));
-    t.signup().await;
-    assert_eq!(page(&t, &format!("/recipes/{id}")).await.0, Status::NotFound);
-    assert_eq!(page(&t, &format!("/recipes/{id}/edit")).await.0, Status::NotFound);
-    let csrf = t.session_csrf().await;
-    for path in [format!("/recipes/{id}"), format!("/recipes/{id}/delete")] {
-        assert_eq!(post_fields(&t, &path, Some(&csrf), &form("Found")).await.0, Status::NotFound, "POST {path}");
-    }
-    for path in ["/recipes", "/recipes?q=hidden", "/"] {
-        assert!(!page(&t, path).await.1.contains("Hidden stew"), "{path} hides it");
-    }
-    let (status, body) = api_get(&t, &format!("/api/v1/recipes/{id}"), Some(&owner.access)).await;
-    assert_eq!((status, body["name"].as_str()), (Status::Ok, Some("Hidden stew")), "untouched, and the owner sees it");
-}
-
-#[rocket::async_test]
-async fn the_owner_sees_and_finds_their_private_recipe_marked_private() {
-    let t = TestApp::spawn().await;
-    t.signup().await;
-    let mut fields = form("My secret sauce");
-    fields[4].1 = "private".into();
-    let id = form_create(&t, &fields).await;
-    for path in ["/recipes".to_owned(), "/recipes?q=SECRET".to_owned(), format!("/recipes/{id}")] {
-        let (status, html) = page(&t, &path).await;
-        assert_eq!(status, Status::Ok, "{path}");
-        assert!(html.contains("My secret sauce") && html.contains(r#"class="badge">private"#), "{path} shows it as private");
-    }
-    assert!(page(&t, &format!("/recipes/{id}/edit")).await.1.contains(r#"value="private" checked"#));
 }
 
 #[rocket::async_test]
@@ -279,11 +126,13 @@ async fn lists_hold_twenty_newest_first_the_api_caps_per_page_at_100_and_a_page_
     let positions: Vec<usize> = (6..=25).rev().map(|n| first.find(&format!("Recipe {n:02}")).expect("on page 1")).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "newest first");
     assert!((1..=5).all(|n| !first.contains(&format!("Recipe {n:02}"))), "20 a page");
+    assert_eq!(first.matches(r#"class="card""#).count(), 20, "20 cards on page 1");
     assert!(first.contains("Page 1 of 2") && first.contains(r#"href="/recipes?page=2""#));
     let (status, second) = page(&t, "/recipes?page=2").await;
     assert_eq!(status, Status::Ok);
     let positions: Vec<usize> = (1..=5).rev().map(|n| second.find(&format!("Recipe {n:02}")).expect("on page 2")).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "newest first on page 2 too");
+    assert_eq!(second.matches(r#"class="card""#).count(), 5, "the last 5 on page 2");
     assert!(!second.contains("Recipe 06") && second.contains("Page 2 of 2") && second.contains(r#"href="/recipes?page=1""#));
     for past in ["3", "1000", "99999999999999999999999"] {
         let (status, html) = page(&t, &format!("/recipes?page={past}")).await;
@@ -329,7 +178,7 @@ async fn the_api_refuses_page_zero_and_non_numeric_paging_with_422_fields() {
 }
 
 #[rocket::async_test]
-async fn search_is_a_literal_case_insensitive_substring_where_percent_and_underscore_are_not_wildcards() {
+async fn search_is_a_literal_case_insensitive_substring_without_wildcards_and_the_pager_keeps_the_term() {
     let t = TestApp::spawn().await;
     let (_, owner) = t.api_signup().await;
     let names = ["500 g flour cake", "50% whole wheat", "a_b soup", "axb soup", r#"Grandma's "best" pie"#, "Plain toast", "Wow! bread", "Tea"];
@@ -361,89 +210,142 @@ async fn search_is_a_literal_case_insensitive_substring_where_percent_and_unders
         }
     }
     assert_eq!(api_total(&t, None, "").await, names.len() as u64, "no payload dropped anything");
+    for n in 0..21 {
+        api_create(&t, &owner.access, &recipe(&format!("Tofu {n}"))).await;
+    }
+    let html = page(&t, "/recipes?q=tofu").await.1;
+    assert!(html.contains(r#"href="/recipes?page=2&amp;q=tofu""#), "the pager keeps the search");
 }
 
+/// SQLite's `LOWER()` folds ASCII only; search matches a `search_text` column
+/// lower-cased in Rust, so "CRÈME" finds "crème" too (src/store/recipes.rs).
 #[rocket::async_test]
-async fn hostile_text_round_trips_literally_through_the_api() {
+async fn search_is_case_insensitive_for_accented_letters_too() {
     let t = TestApp::spawn().await;
     let (_, owner) = t.api_signup().await;
-    let body = json!({
-        "name": XSS,
-        "description": format!("{SQLI} \" OR 1=1 -- <b>bold</b> & 🍲"),
-        "cook_time": 15,
-        "directions": "<img src=x onerror=alert(1)>\n  line two\twith tab  ",
-    });
-    let id = api_create(&t, &owner.access, &body).await;
-    let (status, got) = api_get(&t, &format!("/api/v1/recipes/{id}"), None).await;
-    assert_eq!(status, Status::Ok);
-    for field in ["name", "description", "directions"] {
-        assert_eq!(got[field], body[field], "{field} is stored exactly");
+    api_create(&t, &owner.access, &recipe("CRÈME brûlée")).await;
+    for q in ["CRÈME", "crème", "Crème", "BRÛLÉE"] {
+        assert_eq!(api_total(&t, None, &format!("&q={}", enc(q))).await, 1, "q={q}");
+        assert!(page(&t, &format!("/recipes?q={}", enc(q))).await.1.contains("brûlée"), "page q={q}");
     }
-    let (_, list) = api_get(&t, &format!("/api/v1/recipes?q={}", enc("DROP TABLE")), None).await;
-    assert_eq!(list["items"][0]["name"], XSS, "search finds it and the table survived");
-    let response = api_put(&t, &format!("/api/v1/recipes/{id}"), Some(&owner.access), &json!({"name": SQLI, "cook_time": 1, "directions": XSS})).await;
-    assert_eq!(response.status(), Status::Ok);
-    let put: Value = response.into_json().await.unwrap();
-    assert_eq!((put["name"].as_str(), put["directions"].as_str()), (Some(SQLI), Some(XSS)));
-    assert_eq!(api_name(&t, id).await, SQLI);
+}
+
+// Create, edit, delete and ownership
+
+#[rocket::async_test]
+async fn anonymous_visitor_cannot_open_the_new_recipe_form_or_write_but_may_read() {
+    let t = TestApp::spawn().await;
+    let (_, owner) = t.api_signup().await;
+    let id = api_create(&t, &owner.access, &recipe("Pancakes")).await;
+    for (path, next) in [("/recipes/new".to_owned(), "%2Frecipes%2Fnew".to_owned()), (format!("/recipes/{id}/edit"), format!("%2Frecipes%2F{id}%2Fedit"))] {
+        let response = t.client.get(path.clone()).dispatch().await;
+        assert_eq!(response.status(), Status::SeeOther, "GET {path}");
+        assert_eq!(location(&response), format!("/login?next={next}"), "GET {path}");
+    }
+    for path in ["/recipes".to_owned(), format!("/recipes/{id}")] {
+        let (status, html) = page(&t, &path).await;
+        assert_eq!(status, Status::Ok, "GET {path}");
+        assert!(html.contains("Pancakes"), "GET {path}");
+    }
+    for path in ["/recipes".to_owned(), format!("/recipes/{id}"), format!("/recipes/{id}/delete")] {
+        let (status, to, _) = post_fields(&t, &path, None, &form("Hijacked")).await;
+        assert_eq!(status, Status::SeeOther, "POST {path}");
+        assert!(to.starts_with("/login"), "POST {path} goes to {to}");
+    }
+    assert_eq!(api_get(&t, &format!("/api/v1/recipes/{id}"), None).await.0, Status::Ok);
+    assert_eq!(error_code(t.post_json("/api/v1/recipes", None, &recipe("x")).await, Status::Unauthorized).await, "token_missing");
+    assert_eq!(api_put(&t, &format!("/api/v1/recipes/{id}"), None, &recipe("x")).await.status(), Status::Unauthorized);
+    assert_eq!(api_delete(&t, &format!("/api/v1/recipes/{id}"), None).await, Status::Unauthorized);
+    assert_eq!(api_name(&t, id).await, "Pancakes", "nothing changed");
+    assert_eq!(api_total(&t, None, "").await, 1);
 }
 
 #[rocket::async_test]
-async fn hostile_text_renders_escaped_in_the_list_the_recipe_and_the_edit_form() {
+async fn a_cook_publishes_a_recipe_from_the_form_and_sees_it_with_author_and_cook_time() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    assert_eq!(page(&t, "/recipes/new").await.0, Status::Ok);
+    let id = form_create(&t, &form("Kimchi stew")).await;
+    let (status, html) = page(&t, &format!("/recipes/{id}")).await;
+    assert_eq!(status, Status::Ok);
+    for shown in ["Recipe published.", "Kimchi stew", "Spicy.", "Simmer slowly.", "1 h 30 min", user.username.as_str()] {
+        assert!(html.contains(shown), "the recipe page shows {shown:?}");
+    }
+    let (_, body) = api_get(&t, &format!("/api/v1/recipes/{id}"), None).await;
+    assert_eq!(body["cook_time"], 90);
+    assert_eq!(body["visibility"], "public");
+    assert_eq!(body["author"]["username"], user.username.as_str());
+}
+
+#[rocket::async_test]
+async fn the_owner_edits_and_deletes_in_the_browser() {
     let t = TestApp::spawn().await;
     t.signup().await;
-    let mut fields = form(XSS);
-    fields[1].1 = "<b>bold</b> & more".into();
-    fields[3].1 = format!("<img src=x onerror=alert(1)> {SQLI}");
-    let id = form_create(&t, &fields).await;
-    let (_, stored) = api_get(&t, &format!("/api/v1/recipes/{id}"), None).await;
-    assert_eq!((stored["name"].as_str(), stored["directions"].as_str()), (Some(XSS), Some(fields[3].1.as_str())), "stored exactly");
-    let q = enc("<script>");
-    for path in ["/recipes".to_owned(), format!("/recipes?q={q}"), format!("/recipes/{id}"), format!("/recipes/{id}/edit"), "/".to_owned()] {
-        let (status, html) = page(&t, &path).await;
-        assert_eq!(status, Status::Ok, "{path}");
-        for raw in ["<script>alert", "\"><script", "<b>bold", "<img src=x"] {
-            assert!(!html.contains(raw), "{path} has raw {raw:?}");
-        }
-        assert!(html.contains("&lt;script&gt;alert(1)"), "{path} shows the name escaped");
-    }
-    let show = page(&t, &format!("/recipes/{id}")).await.1;
-    assert!(show.contains("&lt;img src=x onerror=alert(1)&gt;") && show.contains("&lt;b&gt;bold&lt;"), "escaped, not dropped");
-    let (status, html) = page(&t, &format!("/recipes?q={}", enc("<i>nothing</i>"))).await;
+    let id = form_create(&t, &form("Kimchi stew")).await;
+    let (status, html) = page(&t, &format!("/recipes/{id}/edit")).await;
     assert_eq!(status, Status::Ok);
-    assert!(!html.contains("<i>nothing") && html.contains("&lt;i&gt;nothing"), "the search term is escaped too");
+    assert!(html.contains(r#"value="Kimchi stew""#) && html.contains(r#"value="90""#), "the edit form is filled in");
+    let csrf = t.session_csrf().await;
+    let mut changed = form("Kimchi stew, improved");
+    changed[4].1 = "private".into();
+    let (status, to, _) = post_fields(&t, &format!("/recipes/{id}"), Some(&csrf), &changed).await;
+    assert_eq!((status, to), (Status::SeeOther, format!("/recipes/{id}")));
+    let html = page(&t, &format!("/recipes/{id}")).await.1;
+    assert!(html.contains("Kimchi stew, improved") && html.contains(r#"class="badge">private"#));
+    let (status, to, _) = post_fields(&t, &format!("/recipes/{id}/delete"), Some(&csrf), &[]).await;
+    assert_eq!((status, to.as_str()), (Status::SeeOther, "/recipes"));
+    assert_eq!(page(&t, &format!("/recipes/{id}")).await.0, Status::NotFound);
+}
+
+#[rocket::async_test]
+async fn recipe_forms_without_the_right_csrf_token_are_refused_with_403() {
+    let t = TestApp::spawn().await;
+    t.signup().await;
+    let id = form_create(&t, &form("Original")).await;
+    for csrf in [None, Some("not-the-token")] {
+        for path in ["/recipes".to_owned(), format!("/recipes/{id}"), format!("/recipes/{id}/delete")] {
+            let (status, _, html) = post_fields(&t, &path, csrf, &form("Forged")).await;
+            assert_eq!(status, Status::Forbidden, "POST {path} with {csrf:?}");
+            assert!(html.contains("expired"), "the page says the form expired");
+        }
+    }
+    assert_eq!(api_name(&t, id).await, "Original");
+    assert_eq!(api_total(&t, None, "").await, 1, "nothing was created");
 }
 
 #[rocket::async_test]
 async fn form_fields_out_of_bounds_get_422_with_a_message_beside_the_field_and_values_kept() {
     let t = TestApp::spawn().await;
     t.signup().await;
-    let cases: Vec<(&str, String, bool)> = vec![
-        ("name", "n".repeat(100), true), ("name", "🍲".repeat(100), true), ("name", "n".repeat(101), false),
-        ("name", "".into(), false), ("name", "   ".into(), false), ("description", "".into(), true),
-        ("description", "d".repeat(1000), true), ("description", "d".repeat(1001), false), ("cook_time", "1".into(), true),
-        ("cook_time", "1440".into(), true), ("cook_time", "0".into(), false), ("cook_time", "1441".into(), false),
-        ("cook_time", "abc".into(), false), ("cook_time", "2.5".into(), false), ("cook_time", "-5".into(), false),
-        ("cook_time", "".into(), false), ("directions", "x".repeat(20_000), true), ("directions", "x".repeat(20_001), false),
-        ("directions", "".into(), false), ("visibility", "secret".into(), false),
+    // (field, value, the message shown beside it; `None` when the value is fine)
+    let (range, whole) = (Some("Cook time is 1 to 1440 minutes."), Some("Cook time is a whole number of minutes"));
+    let cases: Vec<(&str, String, Option<&str>)> = vec![
+        ("name", "n".repeat(100), None), ("name", "🍲".repeat(100), None), ("name", "n".repeat(101), Some("At most 100 characters")),
+        ("name", "".into(), Some("Enter a name.")), ("name", "   ".into(), Some("Enter a name.")), ("description", "".into(), None),
+        ("description", "d".repeat(1000), None), ("description", "d".repeat(1001), Some("At most 1000 characters")), ("cook_time", "1".into(), None),
+        ("cook_time", "1440".into(), None), ("cook_time", "0".into(), range), ("cook_time", "1441".into(), range),
+        ("cook_time", "abc".into(), whole), ("cook_time", "2.5".into(), whole), ("cook_time", "-5".into(), range),
+        ("cook_time", "".into(), Some("Enter the cook time")), ("directions", "x".repeat(20_000), None), ("directions", "x".repeat(20_001), Some("At most 20000 characters")),
+        ("directions", "".into(), Some("Enter the directions.")), ("visibility", "secret".into(), Some("Visibility is public or private.")),
     ];
     let mut created = 0;
-    for (field, value, ok) in &cases {
+    for (field, value, message) in &cases {
         let mut fields = form("Kept name");
         fields[4].1 = "private".into();
         fields.iter_mut().find(|(k, _)| k == field).unwrap().1 = value.clone();
         let csrf = t.session_csrf().await;
         let (status, to, html) = post_fields(&t, "/recipes", Some(&csrf), &fields).await;
         let case = format!("{field} = {:?} ({} chars)", &value[..value.len().min(12)], value.chars().count());
-        if *ok {
+        let Some(message) = message else {
             assert_eq!(status, Status::SeeOther, "{case}");
             assert!(to.starts_with("/recipes/"), "{case}");
             created += 1;
             continue;
-        }
+        };
         assert_eq!(status, Status::UnprocessableEntity, "{case}");
-        let beside = if *field == "visibility" { r#"<p class="error">"#.to_owned() } else { format!(r#"class="error" id="{field}-error""#) };
+        let beside = if *field == "visibility" { r#"<p class="error">"#.to_owned() } else { format!(r#"class="error" id="{field}-error">"#) };
         assert!(html.contains(&beside), "{case}: a message beside the field");
+        assert!(html.contains(&format!("{beside}{message}")), "{case}: the message says {message:?}");
         assert_eq!(html.matches(r#"class="error""#).count(), 1, "{case}: only that field is marked");
         if *field != "visibility" {
             assert!(html.contains(value.as_str()), "{case}: the value is kept");
@@ -472,6 +374,119 @@ async fn a_bad_edit_is_shown_again_with_422_and_the_recipe_is_unchanged() {
     assert!(html.contains(&format!(r#"action="&#x2F;recipes&#x2F;{id}""#)), "the form still updates this recipe");
     assert_eq!(api_name(&t, id).await, "Before");
 }
+
+#[rocket::async_test]
+async fn another_user_gets_403_on_edit_update_and_delete_of_a_public_recipe() {
+    let t = TestApp::spawn().await;
+    let owner = t.signup().await;
+    let id = form_create(&t, &form("Mine")).await;
+    t.logout().await;
+    t.signup().await;
+    let html = page(&t, &format!("/recipes/{id}")).await.1;
+    assert!(html.contains("Mine") && !html.contains(&format!("/recipes/{id}/edit")), "no edit link for others");
+    assert_eq!(page(&t, &format!("/recipes/{id}/edit")).await.0, Status::Forbidden);
+    let csrf = t.session_csrf().await;
+    for path in [format!("/recipes/{id}"), format!("/recipes/{id}/delete")] {
+        assert_eq!(post_fields(&t, &path, Some(&csrf), &form("Stolen")).await.0, Status::Forbidden, "POST {path}");
+    }
+    assert_eq!(api_name(&t, id).await, "Mine");
+    t.logout().await;
+    assert_eq!(t.login(&owner.email, &owner.password).await.status(), Status::SeeOther);
+    assert_eq!(page(&t, &format!("/recipes/{id}/edit")).await.0, Status::Ok, "the owner still may");
+}
+
+#[rocket::async_test]
+async fn an_admin_may_delete_but_not_edit_someone_elses_recipe_in_the_browser() {
+    let t = TestApp::spawn().await;
+    let (_, owner) = t.api_signup().await;
+    let public = api_create(&t, &owner.access, &recipe("Public one")).await;
+    let private = api_create(&t, &owner.access, &json!({"name": "Secret one", "cook_time": 5, "directions": "x", "visibility": "private"})).await;
+    let admin = t.signup().await;
+    t.make_admin(&admin.email).await;
+    let list = page(&t, "/recipes").await.1;
+    assert!(list.contains("Public one") && list.contains("Secret one"), "admins list private recipes");
+    assert!(page(&t, "/recipes?q=secret").await.1.contains("Secret one"), "and find them");
+    assert_eq!(page(&t, &format!("/recipes/{private}")).await.0, Status::Ok);
+    let csrf = t.session_csrf().await;
+    for id in [public, private] {
+        assert_eq!(page(&t, &format!("/recipes/{id}/edit")).await.0, Status::Forbidden);
+        assert_eq!(post_fields(&t, &format!("/recipes/{id}"), Some(&csrf), &form("Admin edit")).await.0, Status::Forbidden);
+        let (status, to, _) = post_fields(&t, &format!("/recipes/{id}/delete"), Some(&csrf), &[]).await;
+        assert_eq!((status, to.as_str()), (Status::SeeOther, "/recipes"));
+        assert_eq!(api_get(&t, &format!("/api/v1/recipes/{id}"), Some(&owner.access)).await.0, Status::NotFound);
+    }
+    assert_eq!(api_get(&t, &format!("/api/v1/recipes/{public}"), None).await.0, Status::NotFound, "gone for everyone");
+}
+
+// Private recipes
+
+#[rocket::async_test]
+async fn someone_elses_private_recipe_is_404_in_every_page_and_hidden_from_lists() {
+    let t = TestApp::spawn().await;
+    let (_, owner) = t.api_signup().await;
+    let id = api_create(&t, &owner.access, &json!({"name": "Hidden stew", "cook_time": 5, "directions": "x", "visibility": "private"})).await;
+    assert_eq!(page(&t, &format!("/recipes/{id}")).await.0, Status::NotFound, "anonymous");
+    for path in ["/recipes", "/recipes?q=hidden", "/"] {
+        assert!(!page(&t, path).await.1.contains("Hidden stew"), "{path} hides it from anonymous");
+    }
+    t.signup().await;
+    assert_eq!(page(&t, &format!("/recipes/{id}")).await.0, Status::NotFound);
+    assert_eq!(page(&t, &format!("/recipes/{id}/edit")).await.0, Status::NotFound);
+    let csrf = t.session_csrf().await;
+    for path in [format!("/recipes/{id}"), format!("/recipes/{id}/delete")] {
+        assert_eq!(post_fields(&t, &path, Some(&csrf), &form("Found")).await.0, Status::NotFound, "POST {path}");
+    }
+    for path in ["/recipes", "/recipes?q=hidden", "/"] {
+        assert!(!page(&t, path).await.1.contains("Hidden stew"), "{path} hides it from another user");
+    }
+    let (status, body) = api_get(&t, &format!("/api/v1/recipes/{id}"), Some(&owner.access)).await;
+    assert_eq!((status, body["name"].as_str()), (Status::Ok, Some("Hidden stew")), "untouched, and the owner sees it");
+}
+
+#[rocket::async_test]
+async fn the_owner_sees_and_finds_their_private_recipe_marked_private() {
+    let t = TestApp::spawn().await;
+    t.signup().await;
+    let mut fields = form("My secret sauce");
+    fields[4].1 = "private".into();
+    let id = form_create(&t, &fields).await;
+    for path in ["/recipes".to_owned(), "/recipes?q=SECRET".to_owned(), format!("/recipes/{id}")] {
+        let (status, html) = page(&t, &path).await;
+        assert_eq!(status, Status::Ok, "{path}");
+        assert!(html.contains("My secret sauce") && html.contains(r#"class="badge">private"#), "{path} shows it as private");
+    }
+    assert!(page(&t, &format!("/recipes/{id}/edit")).await.1.contains(r#"value="private" checked"#));
+}
+
+#[rocket::async_test]
+async fn api_private_recipes_are_404_for_others_and_seen_by_the_owner_and_admins() {
+    let t = TestApp::spawn().await;
+    let (_, owner) = t.api_signup().await;
+    let (_, other) = t.api_signup().await;
+    let (_, admin) = t.api_admin().await;
+    api_create(&t, &owner.access, &recipe("Open stew")).await;
+    let id = api_create(&t, &owner.access, &json!({"name": "Closed stew", "cook_time": 5, "directions": "x", "visibility": "private"})).await;
+    let path = format!("/api/v1/recipes/{id}");
+    for token in [None, Some(other.access.as_str())] {
+        assert_eq!(error_code(t.get_json(&path, token).await, Status::NotFound).await, "not_found");
+        assert_eq!(api_total(&t, token, "").await, 1, "listed for {token:?}? no");
+        assert_eq!(api_total(&t, token, "&q=closed").await, 0, "found by search? no");
+    }
+    assert_eq!(api_put(&t, &path, Some(&other.access), &recipe("Mine now")).await.status(), Status::NotFound);
+    assert_eq!(api_delete(&t, &path, Some(&other.access)).await, Status::NotFound);
+    t.signup().await;
+    assert_eq!(t.get_json(&path, None).await.status(), Status::NotFound, "the API ignores browser cookies");
+    for token in [&owner.access, &admin.access] {
+        let (status, body) = api_get(&t, &path, Some(token)).await;
+        assert_eq!((status, body["visibility"].as_str()), (Status::Ok, Some("private")));
+        assert_eq!(api_total(&t, Some(token), "").await, 2);
+        assert_eq!(api_total(&t, Some(token), "&q=CLOSED").await, 1);
+    }
+    assert_eq!(api_put(&t, &path, Some(&owner.access), &json!({"name": "Closed stew", "cook_time": 5, "directions": "x", "visibility": "public"})).await.status(), Status::Ok);
+    assert_eq!(api_get(&t, &path, None).await.0, Status::Ok, "made public, everyone sees it");
+}
+
+// API
 
 #[rocket::async_test]
 async fn the_api_creates_with_201_a_location_and_the_recipe_defaulting_to_public() {
@@ -583,37 +598,65 @@ async fn api_update_is_for_the_owner_and_delete_for_the_owner_or_an_admin() {
     assert_eq!(api_delete(&t, &format!("/api/v1/recipes/{second}"), Some(&admin.access)).await, Status::NoContent);
     for id in [first, second] {
         assert_eq!(api_get(&t, &format!("/api/v1/recipes/{id}"), Some(&owner.access)).await.0, Status::NotFound);
+        assert_eq!(api_get(&t, &format!("/api/v1/recipes/{id}"), None).await.0, Status::NotFound);
         assert_eq!(api_delete(&t, &format!("/api/v1/recipes/{id}"), Some(&owner.access)).await, Status::NotFound, "gone");
     }
 }
 
+// Escaping
+
 #[rocket::async_test]
-async fn api_private_recipes_are_404_for_others_and_seen_by_the_owner_and_admins() {
+async fn hostile_text_round_trips_literally_through_the_api() {
     let t = TestApp::spawn().await;
     let (_, owner) = t.api_signup().await;
-    let (_, other) = t.api_signup().await;
-    let (_, admin) = t.api_admin().await;
-    api_create(&t, &owner.access, &recipe("Open stew")).await;
-    let id = api_create(&t, &owner.access, &json!({"name": "Closed stew", "cook_time": 5, "directions": "x", "visibility": "private"})).await;
-    let path = format!("/api/v1/recipes/{id}");
-    for token in [None, Some(other.access.as_str())] {
-        assert_eq!(error_code(t.get_json(&path, token).await, Status::NotFound).await, "not_found");
-        assert_eq!(api_total(&t, token, "").await, 1, "listed for {token:?}? no");
-        assert_eq!(api_total(&t, token, "&q=closed").await, 0, "found by search? no");
+    let body = json!({
+        "name": XSS,
+        "description": format!("{SQLI} \" OR 1=1 -- <b>bold</b> & 🍲"),
+        "cook_time": 15,
+        "directions": "<img src=x onerror=alert(1)>\n  line two\twith tab  ",
+    });
+    let id = api_create(&t, &owner.access, &body).await;
+    let (status, got) = api_get(&t, &format!("/api/v1/recipes/{id}"), None).await;
+    assert_eq!(status, Status::Ok);
+    for field in ["name", "description", "directions"] {
+        assert_eq!(got[field], body[field], "{field} is stored exactly");
     }
-    assert_eq!(api_put(&t, &path, Some(&other.access), &recipe("Mine now")).await.status(), Status::NotFound);
-    assert_eq!(api_delete(&t, &path, Some(&other.access)).await, Status::NotFound);
-    t.signup().await;
-    assert_eq!(t.get_json(&path, None).await.status(), Status::NotFound, "the API ignores browser cookies");
-    for token in [&owner.access, &admin.access] {
-        let (status, body) = api_get(&t, &path, Some(token)).await;
-        assert_eq!((status, body["visibility"].as_str()), (Status::Ok, Some("private")));
-        assert_eq!(api_total(&t, Some(token), "").await, 2);
-        assert_eq!(api_total(&t, Some(token), "&q=CLOSED").await, 1);
-    }
-    assert_eq!(api_put(&t, &path, Some(&owner.access), &json!({"name": "Closed stew", "cook_time": 5, "directions": "x", "visibility": "public"})).await.status(), Status::Ok);
-    assert_eq!(api_get(&t, &path, None).await.0, Status::Ok, "made public, everyone sees it");
+    let (_, list) = api_get(&t, &format!("/api/v1/recipes?q={}", enc("DROP TABLE")), None).await;
+    assert_eq!(list["items"][0]["name"], XSS, "search finds it and the table survived");
+    let response = api_put(&t, &format!("/api/v1/recipes/{id}"), Some(&owner.access), &json!({"name": SQLI, "cook_time": 1, "directions": XSS})).await;
+    assert_eq!(response.status(), Status::Ok);
+    let put: Value = response.into_json().await.unwrap();
+    assert_eq!((put["name"].as_str(), put["directions"].as_str()), (Some(SQLI), Some(XSS)));
+    assert_eq!(api_name(&t, id).await, SQLI);
 }
+
+#[rocket::async_test]
+async fn hostile_text_renders_escaped_in_the_list_the_recipe_and_the_edit_form() {
+    let t = TestApp::spawn().await;
+    t.signup().await;
+    let mut fields = form(XSS);
+    fields[1].1 = "<b>bold</b> & more".into();
+    fields[3].1 = format!("<img src=x onerror=alert(1)> {SQLI}");
+    let id = form_create(&t, &fields).await;
+    let (_, stored) = api_get(&t, &format!("/api/v1/recipes/{id}"), None).await;
+    assert_eq!((stored["name"].as_str(), stored["directions"].as_str()), (Some(XSS), Some(fields[3].1.as_str())), "stored exactly");
+    let q = enc("<script>");
+    for path in ["/recipes".to_owned(), format!("/recipes?q={q}"), format!("/recipes/{id}"), format!("/recipes/{id}/edit"), "/".to_owned()] {
+        let (status, html) = page(&t, &path).await;
+        assert_eq!(status, Status::Ok, "{path}");
+        for raw in ["<script>alert", "\"><script", "<b>bold", "<img src=x"] {
+            assert!(!html.contains(raw), "{path} has raw {raw:?}");
+        }
+        assert!(html.contains("&lt;script&gt;alert(1)"), "{path} shows the name escaped");
+    }
+    let show = page(&t, &format!("/recipes/{id}")).await.1;
+    assert!(show.contains("&lt;img src=x onerror=alert(1)&gt;") && show.contains("&lt;b&gt;bold&lt;"), "escaped, not dropped");
+    let (status, html) = page(&t, &format!("/recipes?q={}", enc("<i>nothing</i>"))).await;
+    assert_eq!(status, Status::Ok);
+    assert!(!html.contains("<i>nothing") && html.contains("&lt;i&gt;nothing"), "the search term is escaped too");
+}
+
+// Cascade delete
 
 #[rocket::async_test]
 async fn deleting_a_user_through_the_admin_api_removes_their_recipes() {
@@ -638,20 +681,5 @@ async fn deleting_a_user_through_the_admin_api_removes_their_recipes() {
     assert_eq!(api_total(&t, Some(&admin.access), "&q=doomed").await, 0);
     assert_eq!(api_name(&t, kept).await, "Kept one");
     assert!(!page(&t, "/recipes").await.1.contains("Doomed"));
-}
-
-
-
-/// App bug, kept visible: on SQLite `LOWER()` folds ASCII only, while the
-/// search pattern is lower-cased by Rust for all of Unicode, so searching a
-/// recipe's own name "CRÈME" finds nothing (src/store/recipes.rs, `list`).
-#[rocket::async_test]
-async fn search_is_case_insensitive_for_accented_letters_too() {
-    let t = TestApp::spawn().await;
-    let (_, owner) = t.api_signup().await;
-    api_create(&t, &owner.access, &recipe("CRÈME brûlée")).await;
-    for q in ["CRÈME", "crème", "Crème", "BRÛLÉE"] {
-        assert_eq!(api_total(&t, None, &format!("&q={}", enc(q))).await, 1, "q={q}");
-        assert!(page(&t, &format!("/recipes?q={}", enc(q))).await.1.contains("brûlée"), "page q={q}");
-    }
+    assert_eq!(error_code(t.get_json("/api/v1/me", Some(&doomed.access)).await, Status::Unauthorized).await, "token_revoked");
 }
