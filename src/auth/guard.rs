@@ -15,12 +15,13 @@
 
 use std::fmt;
 use std::ops::Deref;
+use std::sync::Mutex;
 
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 
 use super::cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE};
-use super::session::{self, Authenticated};
+use super::session::{self, Authenticated, TokenPair};
 use crate::app::App;
 use crate::error::{fail_guard, AppError, AuthError, GuardFailed};
 
@@ -57,6 +58,45 @@ fn user_agent<'r>(req: &'r Request<'_>) -> Option<&'r str> {
     req.headers().get_one("User-Agent")
 }
 
+/// What the browser guard did to the token cookies of this request.
+enum TokenCookies {
+    /// A transparent refresh rotated both tokens.
+    Rotated(TokenPair),
+    /// The cookies held a token that was refused.
+    Cleared,
+}
+
+struct PendingTokenCookies(Mutex<Option<TokenCookies>>);
+
+fn pending_token_cookies<'r>(req: &'r Request<'_>) -> &'r Mutex<Option<TokenCookies>> {
+    &req.local_cache(|| PendingTokenCookies(Mutex::new(None))).0
+}
+
+/// Changes the token cookies, and notes the change for `reapply_token_cookies`.
+fn change_token_cookies(req: &Request<'_>, change: TokenCookies) {
+    match &change {
+        TokenCookies::Rotated(pair) => cookies::set_tokens(req.cookies(), pair, &app(req).config),
+        TokenCookies::Cleared => cookies::clear_tokens(req.cookies()),
+    }
+    *pending_token_cookies(req).lock().expect("BUG: poisoned") = Some(change);
+}
+
+/// Applies the browser guard's cookie changes again. Rocket drops every
+/// cookie change of a request when a catcher answers it (the jar's delta is
+/// reset before each catcher), so the page catchers call this. Without it a
+/// refresh that rotated the tokens before another guard refused the request
+/// (a plain user on an admin page, a stale form) never reaches the browser,
+/// whose next request presents the spent refresh token and is taken for
+/// token theft; and a refused token's cookies would stay.
+pub(crate) fn reapply_token_cookies(req: &Request<'_>) {
+    let pending = pending_token_cookies(req).lock().expect("BUG: poisoned").take();
+    match pending {
+        Some(TokenCookies::Rotated(pair)) => cookies::set_tokens(req.cookies(), &pair, &app(req).config),
+        Some(TokenCookies::Cleared) => cookies::clear_tokens(req.cookies()),
+        None => {}
+    }
+}
+
 async fn resolve_browser(req: &Request<'_>) -> AuthState {
     let app = app(req);
     let jar = req.cookies();
@@ -65,7 +105,7 @@ async fn resolve_browser(req: &Request<'_>) -> AuthState {
             Ok(user) => return AuthState::User(user),
             Err(AppError::Unauthenticated(AuthError::Expired)) => {}
             Err(AppError::Unauthenticated(reason)) => {
-                cookies::clear_tokens(jar);
+                change_token_cookies(req, TokenCookies::Cleared);
                 return AuthState::Refused(reason);
             }
             Err(other) => return broken(other),
@@ -76,12 +116,12 @@ async fn resolve_browser(req: &Request<'_>) -> AuthState {
     };
     match session::refresh(app, refresh.value(), &ClientInfo::of(req)).await {
         Ok((user, pair)) => {
-            cookies::set_tokens(jar, &pair, &app.config);
+            change_token_cookies(req, TokenCookies::Rotated(pair));
             AuthState::User(user)
         }
         Err(error) => {
             if matches!(error, AppError::Unauthenticated(_)) {
-                cookies::clear_tokens(jar);
+                change_token_cookies(req, TokenCookies::Cleared);
             }
             broken(error)
         }

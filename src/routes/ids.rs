@@ -7,13 +7,17 @@
 //! argument of every route with an id in its path, checks the ids first and
 //! forwards when one does not parse; the catch-all routes then answer 404.
 //! The route's parameter name says what an id is, by the convention of this
-//! code base: `<id>` a recipe's integer id, `<public_id>` and `<sid>` UUIDs.
+//! code base: `<id>` a recipe's integer id, `<public_id>` and `<sid>` UUIDs,
+//! `<action>` one of the admin actions (`/admin/users/<public_id>/<action>`),
+//! so that `/admin/users/{id}/explode` is a 404 for everyone too.
 
 use std::convert::Infallible;
 
 use rocket::http::Status;
-use rocket::request::{FromRequest, Outcome, Request};
+use rocket::request::{FromParam, FromRequest, Outcome, Request};
 use uuid::Uuid;
+
+use crate::routes::pages::admin::AdminAction;
 
 /// Proof that every id in the request's path parses.
 pub struct ValidIds;
@@ -22,6 +26,7 @@ fn valid(name: &str, value: &str) -> bool {
     match name {
         "id" => value.parse::<i64>().is_ok(),
         "public_id" | "sid" => Uuid::parse_str(value).is_ok(),
+        "action" => <AdminAction as FromParam>::from_param(value).is_ok(),
         _ => true,
     }
 }
@@ -62,6 +67,7 @@ mod tests {
             ("/admin/users/<public_id>", &format!("/admin/users/{uuid}") as &str, true),
             ("/admin/users/<public_id>", "/admin/users/not-a-uuid", false),
             ("/admin/users/<public_id>/<action>", &format!("/admin/users/{uuid}/disable"), true),
+            ("/admin/users/<public_id>/<action>", &format!("/admin/users/{uuid}/explode"), false),
             ("/me/sessions/<sid>/revoke", "/me/sessions/x/revoke", false),
             ("/recipes", "/recipes", true),
         ] {

@@ -86,6 +86,7 @@ pub fn api() -> Vec<Route> {
 /// the site's convention lives at the GET of the path a form posts to.
 #[catch(401)]
 fn page_unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, Redirect> {
+    crate::auth::guard::reapply_token_cookies(req);
     let not_fresh = matches!(take_failure(req, Status::Unauthorized), AppError::Unauthenticated(AuthError::NotFresh));
     let next = if not_fresh {
         Some(req.uri().path().to_string())
@@ -102,6 +103,7 @@ fn page_unauthorized(req: &Request<'_>) -> Result<Flash<Redirect>, Redirect> {
 
 #[catch(default)]
 fn page_default(status: Status, req: &Request<'_>) -> PageError {
+    crate::auth::guard::reapply_token_cookies(req);
     PageError(take_failure(req, status))
 }
 

@@ -179,6 +179,20 @@ impl TestApp {
         recipebox::store::users::set_role(&self.app().db, user.id, recipebox::domain::Role::Admin).await.unwrap();
     }
 
+    /// Signs a new user up in the browser and makes them an admin. The browser
+    /// is an admin's from its next request on: the guard reads the role from
+    /// the database, not from the token.
+    pub async fn browser_admin(&self) -> TestUser {
+        let user = self.signup().await;
+        self.make_admin(&user.email).await;
+        user
+    }
+
+    /// The stored row of the user with `email`, if there is one.
+    pub async fn user_row(&self, email: &str) -> Option<recipebox::entities::user::Model> {
+        recipebox::store::users::find_by_email(&self.app().db, email).await.unwrap()
+    }
+
     /// An admin with an API token.
     pub async fn api_admin(&self) -> (TestUser, Tokens) {
         let (user, tokens) = self.api_signup().await;

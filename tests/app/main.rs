@@ -2,6 +2,7 @@
 //! Each test runs its own app on its own fresh SQLite database.
 
 mod accounts;
+mod admin;
 mod api_auth;
 mod audit;
 mod helpers;
