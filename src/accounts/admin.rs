@@ -16,7 +16,13 @@ use crate::error::AppError;
 use crate::store;
 use crate::store::users::AdminChange;
 
-pub async fn set_role(app: &App, admin: &Authenticated, target: &user::Model, role: Role, client: &ClientInfo) -> Result<(), AppError> {
+pub async fn set_role(
+    app: &App,
+    admin: &Authenticated,
+    target: &user::Model,
+    role: Role,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
     if target.role == role {
         return Ok(());
     }
@@ -30,7 +36,13 @@ pub async fn set_role(app: &App, admin: &Authenticated, target: &user::Model, ro
 /// Disabling stops the account's tokens on their next request (the guard
 /// reads `disabled_at`) and ends every session; enabling lets the user log
 /// in again.
-pub async fn set_disabled(app: &App, admin: &Authenticated, target: &user::Model, disabled: bool, client: &ClientInfo) -> Result<(), AppError> {
+pub async fn set_disabled(
+    app: &App,
+    admin: &Authenticated,
+    target: &user::Model,
+    disabled: bool,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
     if target.disabled_at.is_some() == disabled {
         return Ok(());
     }
@@ -46,7 +58,12 @@ pub async fn set_disabled(app: &App, admin: &Authenticated, target: &user::Model
 }
 
 /// Every session of the account ends and every token issued so far stops.
-pub async fn force_logout(app: &App, admin: &Authenticated, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
+pub async fn force_logout(
+    app: &App,
+    admin: &Authenticated,
+    target: &user::Model,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
     let sessions = session::end_all(app, target.id).await?;
     let event = Event::admin(AuditKind::ForcedLogout, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(&app.db, client, event).await;

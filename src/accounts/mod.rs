@@ -132,7 +132,12 @@ pub async fn login(
 }
 
 /// Ends the caller's session: both its tokens are revoked.
-pub async fn logout(app: &App, user: &Authenticated, refresh_token: Option<&str>, client: &ClientInfo) -> Result<(), AppError> {
+pub async fn logout(
+    app: &App,
+    user: &Authenticated,
+    refresh_token: Option<&str>,
+    client: &ClientInfo,
+) -> Result<(), AppError> {
     session::end(app, user, refresh_token).await?;
     audit::record(&app.db, client, Event::own(AuditKind::Logout, user.public_id)).await;
     Ok(())

@@ -69,6 +69,11 @@ impl FieldErrors {
         self.0.get(field).map(String::as_str)
     }
 
+    /// One of the messages (the first field's, by name), if any.
+    pub fn first_message(&self) -> Option<&str> {
+        self.0.values().next().map(String::as_str)
+    }
+
     /// `Ok(value)` when nothing was filed, else these errors.
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, FieldErrors> {
         if self.is_empty() {

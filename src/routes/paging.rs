@@ -1,6 +1,10 @@
 //! `?page=N&per_page=M` for every list: page from 1, `per_page` capped.
 
+use serde::Serialize;
+
 use crate::domain::FieldErrors;
+use crate::error::{AppError, PageError};
+use crate::store::Page;
 
 pub const PAGE_SIZE: u64 = 20;
 pub const MAX_PER_PAGE: u64 = 100;
@@ -45,6 +49,35 @@ pub fn search_term(q: Option<&str>) -> Result<Option<&str>, FieldErrors> {
             Err(FieldErrors::single("q", format!("A search has at most {MAX_QUERY_CHARS} characters.")))
         }
         Some(q) => Ok(Some(q)),
+    }
+}
+
+/// Bad paging or search parameters on a page: a 400 page with the message.
+pub fn bad_query(errors: FieldErrors) -> PageError {
+    PageError(AppError::BadRequest(errors.first_message().unwrap_or("Bad request").to_owned()))
+}
+
+/// Where a page sits in its list, for a template's pager.
+#[derive(Debug, Serialize)]
+pub struct Pager {
+    pub page: u64,
+    pub last_page: u64,
+    pub total: u64,
+    /// The page before, if any (from past the end: the last page).
+    pub prev: Option<u64>,
+    pub next: Option<u64>,
+}
+
+impl Pager {
+    pub fn of<T>(found: &Page<T>) -> Self {
+        let last_page = found.last_page();
+        Self {
+            page: found.page,
+            last_page,
+            total: found.total,
+            prev: (found.page > 1).then(|| found.page.min(last_page + 1) - 1),
+            next: (found.page < last_page).then_some(found.page + 1),
+        }
     }
 }
 

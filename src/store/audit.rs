@@ -61,7 +61,12 @@ pub struct EventFilter {
     pub subject: Option<Uuid>,
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, filter: EventFilter, page: u64, per_page: u64) -> Result<Page<EventRow>, DbErr> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    filter: EventFilter,
+    page: u64,
+    per_page: u64,
+) -> Result<Page<EventRow>, DbErr> {
     let mut condition = Condition::all();
     if let Some(kind) = filter.kind {
         condition = condition.add(audit_event::Column::Kind.eq(kind));

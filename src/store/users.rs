@@ -170,7 +170,12 @@ pub async fn bump_tokens_valid_after<C: ConnectionTrait>(db: &C, id: i64) -> Res
 
 /// Users, newest first, optionally those whose email or username contains
 /// `q` (literally and case-insensitively: both columns are stored folded).
-pub async fn list<C: ConnectionTrait>(db: &C, q: Option<&str>, page: u64, per_page: u64) -> Result<Page<user::Model>, DbErr> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    q: Option<&str>,
+    page: u64,
+    per_page: u64,
+) -> Result<Page<user::Model>, DbErr> {
     let mut query = user::Entity::find();
     if let Some(q) = q.filter(|q| !q.is_empty()) {
         let pattern = like_pattern(q);

@@ -479,7 +479,7 @@ async fn a_get_of_each_action_shows_a_confirmation_form_posting_to_the_same_path
         (format!("/admin/users/{id}/disable"), "Disable", None),
         (format!("/admin/users/{id}/enable"), "Enable", None),
         (format!("/admin/users/{id}/logout"), "out everywhere?", None),
-        (format!("/admin/users/{id}/delete"), "and their 1 recipe?", None),
+        (format!("/admin/users/{id}/delete"), "account and their recipe?", None),
     ] {
         let body = page(&t, &path).await;
         let action = path.split('?').next().unwrap();

@@ -69,7 +69,11 @@ impl<'r> FromData<'r> for LoginCredentials {
 }
 
 #[post("/auth/login", data = "<credentials>")]
-pub async fn login(credentials: LoginCredentials, client: ClientInfo, app: &State<App>) -> ApiResult<NoStore<Json<TokenResponse>>> {
+pub async fn login(
+    credentials: LoginCredentials,
+    client: ClientInfo,
+    app: &State<App>,
+) -> ApiResult<NoStore<Json<TokenResponse>>> {
     let (user, pair) = accounts::login(app, &credentials.email, &credentials.password, &client, None).await?;
     Ok(NoStore::new(TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl)))
 }
@@ -97,12 +101,22 @@ async fn end_session(user: ApiUser, body: OptionalJson<LogoutRequest>, client: C
 }
 
 #[post("/auth/logout", data = "<body>")]
-pub async fn logout(user: ApiUser, body: OptionalJson<LogoutRequest>, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
+pub async fn logout(
+    user: ApiUser,
+    body: OptionalJson<LogoutRequest>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> ApiResult<Status> {
     end_session(user, body, client, app).await
 }
 
 #[delete("/auth/logout", data = "<body>")]
-pub async fn logout_delete(user: ApiUser, body: OptionalJson<LogoutRequest>, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
+pub async fn logout_delete(
+    user: ApiUser,
+    body: OptionalJson<LogoutRequest>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> ApiResult<Status> {
     end_session(user, body, client, app).await
 }
 

@@ -86,7 +86,13 @@ pub async fn show(_ids: ValidIds, id: i64, user: MaybeApiUser, app: &State<App>)
 }
 
 #[put("/recipes/<id>", data = "<body>")]
-pub async fn update(_ids: ValidIds, id: i64, user: ApiUser, body: JsonBody<RecipeRequest>, app: &State<App>) -> JsonResult<RecipeView> {
+pub async fn update(
+    _ids: ValidIds,
+    id: i64,
+    user: ApiUser,
+    body: JsonBody<RecipeRequest>,
+    app: &State<App>,
+) -> JsonResult<RecipeView> {
     let recipe = load(app, id, Some(&user)).await?;
     if recipe.user_id != user.id {
         return Err(AppError::Forbidden.into());

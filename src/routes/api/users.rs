@@ -92,7 +92,13 @@ pub async fn update(
 
 /// Deletes the user; their recipes and sessions go with them.
 #[delete("/users/<public_id>")]
-pub async fn delete(_ids: ValidIds, public_id: Uuid, admin: ApiAdmin, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
+pub async fn delete(
+    _ids: ValidIds,
+    public_id: Uuid,
+    admin: ApiAdmin,
+    client: ClientInfo,
+    app: &State<App>,
+) -> ApiResult<Status> {
     let target = find(app, public_id).await?;
     admin::delete(app, &admin, &target, &client).await?;
     Ok(Status::NoContent)

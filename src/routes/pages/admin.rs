@@ -23,42 +23,13 @@ use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{AdminUser, ClientInfo};
 use crate::domain::{AuditKind, FieldErrors, Role};
 use crate::entities::user;
-use crate::error::{AppError, PageError, PageResult};
-use crate::routes::paging::{search_term, Paging, PAGE_SIZE};
+use crate::error::{AppError, PageResult};
+use crate::routes::paging::{bad_query, search_term, Pager, Paging, PAGE_SIZE};
 use crate::store::audit::EventFilter;
 use crate::store::recipes::{self, RecipeFilter, Viewer};
-use crate::store::{self, Page};
+use crate::store;
 use crate::views::{AdminUserView, EventView, Nav, RecipeCard};
 use crate::routes::ids::ValidIds;
-
-/// A query parameter that is not acceptable: a 400 page naming the problem.
-fn bad_query(errors: FieldErrors, fields: &[&str]) -> PageError {
-    let message = fields.iter().find_map(|f| errors.get(f)).unwrap_or("Bad request").to_owned();
-    PageError(AppError::BadRequest(message))
-}
-
-/// The pager's numbers for a template.
-#[derive(Serialize)]
-struct Pager {
-    page: u64,
-    last_page: u64,
-    total: u64,
-    prev: Option<u64>,
-    next: Option<u64>,
-}
-
-impl Pager {
-    fn of<T>(found: &Page<T>) -> Self {
-        let last_page = found.last_page();
-        Self {
-            page: found.page,
-            last_page,
-            total: found.total,
-            prev: (found.page > 1).then(|| found.page.min(last_page + 1) - 1),
-            next: (found.page < last_page).then_some(found.page + 1),
-        }
-    }
-}
 
 async fn find_user(app: &App, public_id: Uuid) -> Result<user::Model, AppError> {
     store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)
@@ -77,8 +48,8 @@ pub async fn admin_users(
     app: &State<App>,
     message: Option<FlashMessage<'_>>,
 ) -> PageResult<Template> {
-    let paging = Paging::parse(page.as_deref(), None).map_err(|e| bad_query(e, &["page"]))?;
-    let q = search_term(q.as_deref()).map_err(|e| bad_query(e, &["q"]))?;
+    let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
+    let q = search_term(q.as_deref()).map_err(bad_query)?;
     let found = store::users::list(&app.db, q, paging.page, PAGE_SIZE).await?;
     let pager = Pager::of(&found);
     let users: Vec<AdminUserView> = found.items.iter().map(AdminUserView::from).collect();
@@ -97,7 +68,7 @@ pub async fn admin_user(
     app: &State<App>,
     message: Option<FlashMessage<'_>>,
 ) -> PageResult<Template> {
-    let paging = Paging::parse(page.as_deref(), None).map_err(|e| bad_query(e, &["page"]))?;
+    let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
     let target = find_user(app, public_id).await?;
     let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
     let found = recipes::list(&app.db, Viewer::Admin, own, paging.page, PAGE_SIZE).await?;
@@ -152,7 +123,13 @@ async fn refuse_last_admin(app: &App, target: &user::Model, removes_admin: bool)
 
 /// `?role=admin|user`; without it, the role the user does not have.
 #[get("/admin/users/<public_id>/role?<role>")]
-pub async fn admin_role_form(_ids: ValidIds, public_id: Uuid, role: Option<String>, admin: AdminUser, app: &State<App>) -> PageResult<Template> {
+pub async fn admin_role_form(
+    _ids: ValidIds,
+    public_id: Uuid,
+    role: Option<String>,
+    admin: AdminUser,
+    app: &State<App>,
+) -> PageResult<Template> {
     let target = find_user(app, public_id).await?;
     let role = match role.as_deref() {
         None | Some("") => if target.role == Role::Admin { Role::User } else { Role::Admin },
@@ -265,7 +242,11 @@ impl AdminAction {
             ),
             AdminAction::Delete => (
                 "Delete account",
-                format!("Delete {name} and their {recipes} recipe{}?", if recipes == 1 { "" } else { "s" }),
+                match recipes {
+                    0 => format!("Delete {name}'s account?"),
+                    1 => format!("Delete {name}'s account and their recipe?"),
+                    n => format!("Delete {name}'s account and their {n} recipes?"),
+                },
                 "This cannot be undone. The audit trail keeps a record of the deletion.",
                 format!("Yes, delete {name}"),
             ),
@@ -283,7 +264,13 @@ impl AdminAction {
 }
 
 #[get("/admin/users/<public_id>/<action>", rank = 2)]
-pub async fn admin_action_form(_ids: ValidIds, public_id: Uuid, action: AdminAction, admin: AdminUser, app: &State<App>) -> PageResult<Template> {
+pub async fn admin_action_form(
+    _ids: ValidIds,
+    public_id: Uuid,
+    action: AdminAction,
+    admin: AdminUser,
+    app: &State<App>,
+) -> PageResult<Template> {
     let target = find_user(app, public_id).await?;
     refuse_last_admin(app, &target, action.removes_admin()).await?;
     let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
@@ -334,7 +321,7 @@ pub async fn admin_audit(
     admin: AdminUser,
     app: &State<App>,
 ) -> PageResult<Template> {
-    let paging = Paging::parse(page.as_deref(), None).map_err(|e| bad_query(e, &["page"]))?;
+    let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
     let kind = match kind.as_deref().map(str::trim) {
         None | Some("") => None,
         Some(raw) => Some(raw.parse::<AuditKind>().map_err(|e| AppError::BadRequest(e.0))?),

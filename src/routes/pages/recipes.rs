@@ -12,8 +12,8 @@ use crate::app::App;
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{Authenticated, CurrentUser, MaybeUser};
 use crate::domain::{NewRecipe, RecipeInput};
-use crate::error::{AppError, PageError, PageResult};
-use crate::routes::paging::{author_term, search_term, Paging};
+use crate::error::{AppError, PageResult};
+use crate::routes::paging::{author_term, bad_query, search_term, Pager, Paging};
 use crate::store::recipes::{self, RecipeFilter, RecipeRow, Viewer};
 use crate::views::{Nav, RecipeCard};
 use crate::routes::ids::ValidIds;
@@ -89,18 +89,13 @@ pub async fn recipe_list(
     app: &State<App>,
     message: Option<FlashMessage<'_>>,
 ) -> PageResult<Template> {
-    let bad = |errors: crate::domain::FieldErrors| {
-        let message = ["page", "q"].iter().find_map(|f| errors.get(f)).unwrap_or("Bad request").to_owned();
-        PageError(AppError::BadRequest(message))
-    };
-    let paging = Paging::parse(page.as_deref(), None).map_err(bad)?;
-    let q = search_term(q.as_deref()).map_err(bad)?;
+    let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
+    let q = search_term(q.as_deref()).map_err(bad_query)?;
     let author = author_term(author.as_deref());
     let user = user.0.as_ref();
     let filter = RecipeFilter { q, author, ..Default::default() };
     let found = recipes::list(&app.db, viewer(user), filter, paging.page, paging.per_page).await?;
-    let last_page = found.last_page();
-    let (page, total) = (found.page, found.total);
+    let pager = Pager::of(&found);
     let items: Vec<RecipeCard> = found.items.into_iter().map(|row| RecipeCard::new(row, user)).collect();
     Ok(Template::render(
         "pages/recipes/list",
@@ -110,17 +105,19 @@ pub async fn recipe_list(
             recipes: items,
             q,
             author,
-            page,
-            total,
-            last_page,
-            prev: (page > 1).then(|| page.min(last_page + 1) - 1),
-            next: (page < last_page).then_some(page + 1),
+            pager,
             logged_in: user.is_some(),
         },
     ))
 }
 
-fn recipe_form_page(user: &Authenticated, action: String, recipe_id: Option<i64>, form: &RecipeForm, error: Option<&AppError>) -> Template {
+fn recipe_form_page(
+    user: &Authenticated,
+    action: String,
+    recipe_id: Option<i64>,
+    form: &RecipeForm,
+    error: Option<&AppError>,
+) -> Template {
     Template::render(
         "pages/recipes/form",
         context! {
@@ -155,7 +152,13 @@ pub async fn recipe_create(user: CurrentUser, form: Csrf<RecipeForm>, app: &Stat
 }
 
 #[get("/recipes/<id>")]
-pub async fn recipe_show(_ids: ValidIds, id: i64, user: MaybeUser, app: &State<App>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
+pub async fn recipe_show(
+    _ids: ValidIds,
+    id: i64,
+    user: MaybeUser,
+    app: &State<App>,
+    message: Option<FlashMessage<'_>>,
+) -> PageResult<Template> {
     let user = user.0.as_ref();
     let recipe = RecipeCard::new(find(app, id, user).await?, user);
     Ok(Template::render(
@@ -171,7 +174,13 @@ pub async fn recipe_edit_form(_ids: ValidIds, id: i64, user: CurrentUser, app: &
 }
 
 #[post("/recipes/<id>", data = "<form>")]
-pub async fn recipe_update(_ids: ValidIds, id: i64, user: CurrentUser, form: Csrf<RecipeForm>, app: &State<App>) -> PageResult<FormReply> {
+pub async fn recipe_update(
+    _ids: ValidIds,
+    id: i64,
+    user: CurrentUser,
+    form: Csrf<RecipeForm>,
+    app: &State<App>,
+) -> PageResult<FormReply> {
     find_own(app, id, &user).await?;
     let form = form.0;
     let new = match NewRecipe::parse(&form.input()) {
@@ -186,7 +195,13 @@ pub async fn recipe_update(_ids: ValidIds, id: i64, user: CurrentUser, form: Csr
 }
 
 #[post("/recipes/<id>/delete", data = "<_form>")]
-pub async fn recipe_delete(_ids: ValidIds, id: i64, user: CurrentUser, _form: Csrf<ActionForm>, app: &State<App>) -> PageResult<Flash<Redirect>> {
+pub async fn recipe_delete(
+    _ids: ValidIds,
+    id: i64,
+    user: CurrentUser,
+    _form: Csrf<ActionForm>,
+    app: &State<App>,
+) -> PageResult<Flash<Redirect>> {
     let recipe = find(app, id, Some(&user)).await?;
     if recipe.user_id != user.id && !user.is_admin() {
         return Err(AppError::Forbidden.into());
