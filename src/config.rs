@@ -36,6 +36,7 @@ struct RawConfig {
     cookie_secure: Option<bool>,
     password_min_length: usize,
     audit_retention_days: u32,
+    sqlite_busy_timeout_ms: u64,
 }
 
 impl Default for RawConfig {
@@ -49,6 +50,7 @@ impl Default for RawConfig {
             cookie_secure: None,
             password_min_length: 8,
             audit_retention_days: 90,
+            sqlite_busy_timeout_ms: 5000,
         }
     }
 }
@@ -92,6 +94,8 @@ pub struct AppConfig {
     pub password_rules: PasswordRules,
     /// Audit events older than this many days are purged.
     pub audit_retention_days: u32,
+    /// How long an SQLite writer waits for another before giving up (503).
+    pub sqlite_busy_timeout: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -179,6 +183,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         cookie_secure: raw.cookie_secure.unwrap_or(release),
         password_rules: PasswordRules { min_length: raw.password_min_length },
         audit_retention_days: raw.audit_retention_days,
+        sqlite_busy_timeout: std::time::Duration::from_millis(raw.sqlite_busy_timeout_ms),
     })
 }
 

@@ -1,15 +1,19 @@
-//! Database connection and migrations.
+//! Database connection, migrations and the health probe.
 //!
-//! Any SeaORM URL works; for SQLite the file's folder is created first, and
-//! the database is switched to WAL so readers do not wait for a writer.
+//! Any SeaORM URL works. SQLite's settings live here and only here (see
+//! `sqlite_settings`): WAL, so readers do not wait for a writer; a busy
+//! timeout, so a writer waits a moment for another before giving up; and
+//! foreign keys on, so deleting a user deletes their recipes and sessions.
 //! Pool acquisition times out quickly, so a database that is down or locked
-//! turns into 503 pages instead of hung requests.
+//! turns into 503 pages (`AppError::Unavailable`) instead of hung requests,
+//! and the pool reconnects by itself when the database is back.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 
 /// The file path of a `sqlite:` URL, if it names a file.
 fn sqlite_path(url: &str) -> Option<&str> {
@@ -18,7 +22,19 @@ fn sqlite_path(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
-pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
+/// SQLite, the embedded default, set up for a web server: every connection
+/// of the pool gets these.
+fn sqlite_settings(options: SqliteConnectOptions, busy_timeout: Duration) -> SqliteConnectOptions {
+    options
+        .journal_mode(SqliteJournalMode::Wal)
+        // With WAL, NORMAL loses no committed data on a crash of the process
+        // (only on a power cut), and saves an fsync per transaction.
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(busy_timeout)
+        .foreign_keys(true)
+}
+
+pub async fn connect(url: &str, sqlite_busy_timeout: Duration) -> anyhow::Result<DatabaseConnection> {
     if let Some(parent) = sqlite_path(url).and_then(|p| std::path::Path::new(p).parent()) {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)
@@ -30,19 +46,32 @@ pub async fn connect(url: &str) -> anyhow::Result<DatabaseConnection> {
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(5))
         .acquire_timeout(Duration::from_secs(5))
-        .max_connections(16);
+        .max_connections(16)
+        .map_sqlx_sqlite_opts(move |options| sqlite_settings(options, sqlite_busy_timeout));
     // The error of a failed connect may quote the URL, password included.
-    let db = Database::connect(options).await.map_err(|e| {
+    Database::connect(options).await.map_err(|e| {
         let kind = match e {
-            sea_orm::DbErr::Conn(_) => "cannot connect to the database",
+            DbErr::Conn(_) => "cannot connect to the database",
             _ => "database connection failed",
         };
         anyhow::anyhow!("{kind} (check database_url / DATABASE_URL)")
-    })?;
+    })
+}
+
+/// Whether the database can serve requests. A server database answers a
+/// ping. SQLite always answers reads (WAL), so the probe also takes the
+/// write lock for an instant, in a transaction that is rolled back: a file
+/// locked by another process beyond the busy timeout is unavailable.
+pub async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.ping().await?;
     if db.get_database_backend() == DbBackend::Sqlite {
-        db.execute_unprepared("PRAGMA journal_mode = WAL;").await.context("cannot enable WAL")?;
+        let txn = db.begin().await?;
+        // A write statement takes SQLite's write lock even when it matches
+        // no row.
+        txn.execute_unprepared("DELETE FROM revoked_tokens WHERE 0").await?;
+        txn.rollback().await?;
     }
-    Ok(db)
+    Ok(())
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

@@ -21,6 +21,9 @@ use serde_json::json;
 
 use crate::domain::FieldErrors;
 
+/// Seconds a client is told to wait when the database is unavailable.
+pub const RETRY_AFTER_UNAVAILABLE: u64 = 5;
+
 /// Why a token was not accepted. Carries no token text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthError {
@@ -177,6 +180,15 @@ impl AppError {
         }
     }
 
+    /// `Retry-After` seconds for a client that may try again.
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            AppError::Throttled { retry_after } => Some(*retry_after),
+            AppError::Unavailable(_) => Some(RETRY_AFTER_UNAVAILABLE),
+            _ => None,
+        }
+    }
+
     fn title(&self) -> &'static str {
         match self {
             AppError::CsrfRejected => "Form expired",
@@ -242,8 +254,8 @@ impl<'r> Responder<'r, 'static> for PageError {
             },
         );
         let mut response = (status, page).respond_to(req)?;
-        if let AppError::Throttled { retry_after } = error {
-            response.set_header(Header::new("Retry-After", retry_after.to_string()));
+        if let Some(seconds) = error.retry_after() {
+            response.set_header(Header::new("Retry-After", seconds.to_string()));
         }
         Ok(response)
     }
@@ -269,10 +281,10 @@ impl<'r> Responder<'r, 'static> for ApiError {
                     ),
                 ));
             }
-            AppError::Throttled { retry_after } => {
-                response.set_header(Header::new("Retry-After", retry_after.to_string()));
-            }
             _ => {}
+        }
+        if let Some(seconds) = error.retry_after() {
+            response.set_header(Header::new("Retry-After", seconds.to_string()));
         }
         Ok(response)
     }

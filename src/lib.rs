@@ -62,6 +62,12 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
     } else {
         figment.merge(("template_dir", asset_dir("templates")))
     };
+    // Rocket believes an `X-Real-IP` header from any client by default, so a
+    // client could claim any address (and step around the per-address login
+    // limit, or write a false one into the audit trail). The socket's peer
+    // address is the default here; behind a reverse proxy the operator names
+    // the proxy's header (`ip_header = "X-Real-IP"`), see the README.
+    let figment = if figment.find_value("ip_header").is_ok() { figment } else { figment.merge(("ip_header", false)) };
     let static_dir = figment.extract_inner::<String>("static_dir").unwrap_or_else(|_| asset_dir("static"));
 
     rocket::custom(figment)

@@ -4,8 +4,10 @@
 //! `Csrf<T>` reads the urlencoded body once, checks its `csrf_token` field,
 //! then parses the same body as `T` (Rocket's forms ignore the extra field).
 //! For a logged-in user the token must equal the session's `csrf` claim; for
-//! a visitor, the `csrf` cookie that the form's page set. Missing or wrong:
-//! 403 and a "form expired" page, never a 500.
+//! a visitor, the `csrf` cookie that the form's page set. Missing or wrong,
+//! and equally an empty body or one that is not a form at all: 403 and a
+//! "form expired" page, never a 400 or a 500. This guard is the one place
+//! that decides it, for every form of the site.
 
 use rocket::data::{self, Data, FromData, ToByteUnit};
 use rocket::form::{Form, FromForm};
@@ -45,13 +47,15 @@ impl<'r, T: for<'a> FromForm<'a> + Send + 'static> FromData<'r> for Csrf<T> {
     type Error = GuardFailed;
 
     async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        // Not a form (JSON, no content type, an empty body): no page of ours
+        // sent it, so it is refused like a form with a wrong token.
         if !req.content_type().is_some_and(|ct| ct.is_form()) {
-            return fail_guard(req, AppError::BadRequest("Expected a submitted HTML form.".into()));
+            return fail_guard(req, AppError::CsrfRejected);
         }
         let body = match data.open(FORM_LIMIT_KIB.kibibytes()).into_string().await {
             Ok(body) if body.is_complete() => body.into_inner(),
             Ok(_) => return fail_guard(req, AppError::PayloadTooLarge),
-            Err(_) => return fail_guard(req, AppError::BadRequest("The form could not be read.".into())),
+            Err(_) => return fail_guard(req, AppError::CsrfRejected),
         };
         let body = RawStr::new(&body);
 
