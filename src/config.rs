@@ -37,6 +37,9 @@ struct RawConfig {
     password_min_length: usize,
     audit_retention_days: u32,
     sqlite_busy_timeout_ms: u64,
+    login_max_failures_per_account: u64,
+    login_max_failures_per_address: u64,
+    login_window: i64,
 }
 
 impl Default for RawConfig {
@@ -51,6 +54,9 @@ impl Default for RawConfig {
             password_min_length: 8,
             audit_retention_days: 90,
             sqlite_busy_timeout_ms: 5000,
+            login_max_failures_per_account: 10,
+            login_max_failures_per_address: 100,
+            login_window: 900,
         }
     }
 }
@@ -79,6 +85,17 @@ pub enum SecretSource {
     Generated(PathBuf),
 }
 
+/// Login throttling (SPEC.md §6).
+#[derive(Debug, Clone, Copy)]
+pub struct ThrottleRules {
+    /// Failed logins allowed per account within `window`.
+    pub per_account: u64,
+    /// Failed logins allowed per client address within `window`.
+    pub per_address: u64,
+    /// Seconds.
+    pub window: i64,
+}
+
 /// Validated configuration, managed by Rocket.
 #[derive(Debug, Clone)]
 pub struct AppConfig {
@@ -96,6 +113,7 @@ pub struct AppConfig {
     pub audit_retention_days: u32,
     /// How long an SQLite writer waits for another before giving up (503).
     pub sqlite_busy_timeout: std::time::Duration,
+    pub throttle: ThrottleRules,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +134,8 @@ pub enum ConfigError {
     PasswordMinLength(usize),
     #[error("audit_retention_days must be at least 1")]
     AuditRetention,
+    #[error("{0} must be at least 1")]
+    AtLeastOne(&'static str),
     #[error("{path}: {source}")]
     SecretFile { path: String, source: std::io::Error },
     #[error("{0} does not hold a usable secret; delete it to have a new one generated")]
@@ -167,6 +187,17 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
     if raw.audit_retention_days == 0 {
         return Err(ConfigError::AuditRetention);
     }
+    for (key, value) in [
+        ("login_max_failures_per_account", raw.login_max_failures_per_account),
+        ("login_max_failures_per_address", raw.login_max_failures_per_address),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::AtLeastOne(key));
+        }
+    }
+    if raw.login_window <= 0 {
+        return Err(ConfigError::Ttl("login_window"));
+    }
     let (jwt_secret, secret_source) = match raw.jwt_secret {
         Some(secret) if secret.len() < MIN_SECRET_BYTES => return Err(ConfigError::ShortSecret(secret.len())),
         Some(secret) => (JwtSecret(secret.into_bytes()), SecretSource::Configured),
@@ -184,6 +215,11 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         password_rules: PasswordRules { min_length: raw.password_min_length },
         audit_retention_days: raw.audit_retention_days,
         sqlite_busy_timeout: std::time::Duration::from_millis(raw.sqlite_busy_timeout_ms),
+        throttle: ThrottleRules {
+            per_account: raw.login_max_failures_per_account,
+            per_address: raw.login_max_failures_per_address,
+            window: raw.login_window,
+        },
     })
 }
 
@@ -250,6 +286,8 @@ mod tests {
         assert_eq!((config.access_token_ttl, config.refresh_token_ttl), (900, 604_800));
         assert_eq!(config.password_rules.min_length, 8);
         assert_eq!(config.audit_retention_days, 90);
+        let throttle = config.throttle;
+        assert_eq!((throttle.per_account, throttle.per_address, throttle.window), (10, 100, 900));
         assert_eq!(config.secret_source, SecretSource::Configured);
     }
 
@@ -262,6 +300,8 @@ mod tests {
             ("access_token_ttl", serde_json::json!(0), "access_token_ttl"),
             ("password_min_length", serde_json::json!(0), "password_min_length"),
             ("audit_retention_days", serde_json::json!(0), "audit_retention_days"),
+            ("login_max_failures_per_account", serde_json::json!(0), "login_max_failures_per_account"),
+            ("login_window", serde_json::json!(-5), "login_window"),
             ("bcrypt_cost", serde_json::json!("twelve"), "bcrypt_cost"),
         ] {
             let message = load(&figment_with(key, value)).unwrap_err().to_string();

@@ -42,7 +42,8 @@ use rocket_dyn_templates::Template;
 use crate::app::App;
 use crate::config::SecretSource;
 
-/// How often expired blocklist rows and old audit events are purged.
+/// How often expired blocklist rows, old login failures and old audit
+/// events are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// `dir` under the working directory if it is there, else the one beside
@@ -52,6 +53,15 @@ fn asset_dir(dir: &str) -> String {
         dir.to_owned()
     } else {
         format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"))
+    }
+}
+
+/// One line for a purge that removed rows or failed; none when idle.
+fn log_purge(what: &str, result: Result<u64, sea_orm::DbErr>) {
+    match result {
+        Ok(0) => {}
+        Ok(rows) => tracing::info!(rows, "purged {what}"),
+        Err(e) => tracing::warn!(error = %e, "purging {what} failed"),
     }
 }
 
@@ -67,7 +77,10 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
     // limit, or write a false one into the audit trail). The socket's peer
     // address is the default here; behind a reverse proxy the operator names
     // the proxy's header (`ip_header = "X-Real-IP"`), see the README.
-    let figment = if figment.find_value("ip_header").is_ok() { figment } else { figment.merge(("ip_header", false)) };
+    let ip_header_chosen = figment
+        .find_metadata("ip_header")
+        .is_some_and(|source| source.name != "rocket::Config::default()");
+    let figment = if ip_header_chosen { figment } else { figment.merge(("ip_header", false)) };
     let static_dir = figment.extract_inner::<String>("static_dir").unwrap_or_else(|_| asset_dir("static"));
 
     rocket::custom(figment)
@@ -111,20 +124,14 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 let app = rocket.state::<App>().expect("BUG: App is managed at ignite");
                 let db = app.db.clone();
                 let retention_days = app.config.audit_retention_days;
+                let login_window = app.config.throttle.window;
                 rocket::tokio::spawn(async move {
                     let mut every = rocket::tokio::time::interval(PURGE_EVERY);
                     loop {
                         every.tick().await;
-                        match store::tokens::purge_expired(&db).await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(rows = n, "purged expired blocklist rows"),
-                            Err(e) => tracing::warn!(error = %e, "blocklist purge failed"),
-                        }
-                        match store::audit::purge_older_than(&db, retention_days).await {
-                            Ok(0) => {}
-                            Ok(n) => tracing::info!(rows = n, retention_days, "purged old audit events"),
-                            Err(e) => tracing::warn!(error = %e, "audit purge failed"),
-                        }
+                        log_purge("expired blocklist rows", store::tokens::purge_expired(&db).await);
+                        log_purge("old login failures", store::throttle::purge_older_than(&db, login_window).await);
+                        log_purge("old audit events", store::audit::purge_older_than(&db, retention_days).await);
                     }
                 });
             })

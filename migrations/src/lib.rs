@@ -14,6 +14,7 @@ mod m20261123_000004_create_revoked_tokens;
 mod m20261123_000005_add_recipe_search_text;
 mod m20261123_000006_create_audit_events;
 mod m20261123_000007_add_login_details;
+mod m20261123_000008_create_login_failures;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_add_recipe_search_text::Migration),
             Box::new(m20261123_000006_create_audit_events::Migration),
             Box::new(m20261123_000007_add_login_details::Migration),
+            Box::new(m20261123_000008_create_login_failures::Migration),
         ]
     }
 }

@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use crate::app::App;
 use crate::audit::{self, Detail, Event};
+use crate::auth::throttle::LoginThrottle;
 use crate::auth::{session, Authenticated, ClientInfo, TokenPair};
 use crate::domain::{AuditKind, Email, FieldErrors, Password, Role, Username};
 use crate::entities::user;
@@ -89,7 +90,8 @@ async fn check_password(app: &App, email: &str, password: &str) -> Result<Passwo
 
 /// A password login. Unknown email and wrong password are one error after
 /// the same work; a disabled account is refused (403) only after the
-/// password proved right, so it reveals nothing to a guesser.
+/// password proved right, so it reveals nothing to a guesser. A throttled
+/// account or address is refused (429) before bcrypt runs.
 ///
 /// `current` is the browser's session when it already has one: the same
 /// account logging in again (to get a fresh token) keeps that session with
@@ -103,17 +105,22 @@ pub async fn login(
     current: Option<(&Authenticated, Option<&str>)>,
 ) -> Result<(user::Model, TokenPair), AppError> {
     let failed = |subject: Option<Uuid>, reason| Event::about(AuditKind::LoginFailed, subject).with(Detail::LoginFailed { reason });
+    let throttle = LoginThrottle::new(app, email, client);
+    throttle.check().await?;
     let user = match check_password(app, email, password).await? {
         PasswordCheck::Matches(user) => user,
         PasswordCheck::UnknownEmail => {
+            throttle.failed().await?;
             audit::record(&app.db, client, failed(None, "unknown_email")).await;
             return Err(AppError::InvalidCredentials);
         }
         PasswordCheck::WrongPassword(user) => {
+            throttle.failed().await?;
             audit::record(&app.db, client, failed(Some(user.public_id), "wrong_password")).await;
             return Err(AppError::InvalidCredentials);
         }
     };
+    throttle.succeeded().await?;
     if user.disabled_at.is_some() {
         audit::record(&app.db, client, failed(Some(user.public_id), "disabled")).await;
         return Err(AppError::Forbidden);
@@ -191,7 +198,14 @@ pub async fn change_password(
     if input.new_password_confirm.is_some_and(|confirm| confirm != input.new_password) {
         errors.add("new_password_confirm", "The two passwords differ.");
     }
-    if !app.hasher.verify_or_dummy(input.current_password, Some(&account.password_hash)).await? {
+    // The current-password check shares the login counters, or it would be
+    // an unthrottled way to guess a stolen session's password.
+    let throttle = LoginThrottle::new(app, &account.email, client);
+    throttle.check().await?;
+    if app.hasher.verify_or_dummy(input.current_password, Some(&account.password_hash)).await? {
+        throttle.succeeded().await?;
+    } else {
+        throttle.failed().await?;
         errors.add("current_password", "That is not your current password.");
     }
     let (Some(new_password), true) = (new_password, errors.is_empty()) else {

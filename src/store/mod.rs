@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod recipes;
 pub mod sessions;
+pub mod throttle;
 pub mod tokens;
 pub mod users;
 

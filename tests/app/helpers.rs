@@ -65,6 +65,17 @@ impl TestApp {
         Self { client, dir }
     }
 
+    /// An app with some configuration keys set otherwise.
+    pub async fn spawn_with(settings: &[(&str, Value)]) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut figment = figment(&dir);
+        for (key, value) in settings {
+            figment = figment.merge((*key, value.clone()));
+        }
+        let client = Client::tracked(recipebox::rocket(figment)).await.expect("the app ignites");
+        Self { client, dir }
+    }
+
     /// Stops this app and starts a new one on the same database.
     pub async fn restart(self) -> Self {
         let dir = self.dir;

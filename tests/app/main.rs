@@ -10,4 +10,5 @@ mod me;
 mod password;
 mod recipes;
 mod server;
+mod throttle;
 mod tokens;
