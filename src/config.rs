@@ -18,6 +18,7 @@ use rocket::figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::PasswordRules;
+use crate::telemetry::LogFormat;
 
 /// Where the generated JWT secret lives when none is configured.
 pub const SECRET_FILE: &str = "data/jwt_secret";
@@ -148,6 +149,16 @@ pub fn figment() -> Figment {
     rocket::Config::figment()
         .merge(Env::raw().only(&["DATABASE_URL"]).global())
         .merge(Env::prefixed("ROCKET_").only(&["DATABASE_URL"]).global())
+}
+
+/// The `log_format` key, read before anything else so that every later
+/// message is logged in the chosen format.
+pub fn log_format(figment: &Figment) -> Result<LogFormat, ConfigError> {
+    match figment.extract_inner::<String>("log_format") {
+        Ok(raw) => raw.parse().map_err(ConfigError::Invalid),
+        Err(e) if e.missing() => Ok(LogFormat::default()),
+        Err(_) => Err(ConfigError::Invalid("log_format must be \"text\" or \"json\"".into())),
+    }
 }
 
 /// Reads and checks the configuration; generates the secret file if needed.
@@ -308,6 +319,14 @@ mod tests {
             assert!(message.contains(expected), "{key}: {message:?} should contain {expected:?}");
             assert!(!message.contains("too-short"), "the secret must not be echoed: {message}");
         }
+    }
+
+    #[test]
+    fn log_format_is_text_by_default_json_on_request_and_nothing_else() {
+        assert_eq!(log_format(&Figment::new()).unwrap(), LogFormat::Text);
+        assert_eq!(log_format(&figment_with("log_format", "json")).unwrap(), LogFormat::Json);
+        let message = log_format(&figment_with("log_format", "xml")).unwrap_err().to_string();
+        assert!(message.contains("log_format"), "{message}");
     }
 
     #[test]

@@ -7,7 +7,13 @@ use clap::Parser;
 
 #[rocket::main]
 async fn main() -> ExitCode {
-    recipebox::telemetry::init();
+    match recipebox::config::log_format(&recipebox::config::figment()) {
+        Ok(format) => recipebox::telemetry::init(format),
+        Err(e) => {
+            eprintln!("recipebox: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
     let cli = recipebox::cli::Cli::parse();
     match recipebox::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,20 +1,67 @@
 //! Structured logs: tracing set up once, and one line per request with a
 //! request id, method, path (never the query string), status and duration.
 //!
+//! `log_format = "text"` (the default) writes human lines, coloured only
+//! when stderr is a terminal, so a log file holds plain text that `grep`
+//! finds; `"json"` writes one JSON object a line for log shippers. Rocket's
+//! own request lines are filtered out: ours is the one line per request.
+//! `RUST_LOG` replaces the default filter.
+//!
 //! Invariant: nothing logged here holds a header value, a cookie, a token, a
 //! password or a secret.
 
+use std::io::IsTerminal;
+use std::str::FromStr;
 use std::time::Instant;
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Data, Request, Response};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::prelude::*;
+use tracing_subscriber::{fmt, EnvFilter};
 
-/// Logs to stderr; `RUST_LOG` chooses the level (default `info`).
-pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+/// What `RUST_LOG` is when unset: our info lines, Rocket's warnings only.
+const DEFAULT_FILTER: &str = "info,rocket=warn";
+
+/// The `log_format` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err("log_format must be \"text\" or \"json\"".to_owned()),
+        }
+    }
+}
+
+/// Logs to stderr in `format`; `RUST_LOG` chooses what (default: info).
+///
+/// Rocket also logs each request's detail (the matched route, a failed
+/// guard, the catcher) under targets that end in `::_`; those lines are
+/// dropped whatever the filter, so a request is exactly one line: ours.
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let not_rocket_detail = filter_fn(|meta| !meta.target().ends_with("::_"));
+    let layer = fmt::layer().with_writer(std::io::stderr);
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = match format {
+        LogFormat::Text => {
+            registry.with(layer.with_ansi(std::io::stderr().is_terminal()).with_filter(not_rocket_detail)).try_init()
+        }
+        LogFormat::Json => registry
+            .with(layer.json().with_current_span(false).with_span_list(false).with_filter(not_rocket_detail))
+            .try_init(),
+    };
 }
 
 struct RequestStart {

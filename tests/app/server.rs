@@ -1,22 +1,25 @@
 //! The real binary, started as an operator would: configuration only through
 //! the environment variables SPEC.md names, port 0, a temporary database.
 
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// A running `recipebox` binary; killed on drop.
+/// A running `recipebox` binary; killed on drop. Its stderr (the log) goes
+/// to a file, so a chatty server never blocks on a full pipe.
 struct TestServer {
     child: Child,
     address: String,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl TestServer {
     fn start(extra_env: &[(&str, &str)]) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("server.db").display());
+        let log = File::create(dir.path().join("stderr.log")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_recipebox"))
             .current_dir(dir.path())
             .env("DATABASE_URL", url)
@@ -26,7 +29,7 @@ impl TestServer {
             .env("ROCKET_BCRYPT_COST", "4")
             .envs(extra_env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(Stdio::from(log))
             .spawn()
             .expect("the binary starts");
         // The liftoff fairing prints the bound address on stdout.
@@ -35,14 +38,17 @@ impl TestServer {
         while stdout.read_line(&mut line).map_err(|e| e.to_string())? > 0 {
             if let Some(address) = line.trim().strip_prefix("recipebox listening on http://") {
                 let address = address.to_owned();
-                return Ok(Self { child, address, _dir: dir });
+                return Ok(Self { child, address, dir });
             }
             line.clear();
         }
-        let mut stderr = String::new();
-        child.stderr.take().unwrap().read_to_string(&mut stderr).ok();
         let _ = child.wait();
-        Err(stderr)
+        Err(std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default())
+    }
+
+    /// Everything the server has logged so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap()
     }
 
     /// A minimal HTTP/1.1 exchange; returns the status code and the body.
@@ -78,13 +84,88 @@ fn the_binary_serves_with_environment_configuration_and_honours_the_ttl() {
     let signup = r#"{"email":"ann@example.com","username":"ann_lee","password":"a long secret phrase"}"#;
     let (status, body) = server.request("POST", "/api/v1/users", "Content-Type: application/json\r\n", signup);
     assert_eq!(status, 201, "{body}");
-    let body: serde_json::Value = serde_json::from_str(body.trim()).unwrap_or_else(|_| {
-        // A chunked body: take the JSON object out of the chunk framing.
+    assert_eq!(json_of(&body)["expires_in"], 120, "ROCKET_ACCESS_TOKEN_TTL is read");
+}
+
+/// The JSON object of a response body, chunked or not.
+fn json_of(body: &str) -> serde_json::Value {
+    serde_json::from_str(body.trim()).unwrap_or_else(|_| {
         let start = body.find('{').unwrap();
         let end = body.rfind('}').unwrap();
         serde_json::from_str(&body[start..=end]).unwrap()
-    });
-    assert_eq!(body["expires_in"], 120, "ROCKET_ACCESS_TOKEN_TTL is read");
+    })
+}
+
+/// Signs up, fails a login, logs in, writes a recipe, refreshes and logs
+/// out over the API; returns every secret that passed over the wire, and
+/// how many requests were made.
+fn a_whole_session(server: &TestServer) -> (Vec<String>, usize) {
+    let password = "a long secret phrase";
+    let json = "Content-Type: application/json\r\n";
+    let signup = format!(r#"{{"email":"ann@example.com","username":"ann_lee","password":"{password}"}}"#);
+    let (status, body) = server.request("POST", "/api/v1/users", json, &signup);
+    assert_eq!(status, 201, "{body}");
+    let first = json_of(&body);
+    let wrong = r#"{"email":"ann@example.com","password":"a wrong guess of it"}"#;
+    assert_eq!(server.request("POST", "/api/v1/auth/login", json, wrong).0, 401);
+    let login = format!(r#"{{"email":"ann@example.com","password":"{password}"}}"#);
+    let (status, body) = server.request("POST", "/api/v1/auth/login", json, &login);
+    assert_eq!(status, 200, "{body}");
+    let tokens = json_of(&body);
+    let (access, refresh) = (tokens["access_token"].as_str().unwrap(), tokens["refresh_token"].as_str().unwrap());
+    let bearer = |token: &str| format!("Authorization: Bearer {token}\r\n{json}");
+    let recipe = r#"{"name":"Kimchi stew","description":"Spicy","cook_time":45,"directions":"Simmer."}"#;
+    assert_eq!(server.request("POST", "/api/v1/recipes", &bearer(access), recipe).0, 201);
+    let (status, body) = server.request("POST", "/api/v1/auth/refresh", &bearer(refresh), "");
+    assert_eq!(status, 200, "{body}");
+    let rotated = json_of(&body);
+    let new_access = rotated["access_token"].as_str().unwrap();
+    assert_eq!(server.request("POST", "/api/v1/auth/logout", &bearer(new_access), "").0, 204);
+    let mut secrets = vec![password.to_owned(), "a wrong guess of it".to_owned(), crate::helpers::SECRET.to_owned()];
+    for pair in [&first, &tokens, &rotated] {
+        secrets.extend(["access_token", "refresh_token"].map(|key| pair[key].as_str().unwrap().to_owned()));
+    }
+    (secrets, 6)
+}
+
+#[test]
+fn the_text_log_has_one_plain_line_per_request_and_no_secret() {
+    let server = TestServer::start(&[]).expect("server starts");
+    let (secrets, requests) = a_whole_session(&server);
+    let csrf_less = server.request("POST", "/login", "Content-Type: application/x-www-form-urlencoded\r\n", "email=a");
+    assert_eq!(csrf_less.0, 403, "a refused form: Rocket's guard and catcher lines must not show either");
+    let requests = requests + 1;
+    let log = server.log();
+    assert!(!log.contains('\u{1b}'), "no colour codes when stderr is a file");
+    let request_lines: Vec<&str> = log.lines().filter(|line| line.contains("request_id=")).collect();
+    assert_eq!(request_lines.len(), requests, "exactly one line per request:\n{log}");
+    assert!(request_lines.iter().any(|line| line.contains("status=401") && line.contains("path=/api/v1/auth/login")));
+    assert!(!log.contains("rocket::server") && !log.contains("GuardFailed"), "Rocket's own request lines are not repeated:\n{log}");
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret in the log:\n{log}");
+    }
+    assert!(!log.contains("$2b$") && !log.contains("eyJ"), "no hash, no token:\n{log}");
+}
+
+#[test]
+fn the_json_log_is_one_object_a_line_for_log_shippers() {
+    let server = TestServer::start(&[("ROCKET_LOG_FORMAT", "json")]).expect("server starts");
+    let (secrets, requests) = a_whole_session(&server);
+    let log = server.log();
+    let lines: Vec<serde_json::Value> =
+        log.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))).collect();
+    let request_lines: Vec<&serde_json::Value> = lines.iter().filter(|line| line["fields"]["request_id"].is_string()).collect();
+    assert_eq!(request_lines.len(), requests);
+    assert!(request_lines.iter().all(|line| line["fields"]["status"].is_u64() && line["fields"]["path"].is_string()));
+    for secret in &secrets {
+        assert!(!log.contains(secret.as_str()), "a secret in the log:\n{log}");
+    }
+}
+
+#[test]
+fn the_binary_refuses_an_unknown_log_format() {
+    let error = TestServer::start(&[("ROCKET_LOG_FORMAT", "xml")]).err().expect("start is refused");
+    assert!(error.contains("log_format"), "{error}");
 }
 
 #[test]
