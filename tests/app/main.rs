@@ -12,3 +12,4 @@ mod recipes;
 mod server;
 mod throttle;
 mod tokens;
+mod unavailable;
