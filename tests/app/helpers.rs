@@ -7,6 +7,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rocket::http::{ContentType, Header as HttpHeader, Status};
 use rocket::local::asynchronous::{Client, LocalResponse};
 use serde_json::{json, Value};
+use std::sync::Arc;
+
 use tempfile::TempDir;
 
 use recipebox::app::App;
@@ -16,8 +18,72 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub client: Client,
-    /// Keeps the database file alive for the test's lifetime.
+    /// A folder of this test's own (the SQLite database lives here).
     pub dir: TempDir,
+    pub database: Arc<TestDatabase>,
+}
+
+/// This test's own database: an SQLite file in the test's folder, or, with
+/// `TEST_DATABASE_URL` (a `postgres://` or `mysql://` URL), a database of
+/// its own created on that server and dropped when the test ends, so tests
+/// stay independent and run in parallel on every backend.
+pub struct TestDatabase {
+    pub url: String,
+    /// The server's URL and this database's name, to drop it afterwards.
+    server: Option<(String, String)>,
+}
+
+/// The server database URL the suite runs against, if not SQLite.
+pub fn server_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL").ok().filter(|url| !url.trim().is_empty() && !url.starts_with("sqlite:"))
+}
+
+/// `url` with its database name replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(base, query)| (base, Some(query)));
+    let (server, _) = base.rsplit_once('/').filter(|(server, _)| server.contains("://") && !server.ends_with('/')).unwrap_or((base, ""));
+    match query {
+        Some(query) => format!("{server}/{name}?{query}"),
+        None => format!("{server}/{name}"),
+    }
+}
+
+impl TestDatabase {
+    pub async fn create(dir: &TempDir) -> Self {
+        let Some(server) = server_url() else {
+            return Self { url: format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display()), server: None };
+        };
+        let name = format!("rb_test_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
+        let admin = sea_orm::Database::connect(server.as_str()).await.expect("TEST_DATABASE_URL is reachable");
+        sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("CREATE DATABASE {name}")).await.expect("CREATE DATABASE");
+        admin.close().await.ok();
+        Self { url: with_database(&server, &name), server: Some((server, name)) }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        self.server.is_none()
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.server.take() else { return };
+        // Drop runs inside the test's runtime, which cannot block on a
+        // future: a thread with a runtime of its own drops the database.
+        let dropped = std::thread::spawn(move || {
+            let runtime = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let admin = sea_orm::Database::connect(server.as_str()).await?;
+                let force = if server.starts_with("postgres") { " WITH (FORCE)" } else { "" };
+                sea_orm::ConnectionTrait::execute_unprepared(&admin, &format!("DROP DATABASE IF EXISTS {name}{force}")).await?;
+                admin.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: the test database could not be dropped: {dropped:?}");
+        }
+    }
 }
 
 /// A unique, valid user.
@@ -43,10 +109,10 @@ pub struct Tokens {
     pub refresh: String,
 }
 
-pub fn figment(dir: &TempDir) -> rocket::figment::Figment {
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+/// The test configuration on the database at `database_url`.
+pub fn figment(database_url: &str) -> rocket::figment::Figment {
     rocket::Config::figment()
-        .merge(("database_url", url))
+        .merge(("database_url", database_url))
         .merge(("jwt_secret", SECRET))
         .merge(("bcrypt_cost", 4))
         .merge(("cookie_secure", false))
@@ -55,32 +121,32 @@ pub fn figment(dir: &TempDir) -> rocket::figment::Figment {
 
 impl TestApp {
     pub async fn spawn() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        Self::spawn_in(dir).await
-    }
-
-    /// An app on the database in `dir` (a restart, when `dir` was used before).
-    pub async fn spawn_in(dir: TempDir) -> Self {
-        let client = Client::tracked(recipebox::rocket(figment(&dir))).await.expect("the app ignites");
-        Self { client, dir }
+        Self::spawn_with(&[]).await
     }
 
     /// An app with some configuration keys set otherwise.
     pub async fn spawn_with(settings: &[(&str, Value)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut figment = figment(&dir);
+        let database = Arc::new(TestDatabase::create(&dir).await);
+        let mut figment = figment(&database.url);
         for (key, value) in settings {
             figment = figment.merge((*key, value.clone()));
         }
         let client = Client::tracked(recipebox::rocket(figment)).await.expect("the app ignites");
-        Self { client, dir }
+        Self { client, dir, database }
+    }
+
+    /// This test's configuration, for a second app on the same database.
+    pub fn figment(&self) -> rocket::figment::Figment {
+        figment(&self.database.url)
     }
 
     /// Stops this app and starts a new one on the same database.
     pub async fn restart(self) -> Self {
-        let dir = self.dir;
-        drop(self.client);
-        Self::spawn_in(dir).await
+        let Self { client, dir, database } = self;
+        drop(client);
+        let client = Client::tracked(recipebox::rocket(figment(&database.url))).await.expect("the app ignites");
+        Self { client, dir, database }
     }
 
     pub fn app(&self) -> &App {

@@ -68,7 +68,7 @@ async fn a_fresh_browser_changes_the_password_stays_logged_in_and_every_other_se
     assert_eq!(active_sessions(&t, &user.email).await, 1, "only this browser's session is left");
     // The tokens this browser held before the change are worth nothing now.
     for (name, token) in [("access_token", &before.access), ("refresh_token", &before.refresh)] {
-        let other = rocket::local::asynchronous::Client::untracked(recipebox::rocket(crate::helpers::figment(&t.dir))).await.unwrap();
+        let other = rocket::local::asynchronous::Client::untracked(recipebox::rocket(t.figment())).await.unwrap();
         let page = other.get("/me").cookie(Cookie::new(name, token.clone())).dispatch().await;
         assert_eq!(page.status(), Status::SeeOther, "the old {name} no longer logs anyone in");
     }
