@@ -136,6 +136,12 @@ impl TestApp {
         Self { client, dir, database }
     }
 
+    /// An app on a database that already exists (a migration test's).
+    pub async fn spawn_on(dir: TempDir, database: Arc<TestDatabase>) -> Self {
+        let client = Client::tracked(recipebox::rocket(figment(&database.url))).await.expect("the app ignites");
+        Self { client, dir, database }
+    }
+
     /// This test's configuration, for a second app on the same database.
     pub fn figment(&self) -> rocket::figment::Figment {
         figment(&self.database.url)

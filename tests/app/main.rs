@@ -7,6 +7,7 @@ mod api_auth;
 mod audit;
 mod helpers;
 mod me;
+mod migrations;
 mod password;
 mod recipes;
 mod server;
