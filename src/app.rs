@@ -17,7 +17,7 @@ pub struct App {
 impl App {
     /// Connects, applies pending migrations and prepares the keys.
     pub async fn start(config: AppConfig) -> anyhow::Result<Self> {
-        let db = db::connect(&config.database_url, config.sqlite_busy_timeout).await?;
+        let db = db::connect(&config.database_url, &config.pool).await?;
         db::migrate(&db).await?;
         let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
         Ok(Self { db, keys: JwtKeys::new(&config.jwt_secret), hasher, config })

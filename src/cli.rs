@@ -82,7 +82,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let config = config::load(&config::figment())?;
-            let db = crate::db::connect(&config.database_url, config.sqlite_busy_timeout).await?;
+            let db = crate::db::connect(&config.database_url, &config.pool).await?;
             crate::db::migrate(&db).await?;
             println!("migrations applied");
         }

@@ -10,6 +10,7 @@ use std::fmt;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use base64::Engine as _;
 use rand::RngCore;
@@ -38,6 +39,10 @@ struct RawConfig {
     password_min_length: usize,
     audit_retention_days: u32,
     sqlite_busy_timeout_ms: u64,
+    database_pool_size: Option<u32>,
+    database_connect_timeout: u64,
+    database_acquire_timeout: u64,
+    database_idle_timeout: u64,
     login_max_failures_per_account: u64,
     login_max_failures_per_address: u64,
     login_window: i64,
@@ -55,6 +60,10 @@ impl Default for RawConfig {
             password_min_length: 8,
             audit_retention_days: 90,
             sqlite_busy_timeout_ms: 5000,
+            database_pool_size: None,
+            database_connect_timeout: 5,
+            database_acquire_timeout: 5,
+            database_idle_timeout: 600,
             login_max_failures_per_account: 10,
             login_max_failures_per_address: 100,
             login_window: 900,
@@ -86,6 +95,33 @@ pub enum SecretSource {
     Generated(PathBuf),
 }
 
+/// The database connection pool.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub size: u32,
+    /// How long to wait for a new connection to the database.
+    pub connect_timeout: Duration,
+    /// How long a request waits for a free connection before it gets 503.
+    pub acquire_timeout: Duration,
+    /// An idle connection is closed after this long.
+    pub idle_timeout: Duration,
+    /// How long an SQLite writer waits for another before giving up (503).
+    pub sqlite_busy_timeout: Duration,
+}
+
+/// The pool size when none is configured. SQLite serialises writers, so a
+/// few connections serve it; a server database takes more, but several
+/// instances share its connection limit (PostgreSQL's default is 100,
+/// MariaDB's 151).
+fn default_pool_size(database_url: &str) -> u32 {
+    if database_url.starts_with("sqlite:") {
+        8
+    } else {
+        16
+    }
+}
+
 /// Login throttling (SPEC.md §6).
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleRules {
@@ -112,8 +148,7 @@ pub struct AppConfig {
     pub password_rules: PasswordRules,
     /// Audit events older than this many days are purged.
     pub audit_retention_days: u32,
-    /// How long an SQLite writer waits for another before giving up (503).
-    pub sqlite_busy_timeout: std::time::Duration,
+    pub pool: PoolSettings,
     pub throttle: ThrottleRules,
 }
 
@@ -206,6 +241,18 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
             return Err(ConfigError::AtLeastOne(key));
         }
     }
+    if raw.database_pool_size == Some(0) {
+        return Err(ConfigError::AtLeastOne("database_pool_size"));
+    }
+    for (key, value) in [
+        ("database_connect_timeout", raw.database_connect_timeout),
+        ("database_acquire_timeout", raw.database_acquire_timeout),
+        ("database_idle_timeout", raw.database_idle_timeout),
+    ] {
+        if value == 0 {
+            return Err(ConfigError::AtLeastOne(key));
+        }
+    }
     if raw.login_window <= 0 {
         return Err(ConfigError::Ttl("login_window"));
     }
@@ -215,6 +262,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         None => load_or_generate_secret(Path::new(SECRET_FILE))?,
     };
 
+    let pool_size = raw.database_pool_size.unwrap_or_else(|| default_pool_size(&raw.database_url));
     Ok(AppConfig {
         database_url: raw.database_url,
         jwt_secret,
@@ -225,7 +273,13 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         cookie_secure: raw.cookie_secure.unwrap_or(release),
         password_rules: PasswordRules { min_length: raw.password_min_length },
         audit_retention_days: raw.audit_retention_days,
-        sqlite_busy_timeout: std::time::Duration::from_millis(raw.sqlite_busy_timeout_ms),
+        pool: PoolSettings {
+            size: pool_size,
+            connect_timeout: Duration::from_secs(raw.database_connect_timeout),
+            acquire_timeout: Duration::from_secs(raw.database_acquire_timeout),
+            idle_timeout: Duration::from_secs(raw.database_idle_timeout),
+            sqlite_busy_timeout: Duration::from_millis(raw.sqlite_busy_timeout_ms),
+        },
         throttle: ThrottleRules {
             per_account: raw.login_max_failures_per_account,
             per_address: raw.login_max_failures_per_address,
@@ -297,6 +351,8 @@ mod tests {
         assert_eq!((config.access_token_ttl, config.refresh_token_ttl), (900, 604_800));
         assert_eq!(config.password_rules.min_length, 8);
         assert_eq!(config.audit_retention_days, 90);
+        assert_eq!(config.pool.size, 8, "SQLite's pool");
+        assert_eq!(load(&figment_with("database_url", "postgres://db/app")).unwrap().pool.size, 16);
         let throttle = config.throttle;
         assert_eq!((throttle.per_account, throttle.per_address, throttle.window), (10, 100, 900));
         assert_eq!(config.secret_source, SecretSource::Configured);
@@ -313,6 +369,8 @@ mod tests {
             ("audit_retention_days", serde_json::json!(0), "audit_retention_days"),
             ("login_max_failures_per_account", serde_json::json!(0), "login_max_failures_per_account"),
             ("login_window", serde_json::json!(-5), "login_window"),
+            ("database_pool_size", serde_json::json!(0), "database_pool_size"),
+            ("database_acquire_timeout", serde_json::json!(0), "database_acquire_timeout"),
             ("bcrypt_cost", serde_json::json!("twelve"), "bcrypt_cost"),
         ] {
             let message = load(&figment_with(key, value)).unwrap_err().to_string();

@@ -11,6 +11,8 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
+
+use crate::config::PoolSettings;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
@@ -34,7 +36,7 @@ fn sqlite_settings(options: SqliteConnectOptions, busy_timeout: Duration) -> Sql
         .foreign_keys(true)
 }
 
-pub async fn connect(url: &str, sqlite_busy_timeout: Duration) -> anyhow::Result<DatabaseConnection> {
+pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<DatabaseConnection> {
     if let Some(parent) = sqlite_path(url).and_then(|p| std::path::Path::new(p).parent()) {
         if !parent.as_os_str().is_empty() {
             std::fs::create_dir_all(parent)
@@ -42,12 +44,18 @@ pub async fn connect(url: &str, sqlite_busy_timeout: Duration) -> anyhow::Result
         }
     }
     let mut options = ConnectOptions::new(url.to_owned());
+    let busy_timeout = pool.sqlite_busy_timeout;
     options
         .sqlx_logging(false)
-        .connect_timeout(Duration::from_secs(5))
-        .acquire_timeout(Duration::from_secs(5))
-        .max_connections(16)
-        .map_sqlx_sqlite_opts(move |options| sqlite_settings(options, sqlite_busy_timeout));
+        .max_connections(pool.size)
+        .min_connections(0)
+        .connect_timeout(pool.connect_timeout)
+        .acquire_timeout(pool.acquire_timeout)
+        .idle_timeout(pool.idle_timeout)
+        // A connection is checked before use, so one broken by a database
+        // restart is replaced instead of failing a request.
+        .test_before_acquire(true)
+        .map_sqlx_sqlite_opts(move |options| sqlite_settings(options, busy_timeout));
     // The error of a failed connect may quote the URL, password included.
     Database::connect(options).await.map_err(|e| {
         let kind = match e {

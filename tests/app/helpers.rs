@@ -63,6 +63,11 @@ impl TestDatabase {
     pub fn is_sqlite(&self) -> bool {
         self.server.is_none()
     }
+
+    /// The server's URL and this database's name on it (`None` for SQLite).
+    pub fn on_server(&self) -> Option<(&str, &str)> {
+        self.server.as_ref().map(|(server, name)| (server.as_str(), name.as_str()))
+    }
 }
 
 impl Drop for TestDatabase {

@@ -56,3 +56,41 @@ async fn a_database_locked_past_the_busy_timeout_gives_503_with_retry_after_and_
     assert_eq!(t.post_json("/api/v1/recipes", Some(&tokens.access), &recipe).await.status(), Status::Created);
     t.api_login(&user).await;
 }
+
+/// Runs SQL on the PostgreSQL server as its administrator.
+async fn on_server(server: &str, sql: &str) {
+    let admin = sea_orm::Database::connect(server).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&admin, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+    admin.close().await.unwrap();
+}
+
+/// Stopping the shared PostgreSQL server would break every other test
+/// running on it, so this test takes its own database away instead: no new
+/// connections, every open one killed. To recipebox that is the server
+/// going down, and allowing connections again is the server coming back.
+#[rocket::async_test]
+async fn a_postgresql_database_that_goes_away_gives_503_and_is_used_again_when_it_is_back() {
+    let t = TestApp::spawn_with(&[("database_acquire_timeout", json!(1)), ("database_connect_timeout", json!(1))]).await;
+    let Some((server, name)) = t.database.on_server().filter(|(server, _)| server.starts_with("postgres")) else {
+        eprintln!("skipped: needs TEST_DATABASE_URL=postgres://… (this test takes its own PostgreSQL database away)");
+        return;
+    };
+    let (user, tokens) = t.api_signup().await;
+    on_server(server, &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
+    on_server(server, &format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")).await;
+
+    let health = t.client.get("/healthz").dispatch().await;
+    assert_eq!(health.status(), Status::ServiceUnavailable);
+    assert!(health.headers().get_one("Retry-After").is_some());
+    let me = t.get_json("/api/v1/me", Some(&tokens.access)).await;
+    assert_eq!(me.status(), Status::ServiceUnavailable, "the token cannot be checked: 503, not 401");
+    assert_eq!(me.headers().get_one("Retry-After"), Some("5"));
+    let page = t.client.get("/recipes").dispatch().await;
+    assert_eq!(page.status(), Status::ServiceUnavailable);
+    assert!(page.into_string().await.unwrap().contains("briefly unavailable"));
+
+    on_server(server, &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
+    assert_eq!(t.client.get("/healthz").dispatch().await.status(), Status::Ok, "back without a restart of recipebox");
+    assert_eq!(t.get_json("/api/v1/me", Some(&tokens.access)).await.status(), Status::Ok);
+    t.api_login(&user).await;
+}
