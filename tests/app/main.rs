@@ -6,6 +6,7 @@ mod admin;
 mod api_auth;
 mod audit;
 mod helpers;
+mod instances;
 mod me;
 mod migrations;
 mod password;

@@ -9,16 +9,23 @@ use std::time::Duration;
 
 /// A running `recipebox` binary; killed on drop. Its stderr (the log) goes
 /// to a file, so a chatty server never blocks on a full pipe.
-struct TestServer {
+pub struct TestServer {
     child: Child,
-    address: String,
+    pub address: String,
     dir: tempfile::TempDir,
 }
 
 impl TestServer {
-    fn start(extra_env: &[(&str, &str)]) -> Result<Self, String> {
+    /// The binary on an SQLite database of its own.
+    pub fn start(extra_env: &[(&str, &str)]) -> Result<Self, String> {
+        Self::start_on(None, extra_env)
+    }
+
+    /// The binary on the database at `url` (which another may share), or
+    /// with `None` on an SQLite file in its own folder.
+    pub fn start_on(url: Option<&str>, extra_env: &[(&str, &str)]) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("server.db").display());
+        let url = url.map_or_else(|| format!("sqlite://{}?mode=rwc", dir.path().join("server.db").display()), str::to_owned);
         let log = File::create(dir.path().join("stderr.log")).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_recipebox"))
             .current_dir(dir.path())
@@ -52,7 +59,7 @@ impl TestServer {
     }
 
     /// A minimal HTTP/1.1 exchange; returns the status code and the body.
-    fn request(&self, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
+    pub fn request(&self, method: &str, path: &str, headers: &str, body: &str) -> (u16, String) {
         let mut stream = TcpStream::connect(&self.address).unwrap();
         stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         write!(
@@ -88,7 +95,7 @@ fn the_binary_serves_with_environment_configuration_and_honours_the_ttl() {
 }
 
 /// The JSON object of a response body, chunked or not.
-fn json_of(body: &str) -> serde_json::Value {
+pub fn json_of(body: &str) -> serde_json::Value {
     serde_json::from_str(body.trim()).unwrap_or_else(|_| {
         let start = body.find('{').unwrap();
         let end = body.rfind('}').unwrap();

@@ -1,0 +1,175 @@
+//! Several recipebox processes on one database (SPEC.md §3, §6): whatever
+//! one instance revokes, the other refuses on the very next request, and
+//! the login counters and the unique email hold across them. The database
+//! is the suite's: an SQLite file both processes open, or with
+//! `TEST_DATABASE_URL` a database of its own on PostgreSQL or MariaDB.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::helpers::{claims_of, TestDatabase, PASSWORD, SECRET};
+use crate::server::{json_of, TestServer};
+
+const JSON: &str = "Content-Type: application/json\r\n";
+
+fn bearer(token: &str) -> String {
+    format!("Authorization: Bearer {token}\r\n{JSON}")
+}
+
+/// Two instances on one fresh database, and the admin the CLI created.
+struct Cluster {
+    a: TestServer,
+    b: TestServer,
+    _database: TestDatabase,
+    _dir: tempfile::TempDir,
+}
+
+impl Cluster {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let database = runtime.block_on(TestDatabase::create(&dir));
+        // The first instance migrates the new database; the second starts on it.
+        let a = TestServer::start_on(Some(&database.url), &[]).expect("instance A starts");
+        let b = TestServer::start_on(Some(&database.url), &[]).expect("instance B starts");
+        let created = Command::new(env!("CARGO_BIN_EXE_recipebox"))
+            .args(["user", "create", "--email", "admin@example.com", "--username", "chief", "--admin"])
+            .env("DATABASE_URL", &database.url)
+            .env("ROCKET_JWT_SECRET", SECRET)
+            .env("ROCKET_BCRYPT_COST", "4")
+            .env("RECIPEBOX_PASSWORD", PASSWORD)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+        Self { a, b, _database: database, _dir: dir }
+    }
+}
+
+fn signup(server: &TestServer, name: &str) -> Value {
+    let body = json!({"email": format!("{name}@example.com"), "username": name, "password": PASSWORD}).to_string();
+    let (status, response) = server.request("POST", "/api/v1/users", JSON, &body);
+    assert_eq!(status, 201, "{response}");
+    json_of(&response)
+}
+
+fn login(server: &TestServer, email: &str) -> Value {
+    let body = json!({"email": email, "password": PASSWORD}).to_string();
+    let (status, response) = server.request("POST", "/api/v1/auth/login", JSON, &body);
+    assert_eq!(status, 200, "{response}");
+    json_of(&response)
+}
+
+fn token<'a>(pair: &'a Value, key: &str) -> &'a str {
+    pair[key].as_str().unwrap()
+}
+
+fn me(server: &TestServer, pair: &Value) -> (u16, String) {
+    server.request("GET", "/api/v1/me", &bearer(token(pair, "access_token")), "")
+}
+
+fn error_code(response: &(u16, String)) -> String {
+    json_of(&response.1)["error"]["code"].as_str().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_logout_on_one_instance_is_refused_on_the_other_at_once() {
+    let c = Cluster::start();
+    let ann = signup(&c.a, "ann");
+    assert_eq!(me(&c.b, &ann).0, 200, "B accepts A's token: one secret, one database");
+    let logout = json!({"refresh_token": token(&ann, "refresh_token")}).to_string();
+    assert_eq!(c.a.request("POST", "/api/v1/auth/logout", &bearer(token(&ann, "access_token")), &logout).0, 204);
+    let refused = me(&c.b, &ann);
+    assert_eq!((refused.0, error_code(&refused).as_str()), (401, "token_revoked"));
+    let refresh = c.b.request("POST", "/api/v1/auth/refresh", &bearer(token(&ann, "refresh_token")), "");
+    assert_eq!(refresh.0, 401);
+}
+
+#[test]
+fn logging_out_everywhere_on_one_instance_ends_the_sessions_used_on_the_other() {
+    let c = Cluster::start();
+    let first = signup(&c.a, "bea");
+    let second = login(&c.b, "bea@example.com");
+    // The browser form of instance A, with the first session's cookies.
+    let access = token(&first, "access_token");
+    let csrf = claims_of(access)["csrf"].as_str().unwrap().to_owned();
+    let cookies = format!(
+        "Cookie: access_token={access}; refresh_token={}\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+        token(&first, "refresh_token")
+    );
+    let (status, _) = c.a.request("POST", "/me/logout-everywhere", &cookies, &format!("csrf_token={csrf}"));
+    assert_eq!(status, 303);
+    for pair in [&first, &second] {
+        assert_eq!(me(&c.b, pair).0, 401, "every session ends on instance B too");
+    }
+    assert_eq!(me(&c.b, &login(&c.b, "bea@example.com")).0, 200, "a login made after works");
+}
+
+#[test]
+fn disabling_and_role_changes_made_on_one_instance_hold_on_the_other() {
+    let c = Cluster::start();
+    let admin = login(&c.a, "admin@example.com");
+    let cook = signup(&c.b, "cyd");
+    let path = format!("/api/v1/users/{}", cook["user"]["public_id"].as_str().unwrap());
+    let admin_auth = bearer(token(&admin, "access_token"));
+
+    assert_eq!(c.b.request("GET", "/api/v1/users", &bearer(token(&cook, "access_token")), "").0, 403);
+    assert_eq!(c.a.request("PATCH", &path, &admin_auth, r#"{"role":"admin"}"#).0, 200);
+    assert_eq!(c.b.request("GET", "/api/v1/users", &bearer(token(&cook, "access_token")), "").0, 200, "promoted on B at once");
+    assert_eq!(c.a.request("PATCH", &path, &admin_auth, r#"{"role":"user"}"#).0, 200);
+    assert_eq!(c.b.request("GET", "/api/v1/users", &bearer(token(&cook, "access_token")), "").0, 403, "demoted on B at once");
+
+    assert_eq!(c.a.request("PATCH", &path, &admin_auth, r#"{"disabled":true}"#).0, 200);
+    let refused = me(&c.b, &cook);
+    assert_eq!((refused.0, error_code(&refused).as_str()), (401, "token_revoked"));
+    let body = json!({"email": "cyd@example.com", "password": PASSWORD}).to_string();
+    assert_eq!(c.b.request("POST", "/api/v1/auth/login", JSON, &body).0, 403, "a disabled account cannot log in on B");
+}
+
+#[test]
+fn a_refresh_token_rotated_on_one_instance_is_reuse_on_the_other() {
+    let c = Cluster::start();
+    let dee = signup(&c.a, "dee");
+    let (status, rotated) = c.a.request("POST", "/api/v1/auth/refresh", &bearer(token(&dee, "refresh_token")), "");
+    assert_eq!(status, 200);
+    let rotated = json_of(&rotated);
+    let reuse = c.b.request("POST", "/api/v1/auth/refresh", &bearer(token(&dee, "refresh_token")), "");
+    assert_eq!((reuse.0, error_code(&reuse).as_str()), (401, "token_revoked"));
+    assert_eq!(me(&c.a, &rotated).0, 401, "reuse on B revoked the whole session, on A too");
+}
+
+#[test]
+fn the_login_counters_are_shared_by_both_instances() {
+    let c = Cluster::start();
+    signup(&c.a, "eve");
+    let wrong = json!({"email": "eve@example.com", "password": "a wrong guess of it"}).to_string();
+    for n in 0..10 {
+        let server = if n % 2 == 0 { &c.a } else { &c.b };
+        assert_eq!(server.request("POST", "/api/v1/auth/login", JSON, &wrong).0, 401, "failure {n}");
+    }
+    let right = json!({"email": "eve@example.com", "password": PASSWORD}).to_string();
+    for server in [&c.a, &c.b] {
+        assert_eq!(server.request("POST", "/api/v1/auth/login", JSON, &right).0, 429, "ten failures over both: throttled on each");
+    }
+}
+
+#[test]
+fn twenty_concurrent_signups_of_one_email_over_both_instances_make_one_account() {
+    let c = Arc::new(Cluster::start());
+    let threads: Vec<_> = (0..20)
+        .map(|n| {
+            let c = Arc::clone(&c);
+            std::thread::spawn(move || {
+                let server = if n % 2 == 0 { &c.a } else { &c.b };
+                let body = json!({"email": "same@example.com", "username": format!("same_{n}"), "password": PASSWORD}).to_string();
+                server.request("POST", "/api/v1/users", JSON, &body).0
+            })
+        })
+        .collect();
+    let mut statuses: Vec<u16> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "exactly one account: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "the rest are 409, none 500 or 503: {statuses:?}");
+}
