@@ -10,12 +10,14 @@
 //! 6. [`routes`]: pages, the JSON API, catchers; [`views`]: what clients see.
 //! 7. [`error`]: one error type, rendered as a page or as JSON.
 //! 8. [`security`], [`telemetry`]: headers, the origin check, request logs.
+//! 9. [`assets`]: the templates and static files built into the binary.
 //!
 //! [`rocket`] builds the whole application from a figment; `main` and the
 //! tests call it alike.
 
 pub mod accounts;
 pub mod app;
+pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod cli;
@@ -30,12 +32,10 @@ pub mod store;
 pub mod telemetry;
 pub mod views;
 
-use std::path::Path;
 use std::time::Duration;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
-use rocket::fs::FileServer;
 use rocket::{Build, Rocket};
 use rocket_dyn_templates::Template;
 
@@ -45,16 +45,6 @@ use crate::config::SecretSource;
 /// How often expired blocklist rows, old login failures and old audit
 /// events are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
-
-/// `dir` under the working directory if it is there, else the one beside
-/// this crate's sources, so the binary also runs from another directory.
-fn asset_dir(dir: &str) -> String {
-    if Path::new(dir).is_dir() {
-        dir.to_owned()
-    } else {
-        format!("{}/{dir}", env!("CARGO_MANIFEST_DIR"))
-    }
-}
 
 /// One line for a purge that removed rows or failed; none when idle.
 fn log_purge(what: &str, result: Result<u64, sea_orm::DbErr>) {
@@ -67,10 +57,14 @@ fn log_purge(what: &str, result: Result<u64, sea_orm::DbErr>) {
 
 /// The whole application, ready to launch or to test.
 pub fn rocket(figment: Figment) -> Rocket<Build> {
-    let figment = if figment.find_value("template_dir").is_ok() {
-        figment
-    } else {
-        figment.merge(("template_dir", asset_dir("templates")))
+    let (figment, extracted_templates) = match assets::templates(figment.clone()) {
+        Ok(prepared) => prepared,
+        Err(e) => {
+            // The Template fairing then reports the missing folder and the
+            // start fails there.
+            tracing::error!(error = %e, "cannot write the built-in templates out");
+            (figment, None)
+        }
     };
     // Rocket believes an `X-Real-IP` header from any client by default, so a
     // client could claim any address (and step around the per-address login
@@ -81,9 +75,14 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         .find_metadata("ip_header")
         .is_some_and(|source| source.name != "rocket::Config::default()");
     let figment = if ip_header_chosen { figment } else { figment.merge(("ip_header", false)) };
-    let static_dir = figment.extract_inner::<String>("static_dir").unwrap_or_else(|_| asset_dir("static"));
+    let static_files = assets::static_files(&figment);
 
-    rocket::custom(figment)
+    let rocket = rocket::custom(figment);
+    let rocket = match extracted_templates {
+        Some(dir) => rocket.manage(dir),
+        None => rocket,
+    };
+    rocket
         .attach(security::shield())
         .attach(security::Headers)
         .attach(security::OriginCheck)
@@ -138,7 +137,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         }))
         .mount("/", routes::pages())
         .mount("/api/v1", routes::api())
-        .mount("/static", FileServer::from(static_dir))
+        .mount("/static", static_files)
         .register("/", routes::page_catchers())
         .register("/api", routes::api_catchers())
 }
