@@ -53,6 +53,12 @@ impl TestServer {
         Err(std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default())
     }
 
+    /// Sends SIGTERM, as systemd or a container runtime does to stop it.
+    fn send_sigterm(&self) {
+        let sent = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(sent.success());
+    }
+
     /// Everything the server has logged so far.
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap()
@@ -180,4 +186,43 @@ fn the_binary_refuses_to_start_with_a_short_secret_and_says_why() {
     let error = TestServer::start(&[("ROCKET_JWT_SECRET", "short-secret")]).err().expect("start is refused");
     assert!(error.contains("jwt_secret") && error.contains("at least 32 bytes"), "{error}");
     assert!(!error.contains("short-secret"), "the secret is not echoed");
+}
+
+#[test]
+fn the_binary_prints_its_version() {
+    let output = Command::new(env!("CARGO_BIN_EXE_recipebox")).arg("--version").output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8(output.stdout).unwrap().trim(), format!("recipebox {}", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn sigterm_lets_the_request_in_flight_finish_and_the_binary_exits_cleanly() {
+    let mut server = TestServer::start(&[]).expect("server starts");
+    let mut stream = TcpStream::connect(&server.address).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let body = r#"{"email":"nobody@example.com","password":"a wrong guess of it"}"#;
+    write!(
+        stream,
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Expect: 100-continue\r\nConnection: close\r\n\r\n",
+        server.address,
+        body.len()
+    )
+    .unwrap();
+    // "100 Continue" comes when the handler starts reading the body: from
+    // here on the request is in flight.
+    let mut interim = [0u8; 25];
+    stream.read_exact(&mut interim).unwrap();
+    assert!(String::from_utf8_lossy(&interim).starts_with("HTTP/1.1 100 Continue"), "{}", String::from_utf8_lossy(&interim));
+
+    server.send_sigterm();
+    stream.write_all(body.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 401"), "the request in flight was answered: {response}");
+
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
+    let log = server.log();
+    assert!(log.contains("SIGTERM"), "the log says why it stopped:\n{log}");
 }
