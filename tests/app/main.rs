@@ -9,5 +9,6 @@ mod helpers;
 mod me;
 mod password;
 mod recipes;
+mod security;
 mod server;
 mod tokens;
