@@ -62,9 +62,6 @@ async fn malformed_json_is_400_and_a_wrong_type_is_422() {
     assert_eq!(response.status(), Status::UnprocessableEntity);
     let body: Value = response.into_json().await.unwrap();
     assert!(body["error"]["fields"]["email"].is_string(), "{body}");
-    let huge = format!(r#"{{"email": "{}"}}"#, "a".repeat(600 * 1024));
-    let response = t.client.post("/api/v1/users").header(ContentType::JSON).body(huge).dispatch().await;
-    assert_eq!(error_code(response, Status::PayloadTooLarge).await, "payload_too_large");
 }
 
 #[rocket::async_test]
@@ -126,21 +123,6 @@ async fn refresh_rotates_the_pair_and_keeps_the_session() {
     assert_ne!(old["jti"], new["jti"]);
     assert_eq!(crate::helpers::claims_of(&next.access)["fresh"], false, "refreshed tokens are not fresh");
     assert_eq!(t.get_json("/api/v1/me", Some(&next.access)).await.status(), Status::Ok);
-}
-
-#[rocket::async_test]
-async fn a_reused_refresh_token_revokes_its_whole_session() {
-    let t = TestApp::spawn().await;
-    let (_, tokens) = t.api_signup().await;
-    let first = t.post_json("/api/v1/auth/refresh", Some(&tokens.refresh), &json!({})).await;
-    let rotated = crate::helpers::tokens_of(first.into_json().await.unwrap());
-    let reuse = t.post_json("/api/v1/auth/refresh", Some(&tokens.refresh), &json!({})).await;
-    assert_eq!(error_code(reuse, Status::Unauthorized).await, "token_revoked");
-    for token in [&rotated.access, &tokens.access] {
-        assert_eq!(error_code(t.get_json("/api/v1/me", Some(token)).await, Status::Unauthorized).await, "token_revoked");
-    }
-    let again = t.post_json("/api/v1/auth/refresh", Some(&rotated.refresh), &json!({})).await;
-    assert_eq!(error_code(again, Status::Unauthorized).await, "token_revoked");
 }
 
 #[rocket::async_test]

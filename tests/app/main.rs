@@ -11,6 +11,7 @@ mod me;
 mod migrations;
 mod password;
 mod recipes;
+mod security;
 mod server;
 mod throttle;
 mod tokens;

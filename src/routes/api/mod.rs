@@ -5,6 +5,7 @@ pub mod auth;
 pub mod recipes;
 pub mod users;
 
+use rocket::http::uri::{fmt::Path, Segments};
 use rocket::http::Header;
 use rocket::post;
 use rocket::response::Responder;
@@ -34,10 +35,11 @@ pub fn list_params<'a>(page: Option<&str>, per_page: Option<&str>, q: Option<&'a
 }
 
 /// Reached only when no route took the request, e.g. `/recipes/abc`: 404.
+/// (`Segments` takes any path; a `PathBuf` would turn `/.env` into a 400.)
 macro_rules! unknown_path {
     ($($name:ident: $method:ident),*) => {$(
         #[rocket::$method("/<_path..>", rank = 99)]
-        pub fn $name(_path: std::path::PathBuf) -> ApiError {
+        pub fn $name(_path: Segments<'_, Path>) -> ApiError {
             ApiError(AppError::NotFound)
         }
     )*};

@@ -9,6 +9,7 @@ pub mod home;
 pub mod me;
 pub mod recipes;
 
+use rocket::http::uri::{fmt::Path, Segments};
 use rocket::http::Status;
 use rocket::post;
 use rocket::request::FlashMessage;
@@ -58,13 +59,15 @@ pub fn field_errors(error: &AppError) -> crate::domain::FieldErrors {
 
 /// Reached only when no route took the request, e.g. `/recipes/abc`, whose
 /// id does not parse: an id that is not an id is an unknown path (404).
+/// `Segments`, not `PathBuf`: a `PathBuf` refuses segments such as `.env`
+/// or `x:`, and its forward would make such a path a 400.
 #[rocket::get("/<_path..>", rank = 100)]
-pub fn unknown_get(_path: std::path::PathBuf) -> PageError {
+pub fn unknown_get(_path: Segments<'_, Path>) -> PageError {
     PageError(AppError::NotFound)
 }
 
 #[post("/<_path..>", rank = 100)]
-pub fn unknown_post(_path: std::path::PathBuf) -> PageError {
+pub fn unknown_post(_path: Segments<'_, Path>) -> PageError {
     PageError(AppError::NotFound)
 }
 
