@@ -15,6 +15,7 @@ mod m20261123_000005_add_recipe_search_text;
 mod m20261123_000006_create_audit_events;
 mod m20261123_000007_add_login_details;
 mod m20261123_000008_create_login_failures;
+mod m20261123_000009_mysql_text_and_collation;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_create_audit_events::Migration),
             Box::new(m20261123_000007_add_login_details::Migration),
             Box::new(m20261123_000008_create_login_failures::Migration),
+            Box::new(m20261123_000009_mysql_text_and_collation::Migration),
         ]
     }
 }

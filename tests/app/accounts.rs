@@ -179,3 +179,13 @@ async fn logging_out_everywhere_ends_every_session() {
     let fresh = t.api_login(&user).await;
     assert_eq!(t.get_json("/api/v1/me", Some(&fresh.access)).await.status(), Status::Ok);
 }
+
+#[rocket::async_test]
+async fn emails_that_differ_by_an_accent_are_two_accounts() {
+    let t = TestApp::spawn().await;
+    for (email, username) in [("jose@example.com", "jose_plain"), ("josé@example.com", "jose_accent")] {
+        let body = serde_json::json!({"email": email, "username": username, "password": crate::helpers::PASSWORD});
+        let response = t.post_json("/api/v1/users", None, &body).await;
+        assert_eq!(response.status(), Status::Created, "{email}: {}", response.into_string().await.unwrap_or_default());
+    }
+}
