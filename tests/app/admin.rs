@@ -11,7 +11,7 @@ use uuid::Uuid;
 use recipebox::domain::{AuditKind, Role};
 use recipebox::store::audit::{EventFilter, EventRow};
 
-use crate::helpers::{bearer, error_code, extract_csrf, TestApp, TestUser, Tokens};
+use crate::helpers::{bearer, enc, error_code, extract_csrf, location, TestApp, TestUser, Tokens};
 
 // Helpers
 
@@ -26,19 +26,7 @@ fn unescape(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// Percent-encodes everything but unreserved characters.
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
-fn location(response: &LocalResponse<'_>) -> String {
-    response.headers().get_one("Location").unwrap_or_default().to_owned()
-}
 
 /// A GET: status, `Location` and the body, unescaped.
 async fn get(t: &TestApp, path: &str) -> (Status, String, String) {

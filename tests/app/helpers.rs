@@ -306,18 +306,25 @@ pub fn tokens_of(body: Value) -> Tokens {
 pub fn form_body(pairs: &[(&str, &str)]) -> String {
     pairs
         .iter()
-        .map(|(k, v)| format!("{}={}", urlencode(k), urlencode(v)))
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
         .collect::<Vec<_>>()
         .join("&")
 }
 
-fn urlencode(text: &str) -> String {
+/// Percent-encodes everything but unreserved characters (query strings,
+/// form bodies).
+pub fn enc(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// A response's `Location` header, or "".
+pub fn location(response: &LocalResponse<'_>) -> String {
+    response.headers().get_one("Location").unwrap_or_default().to_owned()
 }
 
 pub fn extract_csrf(html: &str) -> Option<String> {

@@ -7,26 +7,13 @@ use rocket::http::{ContentType, Method, Status};
 use rocket::local::asynchronous::LocalResponse;
 use serde_json::{json, Value};
 
-use crate::helpers::{bearer, error_code, TestApp};
+use crate::helpers::{bearer, enc, error_code, location, TestApp};
 
 const XSS: &str = r#""><script>alert(1)</script>"#;
 const SQLI: &str = "'; DROP TABLE recipes; --";
 
 fn recipe(name: &str) -> Value {
     json!({"name": name, "description": "Tasty.", "cook_time": 30, "directions": "Cook it."})
-}
-
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn location(response: &LocalResponse<'_>) -> String {
-    response.headers().get_one("Location").unwrap_or_default().to_owned()
 }
 
 async fn api_create(t: &TestApp, token: &str, body: &Value) -> i64 {

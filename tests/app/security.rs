@@ -18,7 +18,7 @@ use rocket::http::{ContentType, Cookie, Header, Method, Status};
 use rocket::local::asynchronous::LocalResponse;
 use serde_json::{json, Value};
 
-use crate::helpers::{bearer, claims_of, form_body, now, sign, tokens_of, TestApp, TestUser, Tokens, PASSWORD, SECRET};
+use crate::helpers::{bearer, claims_of, enc, form_body, location, now, sign, tokens_of, PASSWORD, SECRET, TestApp, TestUser, Tokens};
 
 // Helpers: forging tokens
 
@@ -209,19 +209,7 @@ async fn assert_anonymous(response: LocalResponse<'_>, case: &str, cleared: &[&s
     assert!(!response.into_string().await.unwrap_or_default().contains(email), "{case}: nothing of the account is shown");
 }
 
-/// Percent-encodes everything but unreserved characters, for query strings.
-fn enc(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
 
-fn location(response: &LocalResponse<'_>) -> String {
-    response.headers().get_one("Location").unwrap_or_default().to_owned()
-}
 
 /// Borrowed pairs of owned form fields, for `post_form`.
 fn pairs<'a>(fields: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
