@@ -96,6 +96,7 @@ pub fn describe(kind: AuditKind, detail: &str) -> Option<String> {
             match text("reason")? {
                 "unknown_email" => "no account with that email",
                 "wrong_password" => "wrong password",
+                "wrong_current_password" => "wrong current password, changing the password",
                 "disabled" => "account disabled",
                 other => other,
             }

@@ -100,7 +100,7 @@ pub enum SecretSource {
 pub struct PoolSettings {
     /// Most connections open at once.
     pub size: u32,
-    /// How long to wait for a new connection to the database.
+    /// How long the first connection at start may take.
     pub connect_timeout: Duration,
     /// How long a request waits for a free connection before it gets 503.
     pub acquire_timeout: Duration,

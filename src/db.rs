@@ -45,11 +45,14 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<DatabaseC
     }
     let mut options = ConnectOptions::new(url.to_owned());
     let busy_timeout = pool.sqlite_busy_timeout;
+    // SeaORM's `connect_timeout` is sqlx's acquire timeout under another
+    // name, so `database_connect_timeout` bounds the first connection at
+    // start instead (below); a connection opened later is bounded by the
+    // acquire timeout.
     options
         .sqlx_logging(false)
         .max_connections(pool.size)
         .min_connections(0)
-        .connect_timeout(pool.connect_timeout)
         .acquire_timeout(pool.acquire_timeout)
         .idle_timeout(pool.idle_timeout)
         // A connection is checked before use, so one broken by a database
@@ -57,13 +60,13 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<DatabaseC
         .test_before_acquire(true)
         .map_sqlx_sqlite_opts(move |options| sqlite_settings(options, busy_timeout));
     // The error of a failed connect may quote the URL, password included.
-    Database::connect(options).await.map_err(|e| {
-        let kind = match e {
-            DbErr::Conn(_) => "cannot connect to the database",
-            _ => "database connection failed",
-        };
-        anyhow::anyhow!("{kind} (check database_url / DATABASE_URL)")
-    })
+    let connected = rocket::tokio::time::timeout(pool.connect_timeout, Database::connect(options)).await;
+    match connected {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(DbErr::Conn(_))) => anyhow::bail!("cannot connect to the database (check database_url / DATABASE_URL)"),
+        Ok(Err(_)) => anyhow::bail!("database connection failed (check database_url / DATABASE_URL)"),
+        Err(_) => anyhow::bail!("the database did not answer within database_connect_timeout (check database_url / DATABASE_URL)"),
+    }
 }
 
 /// Whether the database can serve requests. A server database answers a

@@ -202,19 +202,36 @@ impl AppError {
     }
 }
 
-/// Connection trouble (down, pool exhausted, SQLite busy or locked) is a 503
-/// the client may retry; anything else is a bug or a schema problem.
+/// Connection trouble (down, restarting, pool exhausted, a lock that did
+/// not come in time, a deadlock) is a 503 the client may retry; anything
+/// else is a bug or a schema problem.
 impl From<DbErr> for AppError {
     fn from(e: DbErr) -> Self {
-        let text = e.to_string();
-        let busy = ["database is locked", "database table is locked", "SQLITE_BUSY"]
-            .iter()
-            .any(|needle| text.contains(needle));
-        match e {
-            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => AppError::Unavailable(text),
-            _ if busy => AppError::Unavailable(text),
-            other => AppError::Internal(anyhow::Error::new(other)),
+        if is_transient(&e) {
+            AppError::Unavailable(e.to_string())
+        } else {
+            AppError::Internal(anyhow::Error::new(e))
         }
+    }
+}
+
+/// Database error codes that mean "not now" rather than "wrong":
+/// PostgreSQL's shutdown, cannot-connect-now, lock-not-available, deadlock
+/// and serialisation failures; MySQL's lock wait timeout and deadlock;
+/// SQLite's busy and locked (with their extended codes).
+const TRANSIENT_CODES: [&str; 12] = ["57P01", "57P02", "57P03", "55P03", "40P01", "40001", "1205", "1213", "5", "6", "517", "262"];
+
+fn is_transient(e: &DbErr) -> bool {
+    use sea_orm::sqlx::Error as SqlxError;
+    use sea_orm::RuntimeErr;
+    match e {
+        DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => true,
+        DbErr::Exec(RuntimeErr::SqlxError(inner)) | DbErr::Query(RuntimeErr::SqlxError(inner)) => match inner.as_ref() {
+            SqlxError::Io(_) | SqlxError::Protocol(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::WorkerCrashed => true,
+            SqlxError::Database(db) => db.code().is_some_and(|code| TRANSIENT_CODES.contains(&code.as_ref())),
+            _ => false,
+        },
+        _ => false,
     }
 }
 

@@ -26,9 +26,9 @@ pub async fn set_role(
     if target.role == role {
         return Ok(());
     }
-    store::users::change_as_admin(&app.db, target, AdminChange::Role(role)).await?;
+    let before = store::users::change_as_admin(&app.db, target, AdminChange::Role(role)).await?;
     let event = Event::admin(AuditKind::RoleChanged, admin.public_id, target.public_id)
-        .with(Detail::RoleChanged { from: target.role, to: role });
+        .with(Detail::RoleChanged { from: before.role, to: role });
     audit::record(&app.db, client, event).await;
     Ok(())
 }
@@ -72,8 +72,8 @@ pub async fn force_logout(
 
 /// Deletes the account; its recipes and sessions go with it.
 pub async fn delete(app: &App, admin: &Authenticated, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
-    store::users::change_as_admin(&app.db, target, AdminChange::Delete).await?;
-    let deleted = Detail::Deleted { username: target.username.clone(), email: target.email.clone() };
+    let before = store::users::change_as_admin(&app.db, target, AdminChange::Delete).await?;
+    let deleted = Detail::Deleted { username: before.username, email: before.email };
     audit::record(&app.db, client, Event::admin(AuditKind::UserDeleted, admin.public_id, target.public_id).with(deleted)).await;
     Ok(())
 }

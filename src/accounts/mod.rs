@@ -106,21 +106,21 @@ pub async fn login(
 ) -> Result<(user::Model, TokenPair), AppError> {
     let failed = |subject: Option<Uuid>, reason| Event::about(AuditKind::LoginFailed, subject).with(Detail::LoginFailed { reason });
     let throttle = LoginThrottle::new(app, email, client);
-    throttle.check().await?;
+    let attempt = throttle.attempt().await?;
     let user = match check_password(app, email, password).await? {
         PasswordCheck::Matches(user) => user,
         PasswordCheck::UnknownEmail => {
-            throttle.failed().await?;
+            throttle.failed(attempt);
             audit::record(&app.db, client, failed(None, "unknown_email")).await;
             return Err(AppError::InvalidCredentials);
         }
         PasswordCheck::WrongPassword(user) => {
-            throttle.failed().await?;
+            throttle.failed(attempt);
             audit::record(&app.db, client, failed(Some(user.public_id), "wrong_password")).await;
             return Err(AppError::InvalidCredentials);
         }
     };
-    throttle.succeeded().await?;
+    throttle.succeeded(attempt).await?;
     if user.disabled_at.is_some() {
         audit::record(&app.db, client, failed(Some(user.public_id), "disabled")).await;
         return Err(AppError::Forbidden);
@@ -201,11 +201,13 @@ pub async fn change_password(
     // The current-password check shares the login counters, or it would be
     // an unthrottled way to guess a stolen session's password.
     let throttle = LoginThrottle::new(app, &account.email, client);
-    throttle.check().await?;
+    let attempt = throttle.attempt().await?;
     if app.hasher.verify_or_dummy(input.current_password, Some(&account.password_hash)).await? {
-        throttle.succeeded().await?;
+        throttle.succeeded(attempt).await?;
     } else {
-        throttle.failed().await?;
+        throttle.failed(attempt);
+        let event = Event::own(AuditKind::LoginFailed, user.public_id).with(Detail::LoginFailed { reason: "wrong_current_password" });
+        audit::record(&app.db, client, event).await;
         errors.add("current_password", "That is not your current password.");
     }
     let (Some(new_password), true) = (new_password, errors.is_empty()) else {

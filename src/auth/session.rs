@@ -241,9 +241,15 @@ pub async fn end_all(app: &App, user_id: i64) -> Result<u64, AppError> {
 
 /// A password change: every session but `keep` ends, and with it every
 /// token of those sessions (each token names its session). The cut-off
-/// `tokens_valid_after` is left alone on purpose: it would also stop the
-/// kept session's tokens, which SPEC.md says stay logged in (the API's
-/// password change answers 204 and hands out no new token).
+/// `tokens_valid_after` is not moved here, because it would also stop the
+/// kept session's tokens, and the API's password change (204, no new token)
+/// keeps its caller logged in; the pages, which hand the browser a new pair
+/// at once, also call [`cut_off`].
 pub async fn end_others(app: &App, user_id: i64, keep: Uuid) -> Result<u64, AppError> {
     Ok(store::sessions::revoke_all(&app.db, user_id, Some(keep)).await?)
+}
+
+/// Every token of the user issued before now stops working (sessions stay).
+pub async fn cut_off(app: &App, user_id: i64) -> Result<(), AppError> {
+    Ok(store::users::bump_tokens_valid_after(&app.db, user_id).await?)
 }

@@ -10,12 +10,14 @@
 //! the counters. The account key is a SHA-256 of the email as typed
 //! (trimmed, lower-cased): unknown emails are counted like known ones, so a
 //! 429 does not reveal which accounts exist, and no typed text is stored.
-//! Throttled attempts are not recorded, which keeps the table bounded by
-//! the limits; the hourly purge removes rows older than the window.
 //!
-//! Concurrent attempts that pass the check together are all verified, so
-//! under a burst a limit can be overshot by the number of requests in
-//! flight; every one of them still costs a bcrypt verify.
+//! Every attempt is recorded as a failure *before* bcrypt runs and counted
+//! with the attempts recorded before it; a right password takes its row
+//! back. So a burst of parallel guesses cannot all pass the check before
+//! any of them is recorded: the first ones up to the limit are tried, the
+//! rest refused. A refused attempt takes its row back too, which keeps the
+//! table bounded by the limits; the hourly purge removes rows older than
+//! the window.
 
 use sha2::{Digest, Sha256};
 
@@ -33,6 +35,13 @@ pub struct LoginThrottle<'a> {
     app: &'a App,
     account: String,
     address: Option<String>,
+}
+
+/// An attempt that passed the check, recorded as a failure until
+/// [`LoginThrottle::succeeded`] takes it back.
+#[must_use]
+pub struct Attempt {
+    rows: Vec<i64>,
 }
 
 fn account_key(email: &str) -> String {
@@ -55,42 +64,54 @@ impl<'a> LoginThrottle<'a> {
         Self { app, account: account_key(email), address: client.ip.clone() }
     }
 
-    fn rules(&self) -> ThrottleRules {
-        self.app.config.throttle
+    /// The counters of this attempt, with their limits.
+    fn counters(&self) -> Vec<(&'static str, &str, u64)> {
+        let rules: ThrottleRules = self.app.config.throttle;
+        let mut counters = vec![(ACCOUNT, self.account.as_str(), rules.per_account)];
+        if let Some(address) = &self.address {
+            counters.push((ADDRESS, address.as_str(), rules.per_address));
+        }
+        counters
     }
 
+    /// Records this attempt and lets it through, or refuses it with
     /// `Throttled` when the account or the address is past its limit.
-    pub async fn check(&self) -> Result<(), AppError> {
-        let rules = self.rules();
+    pub async fn attempt(&self) -> Result<Attempt, AppError> {
+        let db = &self.app.db;
+        let window = self.app.config.throttle.window;
         let now = store::now().unix_timestamp();
-        let since = now - rules.window;
-        let account = store::throttle::newest(&self.app.db, ACCOUNT, &self.account, since, rules.per_account).await?;
-        let mut retry_after = wait(&account, rules.per_account, rules.window, now);
-        if let Some(address) = &self.address {
-            let by_address = store::throttle::newest(&self.app.db, ADDRESS, address, since, rules.per_address).await?;
-            retry_after = retry_after.max(wait(&by_address, rules.per_address, rules.window, now));
+        let since = now - window;
+        let mut rows = Vec::new();
+        let mut retry_after = None;
+        for (scope, key, limit) in self.counters() {
+            let id = store::throttle::record(db, scope, key).await?;
+            rows.push(id);
+            if store::throttle::count_upto(db, scope, key, since, id).await? > limit {
+                store::throttle::forget(db, &[id]).await?;
+                let newest = store::throttle::newest(db, scope, key, since, limit).await?;
+                retry_after = retry_after.max(wait(&newest, limit, window, now).or(Some(1)));
+            }
         }
         match retry_after {
             Some(retry_after) => {
+                store::throttle::forget(db, &rows).await?;
                 tracing::warn!(retry_after, "login throttled");
                 Err(AppError::Throttled { retry_after })
             }
-            None => Ok(()),
+            None => Ok(Attempt { rows }),
         }
     }
 
-    /// Counts a wrong password against the account and the address.
-    pub async fn failed(&self) -> Result<(), AppError> {
-        store::throttle::record(&self.app.db, ACCOUNT, &self.account).await?;
-        if let Some(address) = &self.address {
-            store::throttle::record(&self.app.db, ADDRESS, address).await?;
-        }
-        Ok(())
-    }
-
-    /// A right password: the account's count starts again.
-    pub async fn succeeded(&self) -> Result<(), AppError> {
+    /// A right password: the attempt is no failure, and the account's count
+    /// starts again.
+    pub async fn succeeded(&self, attempt: Attempt) -> Result<(), AppError> {
+        store::throttle::forget(&self.app.db, &attempt.rows).await?;
         Ok(store::throttle::clear(&self.app.db, ACCOUNT, &self.account).await?)
+    }
+
+    /// A wrong password: the attempt stays counted.
+    pub fn failed(&self, attempt: Attempt) {
+        drop(attempt);
     }
 }
 

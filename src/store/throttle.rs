@@ -6,16 +6,33 @@ use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 use super::{now_ts, ts};
 use crate::entities::login_failure;
 
-pub async fn record<C: ConnectionTrait>(db: &C, scope: &str, key: &str) -> Result<(), DbErr> {
-    login_failure::ActiveModel {
+/// Records an attempt of `key` as a failure; returns the row's id.
+pub async fn record<C: ConnectionTrait>(db: &C, scope: &str, key: &str) -> Result<i64, DbErr> {
+    let row = login_failure::ActiveModel {
         scope: Set(scope.to_owned()),
         key: Set(key.to_owned()),
         created_at: Set(now_ts()),
         ..Default::default()
-    }
-    .insert(db)
-    .await
-    .map(drop)
+    };
+    Ok(login_failure::Entity::insert(row).exec(db).await?.last_insert_id)
+}
+
+/// How many failures of `key` since `since` were recorded up to row `id`
+/// (that row included): the attempts that came before it, and itself.
+pub async fn count_upto<C: ConnectionTrait>(db: &C, scope: &str, key: &str, since: i64, id: i64) -> Result<u64, DbErr> {
+    login_failure::Entity::find()
+        .filter(login_failure::Column::Scope.eq(scope))
+        .filter(login_failure::Column::Key.eq(key))
+        .filter(login_failure::Column::CreatedAt.gt(ts(since)))
+        .filter(login_failure::Column::Id.lte(id))
+        .count(db)
+        .await
+}
+
+/// Takes back recorded attempts: the password was right, or the attempt
+/// was refused before it was tried.
+pub async fn forget<C: ConnectionTrait>(db: &C, ids: &[i64]) -> Result<(), DbErr> {
+    login_failure::Entity::delete_many().filter(login_failure::Column::Id.is_in(ids.iter().copied())).exec(db).await.map(drop)
 }
 
 /// The times (Unix seconds) of the newest `limit` failures of `key` since

@@ -2,7 +2,7 @@
 
 use sea_orm::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{ActiveValue::Set, Condition, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ActiveValue::Set, Condition, DbBackend, QueryOrder, QuerySelect, TransactionTrait};
 
 use super::{is_unique_violation, like_pattern, now_ts, Page};
 use crate::domain::{Email, FieldErrors, Role, Username};
@@ -93,23 +93,34 @@ impl AdminChange {
 }
 
 /// Applies `change` to `target`, unless it would leave no active admin
-/// (`AppError::LastAdmin`). The active admins' rows are locked in id order
-/// (`SELECT … FOR UPDATE` on PostgreSQL and MySQL; SQLite has one writer at
-/// a time anyway), so of two admins demoting each other at once the second
-/// waits, sees the first change, and is refused.
-pub async fn change_as_admin(db: &DatabaseConnection, target: &user::Model, change: AdminChange) -> Result<(), AppError> {
+/// (`AppError::LastAdmin`) or the user is gone (`NotFound`); returns the
+/// user as they were just before the change.
+///
+/// The target's row and every active admin's are locked in id order, in
+/// one statement (`SELECT … FOR UPDATE` on PostgreSQL and MySQL), so of two
+/// admins demoting each other at once the second waits, sees the first
+/// change, and is refused, and the two cannot deadlock. SQLite has no row
+/// locks: there the transaction takes the database's write lock with its
+/// first statement, so the check and the change see no other writer.
+pub async fn change_as_admin(db: &DatabaseConnection, target: &user::Model, change: AdminChange) -> Result<user::Model, AppError> {
     let txn = db.begin().await?;
-    if change.can_remove_an_admin() {
-        let active_admins: Vec<i64> = user::Entity::find()
-            .select_only()
-            .column(user::Column::Id)
-            .filter(user::Column::Role.eq(Role::Admin))
-            .filter(user::Column::DisabledAt.is_null())
-            .order_by_asc(user::Column::Id)
-            .lock_exclusive()
-            .into_tuple()
-            .all(&txn)
+    if txn.get_database_backend() == DbBackend::Sqlite {
+        user::Entity::update_many()
+            .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt).into())
+            .filter(user::Column::Id.eq(target.id))
+            .exec(&txn)
             .await?;
+    }
+    let active_admin = Condition::all().add(user::Column::Role.eq(Role::Admin)).add(user::Column::DisabledAt.is_null());
+    let locked = user::Entity::find()
+        .filter(Condition::any().add(active_admin).add(user::Column::Id.eq(target.id)))
+        .order_by_asc(user::Column::Id)
+        .lock_exclusive()
+        .all(&txn)
+        .await?;
+    let current = locked.iter().find(|u| u.id == target.id).cloned().ok_or(AppError::NotFound)?;
+    if change.can_remove_an_admin() {
+        let active_admins: Vec<i64> = locked.iter().filter(|u| u.role == Role::Admin && u.disabled_at.is_none()).map(|u| u.id).collect();
         if active_admins == [target.id] {
             return Err(AppError::LastAdmin);
         }
@@ -128,7 +139,7 @@ pub async fn change_as_admin(db: &DatabaseConnection, target: &user::Model, chan
         }
     }
     txn.commit().await?;
-    Ok(())
+    Ok(current)
 }
 
 /// Whether `target` is the only active admin (a read without locks, for

@@ -227,3 +227,19 @@ async fn behind_a_proxy_the_header_named_in_ip_header_gives_the_address() {
     let other = json_login(&t, &user.email, &user.password, "127.0.0.1").await;
     assert_eq!(other.status(), Status::Ok, "not the proxy's own address");
 }
+
+#[rocket::async_test]
+async fn a_burst_of_parallel_guesses_gets_no_more_tries_than_the_limit() {
+    let t = TestApp::spawn().await;
+    let (user, _) = t.api_signup().await;
+    let guesses = (0..25).map(|n| {
+        let body = json!({"email": user.email, "password": format!("guess number {n}")}).to_string();
+        let client = &t.client;
+        async move { client.post("/api/v1/auth/login").header(ContentType::JSON).body(body).dispatch().await.status() }
+    });
+    let statuses = rocket::futures::future::join_all(guesses).await;
+    let tried = statuses.iter().filter(|s| **s == Status::Unauthorized).count();
+    let refused = statuses.iter().filter(|s| **s == Status::TooManyRequests).count();
+    assert_eq!((tried, refused), (10, 15), "all at once, still ten guesses: {statuses:?}");
+    assert_eq!(json_login(&t, &user.email, &user.password, "203.0.113.1").await.status(), Status::TooManyRequests);
+}

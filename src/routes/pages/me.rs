@@ -151,6 +151,10 @@ pub async fn password_change(
     if let Err(error) = accounts::change_password(app, &user, input, &client).await {
         return form_again(error, |e| password_page(app, &user, Some(e)));
     }
+    // Every earlier token of this session stops too (an access token from
+    // before a rotation would otherwise live until it expires); the new
+    // pair is issued after the cut-off, so it works.
+    session::cut_off(app, user.id).await?;
     let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
     let pair = session::reissue(app, &user, refresh.as_deref()).await?;
     cookies::set_tokens(jar, &pair, &app.config);
