@@ -46,6 +46,10 @@ struct RawConfig {
     login_max_failures_per_account: u64,
     login_max_failures_per_address: u64,
     login_window: i64,
+    public_url: String,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
+    outbox_dir: String,
 }
 
 impl Default for RawConfig {
@@ -67,6 +71,10 @@ impl Default for RawConfig {
             login_max_failures_per_account: 10,
             login_max_failures_per_address: 100,
             login_window: 900,
+            public_url: "http://127.0.0.1:8000".into(),
+            smtp_url: None,
+            mail_from: None,
+            outbox_dir: "data/outbox".into(),
         }
     }
 }
@@ -122,6 +130,30 @@ fn default_pool_size(database_url: &str) -> u32 {
     }
 }
 
+/// Where mail goes (SPEC.md §1): an SMTP server, or `.eml` files.
+#[derive(Clone)]
+pub struct MailSettings {
+    /// The base of links in emails, without a trailing slash.
+    pub public_url: String,
+    /// `smtp://`, `smtps://` (TLS) or `smtp://…?tls=required` (STARTTLS);
+    /// may hold a password, so it is never printed.
+    pub smtp_url: Option<String>,
+    pub from: lettre::message::Mailbox,
+    /// Where messages are written when there is no `smtp_url`.
+    pub outbox_dir: PathBuf,
+}
+
+impl fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("public_url", &self.public_url)
+            .field("smtp", &self.smtp_url.as_ref().map(|_| "<configured>"))
+            .field("from", &self.from.to_string())
+            .field("outbox_dir", &self.outbox_dir)
+            .finish()
+    }
+}
+
 /// Login throttling (SPEC.md §6).
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleRules {
@@ -150,6 +182,7 @@ pub struct AppConfig {
     pub audit_retention_days: u32,
     pub pool: PoolSettings,
     pub throttle: ThrottleRules,
+    pub mail: MailSettings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -263,6 +296,16 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
     };
 
     let pool_size = raw.database_pool_size.unwrap_or_else(|| default_pool_size(&raw.database_url));
+    let public_url = raw.public_url.trim_end_matches('/').to_owned();
+    if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+        return Err(ConfigError::Invalid("public_url must start with http:// or https://".into()));
+    }
+    if raw.smtp_url.as_deref().is_some_and(|url| !(url.starts_with("smtp://") || url.starts_with("smtps://"))) {
+        return Err(ConfigError::Invalid("smtp_url must start with smtp:// or smtps://".into()));
+    }
+    let from = raw.mail_from.as_deref().unwrap_or("recipebox <recipebox@localhost>");
+    let from = from.parse().map_err(|_| ConfigError::Invalid("mail_from must be an address such as \"recipebox <no-reply@example.com>\"".into()))?;
+    let mail = MailSettings { public_url, smtp_url: raw.smtp_url, from, outbox_dir: PathBuf::from(raw.outbox_dir) };
     Ok(AppConfig {
         database_url: raw.database_url,
         jwt_secret,
@@ -285,6 +328,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
             per_address: raw.login_max_failures_per_address,
             window: raw.login_window,
         },
+        mail,
     })
 }
 
@@ -352,6 +396,9 @@ mod tests {
         assert_eq!(config.password_rules.min_length, 8);
         assert_eq!(config.audit_retention_days, 90);
         assert_eq!(config.pool.size, 8, "SQLite's pool");
+        assert_eq!(config.mail.public_url, "http://127.0.0.1:8000");
+        assert!(config.mail.smtp_url.is_none(), "mail goes to data/outbox by default");
+        assert_eq!(config.mail.outbox_dir, PathBuf::from("data/outbox"));
         assert_eq!(load(&figment_with("database_url", "postgres://db/app")).unwrap().pool.size, 16);
         let throttle = config.throttle;
         assert_eq!((throttle.per_account, throttle.per_address, throttle.window), (10, 100, 900));
@@ -371,6 +418,9 @@ mod tests {
             ("login_window", serde_json::json!(-5), "login_window"),
             ("database_pool_size", serde_json::json!(0), "database_pool_size"),
             ("database_acquire_timeout", serde_json::json!(0), "database_acquire_timeout"),
+            ("public_url", serde_json::json!("example.com"), "public_url"),
+            ("smtp_url", serde_json::json!("http://mail.example.com"), "smtp_url"),
+            ("mail_from", serde_json::json!("not an address"), "mail_from"),
             ("bcrypt_cost", serde_json::json!("twelve"), "bcrypt_cost"),
         ] {
             let message = load(&figment_with(key, value)).unwrap_err().to_string();

@@ -10,7 +10,8 @@
 //! 6. [`routes`]: pages, the JSON API, catchers; [`views`]: what clients see.
 //! 7. [`error`]: one error type, rendered as a page or as JSON.
 //! 8. [`security`], [`telemetry`]: headers, the origin check, request logs.
-//! 9. [`assets`]: the templates and static files built into the binary.
+//! 9. [`assets`]: the templates and static files built into the binary;
+//!    [`mail`]: outgoing mail, queued and retried.
 //!
 //! [`rocket`] builds the whole application from a figment; `main` and the
 //! tests call it alike.
@@ -26,6 +27,7 @@ pub mod db;
 pub mod domain;
 pub mod entities;
 pub mod error;
+pub mod mail;
 pub mod routes;
 pub mod security;
 pub mod store;
@@ -131,6 +133,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                         log_purge("expired blocklist rows", store::tokens::purge_expired(&db).await);
                         log_purge("old login failures", store::throttle::purge_older_than(&db, login_window).await);
                         log_purge("old audit events", store::audit::purge_older_than(&db, retention_days).await);
+                        log_purge("spent email tokens", store::email_tokens::purge(&db).await);
                     }
                 });
             })

@@ -16,6 +16,7 @@ mod m20261123_000006_create_audit_events;
 mod m20261123_000007_add_login_details;
 mod m20261123_000008_create_login_failures;
 mod m20261123_000009_mysql_text_and_collation;
+mod m20261123_000010_create_email_tokens;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_add_login_details::Migration),
             Box::new(m20261123_000008_create_login_failures::Migration),
             Box::new(m20261123_000009_mysql_text_and_collation::Migration),
+            Box::new(m20261123_000010_create_email_tokens::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@
 //! its audit event in one place.
 
 pub mod admin;
+pub mod reset;
 
 use uuid::Uuid;
 
@@ -215,6 +216,8 @@ pub async fn change_password(
     };
     let hash = app.hasher.hash(new_password.expose()).await?;
     store::users::set_password_hash(&app.db, account.id, hash).await?;
+    // A reset link sent before no longer works.
+    store::email_tokens::retire(&app.db, account.id, reset::PURPOSE).await?;
     let sessions = session::end_others(app, account.id, user.sid).await?;
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(&app.db, client, event).await;

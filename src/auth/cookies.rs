@@ -34,6 +34,13 @@ pub fn clear_tokens(jar: &CookieJar<'_>) {
     jar.remove(Cookie::build(REFRESH_COOKIE).path("/"));
 }
 
+/// The CSRF value for a form anyone may post (login, forgotten password):
+/// the session's when the browser is logged in (the CSRF guard expects
+/// that one then), else the anonymous cookie's.
+pub fn form_csrf(jar: &CookieJar<'_>, config: &AppConfig, current: Option<&super::Authenticated>) -> String {
+    current.map_or_else(|| anonymous_csrf(jar, config), |user| user.csrf.clone())
+}
+
 /// The CSRF value for an anonymous form: the browser's existing `csrf`
 /// cookie (so two open tabs both work), or a new one set now.
 pub fn anonymous_csrf(jar: &CookieJar<'_>, config: &AppConfig) -> String {
@@ -43,4 +50,23 @@ pub fn anonymous_csrf(jar: &CookieJar<'_>, config: &AppConfig) -> String {
     let value = random_token();
     jar.add(cookie(CSRF_COOKIE, value.clone(), None, config));
     value
+}
+
+/// The password reset token, moved out of the link's URL into a cookie that
+/// only `/reset-password` receives, for a quarter of an hour.
+pub const RESET_COOKIE: &str = "reset_token";
+const RESET_COOKIE_SECONDS: i64 = 900;
+
+pub fn set_reset_token(jar: &CookieJar<'_>, token: &str, config: &AppConfig) {
+    let cookie = Cookie::build((RESET_COOKIE, token.to_owned()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/reset-password")
+        .secure(config.cookie_secure)
+        .max_age(Duration::seconds(RESET_COOKIE_SECONDS));
+    jar.add(cookie);
+}
+
+pub fn clear_reset_token(jar: &CookieJar<'_>) {
+    jar.remove(Cookie::build(RESET_COOKIE).path("/reset-password"));
 }

@@ -29,12 +29,18 @@ use crate::store;
 
 const ACCOUNT: &str = "account";
 const ADDRESS: &str = "address";
+/// Password reset requests are counted apart from failed logins, with the
+/// same limits: asking for links is not guessing passwords, but an
+/// unthrottled form would let anyone flood an inbox.
+const RESET_ACCOUNT: &str = "rs_acct";
+const RESET_ADDRESS: &str = "rs_addr";
 
 /// The counters one login attempt touches.
 pub struct LoginThrottle<'a> {
     app: &'a App,
     account: String,
     address: Option<String>,
+    scopes: (&'static str, &'static str),
 }
 
 /// An attempt that passed the check, recorded as a failure until
@@ -61,15 +67,20 @@ fn wait(newest: &[i64], limit: u64, window: i64, now: i64) -> Option<u64> {
 
 impl<'a> LoginThrottle<'a> {
     pub fn new(app: &'a App, email: &str, client: &ClientInfo) -> Self {
-        Self { app, account: account_key(email), address: client.ip.clone() }
+        Self { app, account: account_key(email), address: client.ip.clone(), scopes: (ACCOUNT, ADDRESS) }
+    }
+
+    /// The counters of password reset requests (every request counts).
+    pub fn for_reset_requests(app: &'a App, email: &str, client: &ClientInfo) -> Self {
+        Self { scopes: (RESET_ACCOUNT, RESET_ADDRESS), ..Self::new(app, email, client) }
     }
 
     /// The counters of this attempt, with their limits.
     fn counters(&self) -> Vec<(&'static str, &str, u64)> {
         let rules: ThrottleRules = self.app.config.throttle;
-        let mut counters = vec![(ACCOUNT, self.account.as_str(), rules.per_account)];
+        let mut counters = vec![(self.scopes.0, self.account.as_str(), rules.per_account)];
         if let Some(address) = &self.address {
-            counters.push((ADDRESS, address.as_str(), rules.per_address));
+            counters.push((self.scopes.1, address.as_str(), rules.per_address));
         }
         counters
     }
@@ -106,7 +117,7 @@ impl<'a> LoginThrottle<'a> {
     /// starts again.
     pub async fn succeeded(&self, attempt: Attempt) -> Result<(), AppError> {
         store::throttle::forget(&self.app.db, &attempt.rows).await?;
-        Ok(store::throttle::clear(&self.app.db, ACCOUNT, &self.account).await?)
+        Ok(store::throttle::clear(&self.app.db, self.scopes.0, &self.account).await?)
     }
 
     /// A wrong password: the attempt stays counted.

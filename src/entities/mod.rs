@@ -6,6 +6,7 @@
 //! Instants are `TimeUnixTimestamp`: whole Unix seconds in a `BIGINT` column.
 
 pub mod audit_event;
+pub mod email_token;
 pub mod login_failure;
 pub mod recipe;
 pub mod revoked_token;

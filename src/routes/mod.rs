@@ -16,7 +16,7 @@ use rocket::{catch, catchers, routes, Catcher, Request, Route};
 use crate::error::{take_failure, ApiError, AppError, AuthError, PageError};
 
 pub fn pages() -> Vec<Route> {
-    use pages::{account, admin, home, me, recipes};
+    use pages::{account, admin, home, me, recipes, reset};
     routes![
         home::home,
         health::healthz,
@@ -25,6 +25,10 @@ pub fn pages() -> Vec<Route> {
         account::login_form,
         account::login,
         account::logout,
+        reset::forgot_password_form,
+        reset::forgot_password,
+        reset::reset_password_form,
+        reset::reset_password,
         me::me,
         me::session_revoke,
         me::logout_everywhere,
@@ -65,6 +69,8 @@ pub fn api() -> Vec<Route> {
         auth::logout_delete,
         auth::me,
         auth::change_password,
+        auth::forgot_password,
+        auth::reset_password,
         recipes::list,
         recipes::create,
         recipes::show,

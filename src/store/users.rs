@@ -67,6 +67,10 @@ pub async fn find_by_email<C: ConnectionTrait>(db: &C, email: &str) -> Result<Op
     user::Entity::find().filter(user::Column::Email.eq(email.trim().to_lowercase())).one(db).await
 }
 
+pub async fn find_by_id<C: ConnectionTrait>(db: &C, id: i64) -> Result<Option<user::Model>, DbErr> {
+    user::Entity::find_by_id(id).one(db).await
+}
+
 pub async fn find_by_public_id<C: ConnectionTrait>(db: &C, public_id: Uuid) -> Result<Option<user::Model>, DbErr> {
     user::Entity::find().filter(user::Column::PublicId.eq(public_id)).one(db).await
 }

@@ -114,10 +114,12 @@ pub struct Tokens {
     pub refresh: String,
 }
 
-/// The test configuration on the database at `database_url`.
-pub fn figment(database_url: &str) -> rocket::figment::Figment {
+/// The test configuration on the database at `database_url`, with mail
+/// written to `dir`'s `outbox/`.
+pub fn figment(database_url: &str, dir: &std::path::Path) -> rocket::figment::Figment {
     rocket::Config::figment()
         .merge(("database_url", database_url))
+        .merge(("outbox_dir", dir.join("outbox")))
         .merge(("jwt_secret", SECRET))
         .merge(("bcrypt_cost", 4))
         .merge(("cookie_secure", false))
@@ -133,7 +135,7 @@ impl TestApp {
     pub async fn spawn_with(settings: &[(&str, Value)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = Arc::new(TestDatabase::create(&dir).await);
-        let mut figment = figment(&database.url);
+        let mut figment = figment(&database.url, dir.path());
         for (key, value) in settings {
             figment = figment.merge((*key, value.clone()));
         }
@@ -143,20 +145,44 @@ impl TestApp {
 
     /// An app on a database that already exists (a migration test's).
     pub async fn spawn_on(dir: TempDir, database: Arc<TestDatabase>) -> Self {
-        let client = Client::tracked(recipebox::rocket(figment(&database.url))).await.expect("the app ignites");
+        let client = Client::tracked(recipebox::rocket(figment(&database.url, dir.path()))).await.expect("the app ignites");
         Self { client, dir, database }
     }
 
     /// This test's configuration, for a second app on the same database.
     pub fn figment(&self) -> rocket::figment::Figment {
-        figment(&self.database.url)
+        figment(&self.database.url, self.dir.path())
+    }
+
+    /// The messages in the outbox once there are at least `count` (mail is
+    /// delivered by a background task), oldest first. Waits five seconds
+    /// at most.
+    pub async fn mail(&self, count: usize) -> Vec<String> {
+        let outbox = self.dir.path().join("outbox");
+        for _ in 0..250 {
+            let mut files: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&outbox)
+                .map(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
+                        .map(|e| (e.metadata().unwrap().modified().unwrap(), std::fs::read_to_string(e.path()).unwrap()))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if files.len() >= count {
+                files.sort_by(|a, b| a.0.cmp(&b.0));
+                return files.into_iter().map(|(_, text)| text).collect();
+            }
+            rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("fewer than {count} messages reached the outbox");
     }
 
     /// Stops this app and starts a new one on the same database.
     pub async fn restart(self) -> Self {
         let Self { client, dir, database } = self;
         drop(client);
-        let client = Client::tracked(recipebox::rocket(figment(&database.url))).await.expect("the app ignites");
+        let client = Client::tracked(recipebox::rocket(figment(&database.url, dir.path()))).await.expect("the app ignites");
         Self { client, dir, database }
     }
 

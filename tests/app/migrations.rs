@@ -14,7 +14,7 @@ use uuid::Uuid;
 use crate::helpers::{now, sign, TestApp, TestDatabase, SECRET};
 
 /// The tables of the current schema.
-const TABLES: [&str; 6] = ["users", "recipes", "sessions", "revoked_tokens", "audit_events", "login_failures"];
+const TABLES: [&str; 7] = ["users", "recipes", "sessions", "revoked_tokens", "audit_events", "login_failures", "email_tokens"];
 /// How many migrations the previous release (the first landing) had.
 const PREVIOUS_RELEASE: u32 = 5;
 

@@ -12,6 +12,7 @@ use crate::accounts;
 use crate::app::App;
 use crate::accounts::PasswordChange;
 use crate::auth::{session, ApiUser, BearerToken, ClientInfo};
+use crate::domain::FieldErrors;
 use crate::error::{fail_guard, ApiResult, AppError, AuthError, GuardFailed};
 use crate::routes::json::{self, JsonBody, OptionalJson};
 use crate::store;
@@ -153,6 +154,39 @@ pub async fn change_password(
         new_password_confirm: None,
     };
     accounts::change_password(app, &user, input, &client).await?;
+    Ok(Status::NoContent)
+}
+
+#[derive(Deserialize)]
+pub struct ForgotPasswordRequest {
+    #[serde(default)]
+    email: String,
+}
+
+/// 202 whether the account exists or not; a link goes out if it does.
+#[post("/auth/forgot-password", data = "<body>")]
+pub async fn forgot_password(body: JsonBody<ForgotPasswordRequest>, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
+    let email = body.0.email.trim().to_owned();
+    if email.is_empty() {
+        return Err(AppError::Validation(FieldErrors::single("email", "Enter the email address of the account.")).into());
+    }
+    accounts::reset::request(app, &email, &client).await?;
+    Ok(Status::Accepted)
+}
+
+#[derive(Deserialize)]
+pub struct ResetPasswordRequest {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    new_password: String,
+}
+
+/// The token of a reset link and a new password: 204, every session of the
+/// account ended; a bad token is 422 with `fields.token`.
+#[post("/auth/reset-password", data = "<body>")]
+pub async fn reset_password(body: JsonBody<ResetPasswordRequest>, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
+    accounts::reset::reset(app, &body.0.token, &body.0.new_password, None, false, &client).await?;
     Ok(Status::NoContent)
 }
 

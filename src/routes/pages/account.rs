@@ -103,7 +103,7 @@ fn login_page(
     error: Option<&AppError>,
     message: Option<FlashMessage<'_>>,
 ) -> Template {
-    let csrf = current.map_or_else(|| cookies::anonymous_csrf(jar, &app.config), |user| user.csrf.clone());
+    let csrf = cookies::form_csrf(jar, &app.config, current);
     Template::render(
         "pages/login",
         context! {

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod home;
 pub mod me;
 pub mod recipes;
+pub mod reset;
 
 use rocket::http::uri::{fmt::Path, Segments};
 use rocket::http::Status;

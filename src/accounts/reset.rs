@@ -1,0 +1,113 @@
+//! Forgotten passwords (SPEC.md §4, §5): a link by email, valid for one
+//! hour and once, whose token is stored only as a hash.
+//!
+//! Asking for a link answers the same whether the account exists or not
+//! (the message is queued, so the work is alike too), and is throttled per
+//! account and per address. A newer link retires the older ones, and so
+//! does any password change. Using a link sets the new password, ends every
+//! session of the user and starts a new one, and mails a notice.
+
+use base64::Engine as _;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::app::App;
+use crate::audit::{self, Detail, Event};
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::{session, ClientInfo, TokenPair};
+use crate::domain::{AuditKind, FieldErrors, Password};
+use crate::entities::{email_token, user};
+use crate::error::AppError;
+use crate::store;
+
+pub const PURPOSE: &str = "reset";
+/// How long a reset link works.
+pub const LINK_TTL_SECONDS: i64 = 3600;
+
+/// A new random token (what the link carries) and its hash (what is stored).
+fn new_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash(&token);
+    (token, hash)
+}
+
+pub fn hash(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
+
+/// Sends a reset link to `email` if it belongs to an enabled account; does
+/// the same work and answers the same otherwise.
+pub async fn request(app: &App, email: &str, client: &ClientInfo) -> Result<(), AppError> {
+    let throttle = LoginThrottle::for_reset_requests(app, email, client);
+    let attempt = throttle.attempt().await?;
+    throttle.failed(attempt);
+    let (token, token_hash) = new_token();
+    let Some(user) = store::users::find_by_email(&app.db, email).await?.filter(|u| u.disabled_at.is_none()) else {
+        return Ok(());
+    };
+    let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
+    store::email_tokens::issue(&app.db, user.id, PURPOSE, token_hash, &user.email, expires_at).await?;
+    let link = app.mailer.link(&format!("/reset-password?token={token}"));
+    let text = format!(
+        "Hello {},\n\nSomeone (we hope you) asked to reset the password of your recipebox account.\n\
+         Open this link within an hour to choose a new one; it works once:\n\n{link}\n\n\
+         If you did not ask for it, ignore this message: your password stays as it is.\n",
+        user.username
+    );
+    app.mailer.send(&user.email, "Reset your recipebox password", text);
+    Ok(())
+}
+
+fn invalid_link() -> AppError {
+    AppError::Validation(FieldErrors::single("token", "This link is invalid, used or expired. Ask for a new one."))
+}
+
+/// The account a reset token opens, if the token still works.
+pub async fn check(app: &App, token: &str) -> Result<(email_token::Model, user::Model), AppError> {
+    let row = store::email_tokens::find_usable(&app.db, PURPOSE, &hash(token)).await?.ok_or_else(invalid_link)?;
+    let user = store::users::find_by_id(&app.db, row.user_id).await?.filter(|u| u.disabled_at.is_none()).ok_or_else(invalid_link)?;
+    Ok((row, user))
+}
+
+/// Sets a new password through a reset token: every session of the user
+/// ends and a notice is mailed. With `log_in` (the pages) a new session
+/// starts and its pair is returned; the API only answers 204.
+pub async fn reset(
+    app: &App,
+    token: &str,
+    new_password: &str,
+    confirm: Option<&str>,
+    log_in: bool,
+    client: &ClientInfo,
+) -> Result<(user::Model, Option<TokenPair>), AppError> {
+    let (row, user) = check(app, token).await?;
+    let mut errors = FieldErrors::new();
+    let password = errors.check("new_password", Password::parse(new_password, app.config.password_rules, &user.email, &user.username));
+    if confirm.is_some_and(|confirm| confirm != new_password) {
+        errors.add("new_password_confirm", "The two passwords differ.");
+    }
+    let (Some(password), true) = (password, errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    // Used once: of two uses at once, the second finds it taken.
+    if !store::email_tokens::consume(&app.db, row.id).await? {
+        return Err(invalid_link());
+    }
+    let password_hash = app.hasher.hash(password.expose()).await?;
+    store::users::set_password_hash(&app.db, user.id, password_hash).await?;
+    store::email_tokens::retire(&app.db, user.id, PURPOSE).await?;
+    let sessions = session::end_all(app, user.id).await?;
+    let pair = if log_in { Some(session::start(app, &user, client).await?) } else { None };
+    let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
+    audit::record(&app.db, client, event).await;
+    let text = format!(
+        "Hello {},\n\nThe password of your recipebox account was just changed with a reset link, and every \
+         session was logged out.\n\nIf that was not you, ask for a new link at {} at once.\n",
+        user.username,
+        app.mailer.link("/forgot-password")
+    );
+    app.mailer.send(&user.email, "Your recipebox password was changed", text);
+    Ok((user, pair))
+}

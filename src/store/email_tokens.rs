@@ -1,0 +1,85 @@
+//! Queries on `email_tokens`: single-use tokens sent by email.
+
+use sea_orm::prelude::*;
+use sea_orm::sea_query::Expr;
+use sea_orm::ActiveValue::Set;
+
+use super::{now_ts, ts};
+use crate::entities::email_token;
+
+/// Stores a new token of `purpose` for the user, and retires every unused
+/// one of the same purpose: only the newest link works.
+pub async fn issue<C: ConnectionTrait>(
+    db: &C,
+    user_id: i64,
+    purpose: &str,
+    token_hash: String,
+    email: &str,
+    expires_at: i64,
+) -> Result<(), DbErr> {
+    retire(db, user_id, purpose).await?;
+    email_token::ActiveModel {
+        user_id: Set(user_id),
+        purpose: Set(purpose.to_owned()),
+        token_hash: Set(token_hash),
+        email: Set(email.to_owned()),
+        created_at: Set(now_ts()),
+        expires_at: Set(ts(expires_at)),
+        used_at: Set(None),
+        ..Default::default()
+    }
+    .insert(db)
+    .await
+    .map(drop)
+}
+
+/// The token with this hash, if it is of `purpose`, unused and unexpired.
+pub async fn find_usable<C: ConnectionTrait>(db: &C, purpose: &str, token_hash: &str) -> Result<Option<email_token::Model>, DbErr> {
+    email_token::Entity::find()
+        .filter(email_token::Column::TokenHash.eq(token_hash))
+        .filter(email_token::Column::Purpose.eq(purpose))
+        .filter(email_token::Column::UsedAt.is_null())
+        .filter(email_token::Column::ExpiresAt.gt(now_ts()))
+        .one(db)
+        .await
+}
+
+/// Marks the token used. `false` when it was used (or retired) already:
+/// of two uses at once, exactly one succeeds.
+pub async fn consume<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr> {
+    let result = email_token::Entity::update_many()
+        .col_expr(email_token::Column::UsedAt, Expr::value(Some(now_ts())))
+        .filter(email_token::Column::Id.eq(id))
+        .filter(email_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Retires every unused token of `purpose` of the user (a newer link was
+/// sent, or the password changed).
+pub async fn retire<C: ConnectionTrait>(db: &C, user_id: i64, purpose: &str) -> Result<(), DbErr> {
+    email_token::Entity::update_many()
+        .col_expr(email_token::Column::UsedAt, Expr::value(Some(now_ts())))
+        .filter(email_token::Column::UserId.eq(user_id))
+        .filter(email_token::Column::Purpose.eq(purpose))
+        .filter(email_token::Column::UsedAt.is_null())
+        .exec(db)
+        .await
+        .map(drop)
+}
+
+/// Deletes tokens that can no longer be used: expired ones, and used ones
+/// older than a day.
+pub async fn purge<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    let day_ago = ts(now_ts().0.unix_timestamp() - 86_400);
+    let result = email_token::Entity::delete_many()
+        .filter(
+            sea_orm::Condition::any()
+                .add(email_token::Column::ExpiresAt.lt(now_ts()))
+                .add(email_token::Column::UsedAt.lt(day_ago)),
+        )
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
+}
