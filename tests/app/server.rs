@@ -59,6 +59,21 @@ impl TestServer {
         assert!(sent.success());
     }
 
+    /// The token of the reset link in the server's outbox (mail is written
+    /// by a background task: waits five seconds at most).
+    fn reset_token_from_outbox(&self) -> String {
+        let outbox = self.dir.path().join("data").join("outbox");
+        for _ in 0..250 {
+            let message = std::fs::read_dir(&outbox).ok().and_then(|mut files| files.next()).and_then(|file| std::fs::read_to_string(file.ok()?.path()).ok());
+            if let Some(message) = message.filter(|m| m.contains("token=")) {
+                let start = message.find("token=").unwrap() + "token=".len();
+                return message[start..].split_whitespace().next().unwrap().to_owned();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no reset link reached {}", outbox.display());
+    }
+
     /// Everything the server has logged so far.
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap()
@@ -138,7 +153,13 @@ fn a_whole_session(server: &TestServer) -> (Vec<String>, usize) {
     for pair in [&first, &tokens, &rotated] {
         secrets.extend(["access_token", "refresh_token"].map(|key| pair[key].as_str().unwrap().to_owned()));
     }
-    (secrets, 6)
+    // A password reset link, asked for and followed.
+    assert_eq!(server.request("POST", "/api/v1/auth/forgot-password", json, r#"{"email":"ann@example.com"}"#).0, 202);
+    let token = server.reset_token_from_outbox();
+    let (status, _) = server.request("GET", &format!("/reset-password?token={token}"), "", "");
+    assert_eq!(status, 303);
+    secrets.push(token);
+    (secrets, 8)
 }
 
 #[test]
