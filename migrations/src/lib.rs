@@ -17,6 +17,7 @@ mod m20261123_000007_add_login_details;
 mod m20261123_000008_create_login_failures;
 mod m20261123_000009_mysql_text_and_collation;
 mod m20261123_000010_create_email_tokens;
+mod m20261123_000011_add_email_verified_at;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000008_create_login_failures::Migration),
             Box::new(m20261123_000009_mysql_text_and_collation::Migration),
             Box::new(m20261123_000010_create_email_tokens::Migration),
+            Box::new(m20261123_000011_add_email_verified_at::Migration),
         ]
     }
 }

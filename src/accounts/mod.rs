@@ -6,7 +6,11 @@
 
 pub mod admin;
 pub mod reset;
+pub mod verify;
 
+use base64::Engine as _;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::app::App;
@@ -17,6 +21,20 @@ use crate::domain::{AuditKind, Email, FieldErrors, Password, Role, Username};
 use crate::entities::user;
 use crate::error::AppError;
 use crate::store;
+
+/// A new random token for a link sent by email, and its hash: the link
+/// carries the token, the database only the hash.
+fn link_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = token_hash(&token);
+    (token, hash)
+}
+
+fn token_hash(token: &str) -> String {
+    format!("{:x}", Sha256::digest(token.as_bytes()))
+}
 
 /// A sign-up as typed. `password_confirm` is `None` where the front end has
 /// no confirmation field (the API).
@@ -56,6 +74,7 @@ pub async fn signup(app: &App, input: SignupInput<'_>, client: &ClientInfo) -> R
     let user = register(app, input, Role::User).await?;
     let pair = session::start(app, &user, client).await?;
     audit::record(&app.db, client, Event::own(AuditKind::Signup, user.public_id)).await;
+    verify::send_link(app, &user, &user.email).await?;
     Ok((user, pair))
 }
 

@@ -7,10 +7,7 @@
 //! does any password change. Using a link sets the new password, ends every
 //! session of the user and starts a new one, and mails a notice.
 
-use base64::Engine as _;
-use rand::RngCore;
-use sha2::{Digest, Sha256};
-
+use super::{link_token, token_hash};
 use crate::app::App;
 use crate::audit::{self, Detail, Event};
 use crate::auth::throttle::LoginThrottle;
@@ -24,26 +21,13 @@ pub const PURPOSE: &str = "reset";
 /// How long a reset link works.
 pub const LINK_TTL_SECONDS: i64 = 3600;
 
-/// A new random token (what the link carries) and its hash (what is stored).
-fn new_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-    let hash = hash(&token);
-    (token, hash)
-}
-
-pub fn hash(token: &str) -> String {
-    format!("{:x}", Sha256::digest(token.as_bytes()))
-}
-
 /// Sends a reset link to `email` if it belongs to an enabled account; does
 /// the same work and answers the same otherwise.
 pub async fn request(app: &App, email: &str, client: &ClientInfo) -> Result<(), AppError> {
     let throttle = LoginThrottle::for_reset_requests(app, email, client);
     let attempt = throttle.attempt().await?;
     throttle.failed(attempt);
-    let (token, token_hash) = new_token();
+    let (token, token_hash) = link_token();
     let Some(user) = store::users::find_by_email(&app.db, email).await?.filter(|u| u.disabled_at.is_none()) else {
         return Ok(());
     };
@@ -66,7 +50,7 @@ fn invalid_link() -> AppError {
 
 /// The account a reset token opens, if the token still works.
 pub async fn check(app: &App, token: &str) -> Result<(email_token::Model, user::Model), AppError> {
-    let row = store::email_tokens::find_usable(&app.db, PURPOSE, &hash(token)).await?.ok_or_else(invalid_link)?;
+    let row = store::email_tokens::find_usable(&app.db, PURPOSE, &token_hash(token)).await?.ok_or_else(invalid_link)?;
     let user = store::users::find_by_id(&app.db, row.user_id).await?.filter(|u| u.disabled_at.is_none()).ok_or_else(invalid_link)?;
     Ok((row, user))
 }

@@ -20,6 +20,8 @@ pub struct Model {
     pub role: Role,
     pub disabled_at: Option<TimeUnixTimestamp>,
     pub tokens_valid_after: TimeUnixTimestamp,
+    /// When the user followed a verification link to their current address.
+    pub email_verified_at: Option<TimeUnixTimestamp>,
     /// When the user last started a session (login or sign-up).
     pub last_login_at: Option<TimeUnixTimestamp>,
     pub created_at: TimeUnixTimestamp,

@@ -29,6 +29,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<user::Mo
         disabled_at: Set(None),
         tokens_valid_after: Set(now),
         last_login_at: Set(None),
+        email_verified_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -167,6 +168,27 @@ pub async fn set_role<C: ConnectionTrait>(db: &C, id: i64, role: Role) -> Result
         .update(db)
         .await
         .map(drop)
+}
+
+/// Marks `email` as the user's verified address (an email change takes
+/// effect here). A unique violation means someone else took the address
+/// meanwhile: 409 on `email`.
+pub async fn set_verified_email<C: ConnectionTrait>(db: &C, id: i64, email: &str) -> Result<(), AppError> {
+    let now = now_ts();
+    let update = user::ActiveModel {
+        id: Set(id),
+        email: Set(email.to_owned()),
+        email_verified_at: Set(Some(now)),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    match update.update(db).await {
+        Ok(_) => Ok(()),
+        Err(e) if is_unique_violation(&e) => {
+            Err(AppError::Conflict(FieldErrors::single("email", "An account with this email already exists.")))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Notes that the user started a session just now.

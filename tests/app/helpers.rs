@@ -154,11 +154,12 @@ impl TestApp {
         figment(&self.database.url, self.dir.path())
     }
 
-    /// The messages in the outbox once there are at least `count` (mail is
-    /// delivered by a background task), oldest first. Waits five seconds
-    /// at most.
-    pub async fn mail(&self, count: usize) -> Vec<String> {
+    /// The messages with `subject` in the outbox once there are at least
+    /// `count` of them (mail is delivered by a background task), oldest
+    /// first. Waits five seconds at most.
+    pub async fn mail(&self, subject: &str, count: usize) -> Vec<String> {
         let outbox = self.dir.path().join("outbox");
+        let header = format!("Subject: {subject}\r\n");
         for _ in 0..250 {
             let mut files: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&outbox)
                 .map(|entries| {
@@ -166,6 +167,7 @@ impl TestApp {
                         .filter_map(Result::ok)
                         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
                         .map(|e| (e.metadata().unwrap().modified().unwrap(), std::fs::read_to_string(e.path()).unwrap()))
+                        .filter(|(_, text)| text.contains(&header))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -175,7 +177,7 @@ impl TestApp {
             }
             rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        panic!("fewer than {count} messages reached the outbox");
+        panic!("fewer than {count} messages about {subject:?} reached the outbox");
     }
 
     /// Stops this app and starts a new one on the same database.

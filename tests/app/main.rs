@@ -18,3 +18,4 @@ mod server;
 mod throttle;
 mod tokens;
 mod unavailable;
+mod verify;

@@ -10,7 +10,7 @@ use rocket_dyn_templates::{context, Template};
 use uuid::Uuid;
 
 use super::{field_errors, flash, form_again, FormReply};
-use crate::accounts::{self, PasswordChange};
+use crate::accounts::{self, verify, PasswordChange};
 use crate::app::App;
 use crate::auth::cookies::{self, REFRESH_COOKIE};
 use crate::auth::csrf::{ActionForm, Csrf};
@@ -46,6 +46,7 @@ pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessag
     let events = db_store::audit::list(&app.db, EventFilter { subject: Some(user.public_id), kind: None }, 1, ME_EVENTS).await?;
     let events: Vec<EventView> = events.items.into_iter().map(EventView::from).collect();
     let own_recipes: Vec<RecipeCard> = own.items.into_iter().map(|row| RecipeCard::new(row, Some(&user))).collect();
+    let pending_email = db_store::email_tokens::pending_email(&app.db, user.id, verify::PURPOSE).await?.filter(|e| *e != profile.email);
     Ok(Template::render(
         "pages/me",
         context! {
@@ -54,6 +55,8 @@ pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessag
             csrf: &user.csrf,
             username: &profile.username,
             email: &profile.email,
+            verified: profile.email_verified_at.is_some(),
+            pending_email,
             public_id: profile.public_id,
             role: profile.role,
             joined: human(profile.created_at.0),
@@ -160,4 +163,50 @@ pub async fn password_change(
     cookies::set_tokens(jar, &pair, &app.config);
     let done = "Your password has been changed. Every other session has been logged out.";
     Ok(FormReply::Done(Flash::success(Redirect::to(uri!(me)), done)))
+}
+
+/// Sends a new verification link to the user's address (the older one
+/// stops working).
+#[post("/me/verify-email", data = "<_form>")]
+pub async fn verification_resend(user: CurrentUser, _form: Csrf<ActionForm>, app: &State<App>) -> PageResult<Flash<Redirect>> {
+    let account = db_store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
+    if account.email_verified_at.is_some() {
+        return Ok(Flash::success(Redirect::to(uri!(me)), "Your address is verified already."));
+    }
+    verify::send_link(app, &account, &account.email).await?;
+    Ok(Flash::success(Redirect::to(uri!(me)), format!("A new link is on its way to {}.", account.email)))
+}
+
+#[derive(Debug, FromForm)]
+pub struct EmailForm {
+    #[field(default = String::new())]
+    email: String,
+    #[field(default = String::new())]
+    current_password: String,
+}
+
+fn email_page(user: &Authenticated, current: &str, typed: Option<&str>, error: Option<&AppError>) -> Template {
+    Template::render(
+        "pages/email",
+        context! { nav: Nav::new(Some(user)), csrf: &user.csrf, current, email: typed, errors: error.map(field_errors) },
+    )
+}
+
+#[get("/me/email")]
+pub fn email_form(user: CurrentUser) -> Template {
+    email_page(&user, &user.email, None, None)
+}
+
+/// Sends a verification link to the new address; the old one stays the
+/// account's until the link is followed.
+#[post("/me/email", data = "<form>")]
+pub async fn email_change(user: CurrentUser, form: Csrf<EmailForm>, client: ClientInfo, app: &State<App>) -> PageResult<FormReply> {
+    let form = form.0;
+    match verify::request_change(app, &user, &form.email, &form.current_password, &client).await {
+        Ok(email) => {
+            let message = format!("A link is on its way to {email}. Your address changes when you follow it.");
+            Ok(FormReply::Done(Flash::success(Redirect::to(uri!(me)), message)))
+        }
+        Err(error) => form_again(error, |e| email_page(&user, &user.email, Some(form.email.trim()), Some(e))),
+    }
 }

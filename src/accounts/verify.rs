@@ -1,0 +1,79 @@
+//! Verified addresses (SPEC.md §2, §4): sign-up sends a link (single use,
+//! 48 hours, stored hashed); following it marks the address verified. An
+//! email change sends the link to the new address and keeps the old one
+//! until the new one is verified.
+
+use super::{link_token, token_hash};
+use crate::app::App;
+use crate::auth::throttle::LoginThrottle;
+use crate::auth::{Authenticated, ClientInfo};
+use crate::domain::{Email, FieldErrors};
+use crate::entities::user;
+use crate::error::AppError;
+use crate::store;
+
+pub const PURPOSE: &str = "verify";
+/// How long a verification link works.
+pub const LINK_TTL_SECONDS: i64 = 48 * 3600;
+
+/// Mails a verification link for `email` (the user's address, or the one
+/// they are changing to); retires every earlier link.
+pub async fn send_link(app: &App, user: &user::Model, email: &str) -> Result<(), AppError> {
+    let (token, hash) = link_token();
+    let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
+    store::email_tokens::issue(&app.db, user.id, PURPOSE, hash, email, expires_at).await?;
+    let link = app.mailer.link(&format!("/verify-email?token={token}"));
+    let text = format!(
+        "Hello {},\n\nPlease confirm that {email} is your address for recipebox by opening this link \
+         within 48 hours:\n\n{link}\n\nIf you did not ask for it, ignore this message.\n",
+        user.username
+    );
+    app.mailer.send(email, "Confirm your email address", text);
+    Ok(())
+}
+
+/// Follows a verification link: the address it was sent to becomes the
+/// user's verified address. `BadRequest` when the link is unknown, used,
+/// retired or expired; `Conflict` when someone took the new address since.
+pub async fn verify(app: &App, token: &str) -> Result<user::Model, AppError> {
+    let invalid = || AppError::BadRequest("This verification link is invalid, used or expired. Ask for a new one on your account page.".into());
+    let row = store::email_tokens::find_usable(&app.db, PURPOSE, &token_hash(token)).await?.ok_or_else(invalid)?;
+    if !store::email_tokens::consume(&app.db, row.id).await? {
+        return Err(invalid());
+    }
+    store::users::set_verified_email(&app.db, row.user_id, &row.email).await?;
+    store::users::find_by_id(&app.db, row.user_id).await?.ok_or_else(invalid)
+}
+
+/// Starts an email change: needs the current password (throttled like a
+/// login); the link goes to the new address, the old one stays until then.
+pub async fn request_change(
+    app: &App,
+    user: &Authenticated,
+    new_email: &str,
+    current_password: &str,
+    client: &ClientInfo,
+) -> Result<Email, AppError> {
+    let account = store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
+    let mut errors = FieldErrors::new();
+    let email = errors.check("email", Email::parse(new_email));
+    if email.as_ref().is_some_and(|e| e.as_str() == account.email) {
+        errors.add("email", "This is your address already.");
+    }
+    let throttle = LoginThrottle::new(app, &account.email, client);
+    let attempt = throttle.attempt().await?;
+    if app.hasher.verify_or_dummy(current_password, Some(&account.password_hash)).await? {
+        throttle.succeeded(attempt).await?;
+    } else {
+        throttle.failed(attempt);
+        errors.add("current_password", "That is not your current password.");
+    }
+    let (Some(email), true) = (email, errors.is_empty()) else {
+        return Err(AppError::Validation(errors));
+    };
+    if store::users::find_by_email(&app.db, email.as_str()).await?.is_some() {
+        return Err(AppError::Conflict(FieldErrors::single("email", "An account with this email already exists.")));
+    }
+    send_link(app, &account, email.as_str()).await?;
+    Ok(email)
+}

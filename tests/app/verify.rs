@@ -1,0 +1,114 @@
+//! Verified addresses (SPEC.md §2, §4): a link at sign-up, once and for 48
+//! hours; a new link on request; an email change that waits for the new
+//! address to be confirmed.
+
+use rocket::http::Status;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::EntityTrait;
+use serde_json::json;
+
+use crate::helpers::{location, TestApp, TestUser};
+use recipebox::entities::email_token;
+
+const VERIFY: &str = "Confirm your email address";
+
+fn link_in(message: &str) -> String {
+    let start = message.find("/verify-email?token=").expect("a verification link");
+    message[start..].split_whitespace().next().unwrap().to_owned()
+}
+
+async fn verified(t: &TestApp, email: &str) -> bool {
+    let user = recipebox::store::users::find_by_email(&t.app().db, email).await.unwrap().expect("the account");
+    user.email_verified_at.is_some()
+}
+
+#[rocket::async_test]
+async fn sign_up_sends_a_link_that_verifies_the_address_once() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    let me = t.client.get("/me").dispatch().await.into_string().await.unwrap();
+    assert!(me.contains("Please verify your address"), "the notice shows until the address is verified");
+    let message = t.mail(VERIFY, 1).await.remove(0);
+    assert!(message.contains(&format!("To: {}", user.email)));
+    let link = link_in(&message);
+    assert!(!verified(&t, &user.email).await);
+
+    let followed = t.client.get(link.clone()).dispatch().await;
+    assert_eq!(followed.status(), Status::SeeOther);
+    assert_eq!(location(&followed), "/", "the token leaves the URL");
+    assert!(verified(&t, &user.email).await);
+    let me = t.client.get("/me").dispatch().await.into_string().await.unwrap();
+    assert!(!me.contains("Please verify your address") && me.contains("verified"));
+
+    let again = t.client.get(link).dispatch().await;
+    assert_eq!(again.status(), Status::BadRequest, "a link works once");
+    let wrong = t.client.get("/verify-email?token=not-a-token").dispatch().await;
+    assert_eq!(wrong.status(), Status::BadRequest);
+    assert!(wrong.into_string().await.unwrap().contains("invalid, used or expired"));
+    assert_eq!(t.client.get("/verify-email").dispatch().await.status(), Status::BadRequest, "no token at all");
+}
+
+#[rocket::async_test]
+async fn an_expired_link_fails_and_a_resent_link_replaces_the_old_one() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    let first = link_in(&t.mail(VERIFY, 1).await[0]);
+    email_token::Entity::update_many()
+        .col_expr(email_token::Column::ExpiresAt, Expr::col(email_token::Column::ExpiresAt).sub(48 * 3600 + 1))
+        .exec(&t.app().db)
+        .await
+        .unwrap();
+    assert_eq!(t.client.get(first).dispatch().await.status(), Status::BadRequest, "after 48 hours");
+
+    let csrf = t.session_csrf().await;
+    assert_eq!(t.post_form("/me/verify-email", Some(&csrf), &[]).await.status(), Status::SeeOther);
+    assert_eq!(t.post_form("/me/verify-email", Some(&csrf), &[]).await.status(), Status::SeeOther);
+    let mail = t.mail(VERIFY, 3).await;
+    let (older, newest) = (link_in(&mail[1]), link_in(&mail[2]));
+    assert_eq!(t.client.get(older).dispatch().await.status(), Status::BadRequest, "a newer link retires the older");
+    assert_eq!(t.client.get(newest).dispatch().await.status(), Status::SeeOther);
+    assert!(verified(&t, &user.email).await);
+}
+
+#[rocket::async_test]
+async fn an_email_change_keeps_the_old_address_until_the_new_one_is_confirmed() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    let (other, _) = t.api_signup().await;
+    let csrf = t.csrf_from("/me/email").await;
+    let new_email = "new.address@example.com";
+
+    let wrong = t.post_form("/me/email", Some(&csrf), &[("email", new_email), ("current_password", "not my password")]).await;
+    assert_eq!(wrong.status(), Status::UnprocessableEntity);
+    assert!(wrong.into_string().await.unwrap().contains(r#"id="current_password-error""#));
+    let taken = t.post_form("/me/email", Some(&csrf), &[("email", &other.email), ("current_password", &user.password)]).await;
+    assert_eq!(taken.status(), Status::Conflict);
+    let bad = t.post_form("/me/email", Some(&csrf), &[("email", "not-an-email"), ("current_password", &user.password)]).await;
+    assert_eq!(bad.status(), Status::UnprocessableEntity);
+
+    let asked = t.post_form("/me/email", Some(&csrf), &[("email", new_email), ("current_password", &user.password)]).await;
+    assert_eq!(asked.status(), Status::SeeOther);
+    let message = t.mail(VERIFY, 3).await.into_iter().find(|m| m.contains(&format!("To: {new_email}"))).expect("a link to the new address");
+    let me = t.client.get("/me").dispatch().await.into_string().await.unwrap();
+    assert!(me.contains(&user.email) && me.contains(&format!("Waiting for you to confirm {new_email}")));
+    t.api_login(&user).await;
+
+    assert_eq!(t.client.get(link_in(&message)).dispatch().await.status(), Status::SeeOther);
+    assert!(verified(&t, new_email).await, "the new address is the account's, verified");
+    let old = t.post_json("/api/v1/auth/login", None, &json!({"email": user.email, "password": user.password})).await;
+    assert_eq!(old.status(), Status::Unauthorized, "the old address no longer logs in");
+    t.api_login(&TestUser { email: new_email.into(), ..user }).await;
+}
+
+#[rocket::async_test]
+async fn admins_see_whether_an_address_is_verified() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    t.make_admin(&user.email).await;
+    let target = recipebox::store::users::find_by_email(&t.app().db, &user.email).await.unwrap().unwrap();
+    let page = t.client.get(format!("/admin/users/{}", target.public_id)).dispatch().await.into_string().await.unwrap();
+    assert!(page.contains("(not verified)"));
+    t.client.get(link_in(&t.mail(VERIFY, 1).await[0])).dispatch().await;
+    let page = t.client.get(format!("/admin/users/{}", target.public_id)).dispatch().await.into_string().await.unwrap();
+    assert!(page.contains("(verified)"));
+}
