@@ -188,6 +188,23 @@ pub async fn end_session(app: &App, user: &Authenticated, sid: Uuid, client: &Cl
     Ok(())
 }
 
+/// The current-password check of a logged-in user's sensitive change (the
+/// password, the email address). It shares the login counters, or it would
+/// be an unthrottled way to guess a stolen session's password; a wrong
+/// password is a failed login in the audit trail.
+async fn current_password_matches(app: &App, account: &user::Model, password: &str, client: &ClientInfo) -> Result<bool, AppError> {
+    let throttle = LoginThrottle::new(app, &account.email, client);
+    let attempt = throttle.attempt().await?;
+    if app.hasher.verify_or_dummy(password, Some(&account.password_hash)).await? {
+        throttle.succeeded(attempt).await?;
+        return Ok(true);
+    }
+    throttle.failed(attempt);
+    let event = Event::own(AuditKind::LoginFailed, account.public_id).with(Detail::LoginFailed { reason: "wrong_current_password" });
+    audit::record(&app.db, client, event).await;
+    Ok(false)
+}
+
 /// A password change as typed. `new_password_confirm` is `None` where the
 /// front end has no confirmation field (the API).
 pub struct PasswordChange<'a> {
@@ -218,16 +235,7 @@ pub async fn change_password(
     if input.new_password_confirm.is_some_and(|confirm| confirm != input.new_password) {
         errors.add("new_password_confirm", "The two passwords differ.");
     }
-    // The current-password check shares the login counters, or it would be
-    // an unthrottled way to guess a stolen session's password.
-    let throttle = LoginThrottle::new(app, &account.email, client);
-    let attempt = throttle.attempt().await?;
-    if app.hasher.verify_or_dummy(input.current_password, Some(&account.password_hash)).await? {
-        throttle.succeeded(attempt).await?;
-    } else {
-        throttle.failed(attempt);
-        let event = Event::own(AuditKind::LoginFailed, user.public_id).with(Detail::LoginFailed { reason: "wrong_current_password" });
-        audit::record(&app.db, client, event).await;
+    if !current_password_matches(app, &account, input.current_password, client).await? {
         errors.add("current_password", "That is not your current password.");
     }
     let (Some(new_password), true) = (new_password, errors.is_empty()) else {

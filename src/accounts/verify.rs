@@ -5,7 +5,6 @@
 
 use super::{link_token, token_hash};
 use crate::app::App;
-use crate::auth::throttle::LoginThrottle;
 use crate::auth::{Authenticated, ClientInfo};
 use crate::domain::{Email, FieldErrors};
 use crate::entities::user;
@@ -60,12 +59,7 @@ pub async fn request_change(
     if email.as_ref().is_some_and(|e| e.as_str() == account.email) {
         errors.add("email", "This is your address already.");
     }
-    let throttle = LoginThrottle::new(app, &account.email, client);
-    let attempt = throttle.attempt().await?;
-    if app.hasher.verify_or_dummy(current_password, Some(&account.password_hash)).await? {
-        throttle.succeeded(attempt).await?;
-    } else {
-        throttle.failed(attempt);
+    if !super::current_password_matches(app, &account, current_password, client).await? {
         errors.add("current_password", "That is not your current password.");
     }
     let (Some(email), true) = (email, errors.is_empty()) else {
