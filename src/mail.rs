@@ -39,7 +39,8 @@ struct Outgoing {
     subject: String,
 }
 
-/// The handle the application sends mail through.
+/// The handle the application sends mail through (cheap to clone).
+#[derive(Clone)]
 pub struct Mailer {
     queue: mpsc::UnboundedSender<Outgoing>,
     from: lettre::message::Mailbox,
@@ -51,12 +52,17 @@ impl Mailer {
     pub fn start(settings: &MailSettings) -> anyhow::Result<Self> {
         let transport = match &settings.smtp_url {
             // The URL may hold a password: errors name the key, not the value.
-            Some(url) => Transport::Smtp(
+            Some(url) => {
+                if url.starts_with("smtp://") && url.contains('@') && !url.contains("tls=required") {
+                    tracing::warn!("smtp_url sends a login without TLS: use smtps:// or ?tls=required unless the server is local");
+                }
+                Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
                     .map_err(|_| anyhow::anyhow!("smtp_url is not a usable SMTP URL"))?
                     .timeout(Some(SMTP_TIMEOUT))
                     .build(),
-            ),
+                )
+            }
             None => {
                 let dir = settings.outbox_dir.clone();
                 std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the outbox {}", dir.display()))?;

@@ -1,9 +1,9 @@
 //! Forgotten passwords (SPEC.md §4, §5): a link by email, valid for one
 //! hour and once, whose token is stored only as a hash.
 //!
-//! Asking for a link answers the same whether the account exists or not
-//! (the message is queued, so the work is alike too), and is throttled per
-//! account and per address. A newer link retires the older ones, and so
+//! Asking for a link answers the same, and as fast, whether the account
+//! exists or not (the account's work happens after the answer), and is
+//! throttled per account and per address. A newer link retires the older ones, and so
 //! does any password change. Using a link sets the new password, ends every
 //! session of the user and starts a new one, and mails a notice.
 
@@ -15,32 +15,46 @@ use crate::auth::{session, ClientInfo, TokenPair};
 use crate::domain::{AuditKind, FieldErrors, Password};
 use crate::entities::{email_token, user};
 use crate::error::AppError;
+use crate::mail::Mailer;
 use crate::store;
 
 pub const PURPOSE: &str = "reset";
 /// How long a reset link works.
 pub const LINK_TTL_SECONDS: i64 = 3600;
 
-/// Sends a reset link to `email` if it belongs to an enabled account; does
-/// the same work and answers the same otherwise.
+/// Asks for a reset link for `email`. After the throttle (the same for
+/// every address) the answer does not wait: looking the account up, storing
+/// the token and queueing the message happen in a task of their own, so
+/// whether the account exists changes neither the answer nor its timing.
 pub async fn request(app: &App, email: &str, client: &ClientInfo) -> Result<(), AppError> {
     let throttle = LoginThrottle::for_reset_requests(app, email, client);
     let attempt = throttle.attempt().await?;
     throttle.failed(attempt);
-    let (token, token_hash) = link_token();
-    let Some(user) = store::users::find_by_email(&app.db, email).await?.filter(|u| u.disabled_at.is_none()) else {
+    let (db, mailer, email) = (app.db.clone(), app.mailer.clone(), email.to_owned());
+    rocket::tokio::spawn(async move {
+        if let Err(e) = send_link(&db, &mailer, &email).await {
+            tracing::warn!(error = %e, "a password reset link could not be prepared");
+        }
+    });
+    Ok(())
+}
+
+/// Sends a reset link to `email` if it belongs to an enabled account.
+async fn send_link(db: &sea_orm::DatabaseConnection, mailer: &Mailer, email: &str) -> Result<(), sea_orm::DbErr> {
+    let Some(user) = store::users::find_by_email(db, email).await?.filter(|u| u.disabled_at.is_none()) else {
         return Ok(());
     };
+    let (token, token_hash) = link_token();
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
-    store::email_tokens::issue(&app.db, user.id, PURPOSE, token_hash, &user.email, expires_at).await?;
-    let link = app.mailer.link(&format!("/reset-password?token={token}"));
+    store::email_tokens::issue(db, user.id, PURPOSE, token_hash, &user.email, expires_at).await?;
+    let link = mailer.link(&format!("/reset-password?token={token}"));
     let text = format!(
         "Hello {},\n\nSomeone (we hope you) asked to reset the password of your recipebox account.\n\
          Open this link within an hour to choose a new one; it works once:\n\n{link}\n\n\
          If you did not ask for it, ignore this message: your password stays as it is.\n",
         user.username
     );
-    app.mailer.send(&user.email, "Reset your recipebox password", text);
+    mailer.send(&user.email, "Reset your recipebox password", text);
     Ok(())
 }
 
@@ -51,7 +65,12 @@ fn invalid_link() -> AppError {
 /// The account a reset token opens, if the token still works.
 pub async fn check(app: &App, token: &str) -> Result<(email_token::Model, user::Model), AppError> {
     let row = store::email_tokens::find_usable(&app.db, PURPOSE, &token_hash(token)).await?.ok_or_else(invalid_link)?;
-    let user = store::users::find_by_id(&app.db, row.user_id).await?.filter(|u| u.disabled_at.is_none()).ok_or_else(invalid_link)?;
+    // Only while the address it was sent to is still the account's: an
+    // email change makes links sent to the old address worthless.
+    let user = store::users::find_by_id(&app.db, row.user_id)
+        .await?
+        .filter(|u| u.disabled_at.is_none() && u.email == row.email)
+        .ok_or_else(invalid_link)?;
     Ok((row, user))
 }
 

@@ -5,6 +5,7 @@
 
 use super::{link_token, token_hash};
 use crate::app::App;
+use crate::auth::throttle::LoginThrottle;
 use crate::auth::{Authenticated, ClientInfo};
 use crate::domain::{Email, FieldErrors};
 use crate::entities::user;
@@ -16,8 +17,12 @@ pub const PURPOSE: &str = "verify";
 pub const LINK_TTL_SECONDS: i64 = 48 * 3600;
 
 /// Mails a verification link for `email` (the user's address, or the one
-/// they are changing to); retires every earlier link.
-pub async fn send_link(app: &App, user: &user::Model, email: &str) -> Result<(), AppError> {
+/// they are changing to); retires every earlier link. Throttled per address
+/// and per client like reset requests (429).
+pub async fn send_link(app: &App, user: &user::Model, email: &str, client: &ClientInfo) -> Result<(), AppError> {
+    let throttle = LoginThrottle::for_verification_links(app, email, client);
+    let attempt = throttle.attempt().await?;
+    throttle.failed(attempt);
     let (token, hash) = link_token();
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
     store::email_tokens::issue(&app.db, user.id, PURPOSE, hash, email, expires_at).await?;
@@ -68,6 +73,6 @@ pub async fn request_change(
     if store::users::find_by_email(&app.db, email.as_str()).await?.is_some() {
         return Err(AppError::Conflict(FieldErrors::single("email", "An account with this email already exists.")));
     }
-    send_link(app, &account, email.as_str()).await?;
+    send_link(app, &account, email.as_str(), client).await?;
     Ok(email)
 }

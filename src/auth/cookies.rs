@@ -60,7 +60,10 @@ const RESET_COOKIE_SECONDS: i64 = 900;
 pub fn set_reset_token(jar: &CookieJar<'_>, token: &str, config: &AppConfig) {
     let cookie = Cookie::build((RESET_COOKIE, token.to_owned()))
         .http_only(true)
-        .same_site(SameSite::Strict)
+        // Lax, not Strict: the link is opened from a mail client or webmail,
+        // another site, and a Strict cookie set by that navigation is not
+        // sent on the redirect that follows it.
+        .same_site(SameSite::Lax)
         .path("/reset-password")
         .secure(config.cookie_secure)
         .max_age(Duration::seconds(RESET_COOKIE_SECONDS));

@@ -34,6 +34,10 @@ const ADDRESS: &str = "address";
 /// unthrottled form would let anyone flood an inbox.
 const RESET_ACCOUNT: &str = "rs_acct";
 const RESET_ADDRESS: &str = "rs_addr";
+/// Verification links, counted per address they go to and per client
+/// address, so no one can flood someone else's inbox through the site.
+const VERIFY_ACCOUNT: &str = "vf_acct";
+const VERIFY_ADDRESS: &str = "vf_addr";
 
 /// The counters one login attempt touches.
 pub struct LoginThrottle<'a> {
@@ -68,6 +72,11 @@ fn wait(newest: &[i64], limit: u64, window: i64, now: i64) -> Option<u64> {
 impl<'a> LoginThrottle<'a> {
     pub fn new(app: &'a App, email: &str, client: &ClientInfo) -> Self {
         Self { app, account: account_key(email), address: client.ip.clone(), scopes: (ACCOUNT, ADDRESS) }
+    }
+
+    /// The counters of verification links sent to `email`.
+    pub fn for_verification_links(app: &'a App, email: &str, client: &ClientInfo) -> Self {
+        Self { scopes: (VERIFY_ACCOUNT, VERIFY_ADDRESS), ..Self::new(app, email, client) }
     }
 
     /// The counters of password reset requests (every request counts).

@@ -7,8 +7,10 @@ use sea_orm::ActiveValue::Set;
 use super::{now_ts, ts};
 use crate::entities::email_token;
 
-/// Stores a new token of `purpose` for the user, and retires every unused
-/// one of the same purpose: only the newest link works.
+/// Stores a new token of `purpose` for the user, then retires every older
+/// unused one of the same purpose: only the newest link works, even when
+/// two are issued at once (each retires only lower ids, so the highest
+/// survives).
 pub async fn issue<C: ConnectionTrait>(
     db: &C,
     user_id: i64,
@@ -17,8 +19,7 @@ pub async fn issue<C: ConnectionTrait>(
     email: &str,
     expires_at: i64,
 ) -> Result<(), DbErr> {
-    retire(db, user_id, purpose).await?;
-    email_token::ActiveModel {
+    let id = email_token::Entity::insert(email_token::ActiveModel {
         user_id: Set(user_id),
         purpose: Set(purpose.to_owned()),
         token_hash: Set(token_hash),
@@ -27,10 +28,19 @@ pub async fn issue<C: ConnectionTrait>(
         expires_at: Set(ts(expires_at)),
         used_at: Set(None),
         ..Default::default()
-    }
-    .insert(db)
-    .await
-    .map(drop)
+    })
+    .exec(db)
+    .await?
+    .last_insert_id;
+    email_token::Entity::update_many()
+        .col_expr(email_token::Column::UsedAt, Expr::value(Some(now_ts())))
+        .filter(email_token::Column::UserId.eq(user_id))
+        .filter(email_token::Column::Purpose.eq(purpose))
+        .filter(email_token::Column::UsedAt.is_null())
+        .filter(email_token::Column::Id.lt(id))
+        .exec(db)
+        .await
+        .map(drop)
 }
 
 /// The token with this hash, if it is of `purpose`, unused and unexpired.

@@ -33,7 +33,7 @@ async fn follow(t: &TestApp, token: &str) -> (Status, String) {
     assert_eq!(location(&response), "/reset-password", "the token leaves the URL");
     let set_cookie: Vec<&str> = response.headers().get("Set-Cookie").collect();
     let cookie = set_cookie.iter().find(|c| c.starts_with("reset_token=")).expect("the token moves into a cookie");
-    for flag in ["HttpOnly", "SameSite=Strict", "Path=/reset-password", "Max-Age="] {
+    for flag in ["HttpOnly", "SameSite=Lax", "Path=/reset-password", "Max-Age="] {
         assert!(cookie.contains(flag), "{flag}: {cookie}");
     }
     let page = t.client.get("/reset-password").dispatch().await;
@@ -123,6 +123,7 @@ async fn a_link_stops_working_after_an_hour_after_a_newer_link_and_after_a_passw
 
     // A newer link retires the older one.
     t.post_json("/api/v1/auth/forgot-password", None, &json!({"email": user.email})).await;
+    t.mail(RESET, 2).await;
     t.post_json("/api/v1/auth/forgot-password", None, &json!({"email": user.email})).await;
     let mail = t.mail(RESET, 3).await;
     let (older, newer) = (token_in(&mail[1]), token_in(&mail[2]));
@@ -150,7 +151,7 @@ async fn the_api_resets_with_the_token_and_refuses_a_weak_password_without_using
     assert_eq!(t.get_json("/api/v1/me", Some(&before.access)).await.status(), Status::Unauthorized);
     t.api_login(&TestUser { password: NEW_PASSWORD.into(), ..user }).await;
     let blank = t.post_json("/api/v1/auth/forgot-password", None, &json!({"email": " "})).await;
-    assert_eq!(blank.status(), Status::UnprocessableEntity);
+    assert_eq!(blank.status(), Status::Accepted, "202 always");
 }
 
 #[rocket::async_test]

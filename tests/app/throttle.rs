@@ -90,7 +90,8 @@ async fn ten_failures_lock_the_account_with_429_even_for_the_right_password_in_e
     assert!(body.contains("Slow down") && body.contains("Try again in 15 minutes"), "a styled page saying when: {body}");
     assert!(t.cookie("access_token").is_none(), "no session was started");
     let failures = login_failure::Entity::find().all(&t.app().db).await.unwrap();
-    assert_eq!(failures.len(), 20, "ten per account and ten per address; throttled attempts are not counted");
+    let logins: Vec<_> = failures.iter().filter(|f| f.scope == "account" || f.scope == "address").collect();
+    assert_eq!(logins.len(), 20, "ten per account and ten per address; throttled attempts are not counted");
     assert!(failures.iter().all(|f| !f.key.contains(&user.email)), "the email is stored only as a hash");
 }
 
@@ -143,7 +144,8 @@ async fn the_window_slides_failures_older_than_it_stop_counting() {
     let purged = recipebox::store::throttle::purge_older_than(&t.app().db, 900).await.unwrap();
     // Ten earlier failures of the address stay counted: a right password
     // clears the account's count, never the address's.
-    assert_eq!(purged, 16, "old rows are purged");
+    // (and the sign-up's verification link, counted too).
+    assert_eq!(purged, 17, "old rows are purged");
     assert!(login_failure::Entity::find().all(&t.app().db).await.unwrap().is_empty());
 }
 

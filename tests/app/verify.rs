@@ -62,6 +62,7 @@ async fn an_expired_link_fails_and_a_resent_link_replaces_the_old_one() {
 
     let csrf = t.session_csrf().await;
     assert_eq!(t.post_form("/me/verify-email", Some(&csrf), &[]).await.status(), Status::SeeOther);
+    t.mail(VERIFY, 2).await;
     assert_eq!(t.post_form("/me/verify-email", Some(&csrf), &[]).await.status(), Status::SeeOther);
     let mail = t.mail(VERIFY, 3).await;
     let (older, newest) = (link_in(&mail[1]), link_in(&mail[2]));
@@ -86,6 +87,12 @@ async fn an_email_change_keeps_the_old_address_until_the_new_one_is_confirmed() 
     let bad = t.post_form("/me/email", Some(&csrf), &[("email", "not-an-email"), ("current_password", &user.password)]).await;
     assert_eq!(bad.status(), Status::UnprocessableEntity);
 
+    // A reset link sent to the old address, before the change.
+    t.post_json("/api/v1/auth/forgot-password", None, &json!({"email": user.email})).await;
+    let reset_message = t.mail("Reset your recipebox password", 1).await.remove(0);
+    let start = reset_message.find("token=").unwrap() + "token=".len();
+    let reset_token = reset_message[start..].split_whitespace().next().unwrap().to_owned();
+
     let asked = t.post_form("/me/email", Some(&csrf), &[("email", new_email), ("current_password", &user.password)]).await;
     assert_eq!(asked.status(), Status::SeeOther);
     let message = t.mail(VERIFY, 3).await.into_iter().find(|m| m.contains(&format!("To: {new_email}"))).expect("a link to the new address");
@@ -97,7 +104,30 @@ async fn an_email_change_keeps_the_old_address_until_the_new_one_is_confirmed() 
     assert!(verified(&t, new_email).await, "the new address is the account's, verified");
     let old = t.post_json("/api/v1/auth/login", None, &json!({"email": user.email, "password": user.password})).await;
     assert_eq!(old.status(), Status::Unauthorized, "the old address no longer logs in");
+    let reset = json!({"token": reset_token, "new_password": "taken over through the old address"});
+    let refused = t.post_json("/api/v1/auth/reset-password", None, &reset).await;
+    assert_eq!(refused.status(), Status::UnprocessableEntity, "a reset link to the old address died with the change");
     t.api_login(&TestUser { email: new_email.into(), ..user }).await;
+}
+
+#[rocket::async_test]
+async fn verification_links_are_throttled_per_address() {
+    let t = TestApp::spawn().await;
+    t.signup().await;
+    let csrf = t.session_csrf().await;
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let response = t.post_form("/me/verify-email", Some(&csrf), &[]).await;
+        statuses.push(response.status());
+        if response.status() == Status::TooManyRequests {
+            assert!(response.headers().get_one("Retry-After").is_some());
+            break;
+        }
+    }
+    // The sign-up's link and nine more make ten, the limit per address.
+    assert_eq!(statuses.iter().filter(|s| **s == Status::SeeOther).count(), 9, "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&Status::TooManyRequests));
+    assert_eq!(t.mail(VERIFY, 10).await.len(), 10);
 }
 
 #[rocket::async_test]

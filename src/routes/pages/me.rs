@@ -168,12 +168,17 @@ pub async fn password_change(
 /// Sends a new verification link to the user's address (the older one
 /// stops working).
 #[post("/me/verify-email", data = "<_form>")]
-pub async fn verification_resend(user: CurrentUser, _form: Csrf<ActionForm>, app: &State<App>) -> PageResult<Flash<Redirect>> {
+pub async fn verification_resend(
+    user: CurrentUser,
+    _form: Csrf<ActionForm>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> PageResult<Flash<Redirect>> {
     let account = db_store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
     if account.email_verified_at.is_some() {
         return Ok(Flash::success(Redirect::to(uri!(me)), "Your address is verified already."));
     }
-    verify::send_link(app, &account, &account.email).await?;
+    verify::send_link(app, &account, &account.email, &client).await?;
     Ok(Flash::success(Redirect::to(uri!(me)), format!("A new link is on its way to {}.", account.email)))
 }
 
