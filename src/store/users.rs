@@ -111,7 +111,7 @@ pub async fn change_as_admin(db: &DatabaseConnection, target: &user::Model, chan
     let txn = db.begin().await?;
     if txn.get_database_backend() == DbBackend::Sqlite {
         user::Entity::update_many()
-            .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt).into())
+            .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt))
             .filter(user::Column::Id.eq(target.id))
             .exec(&txn)
             .await?;

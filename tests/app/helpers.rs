@@ -172,7 +172,7 @@ impl TestApp {
                 })
                 .unwrap_or_default();
             if files.len() >= count {
-                files.sort_by(|a, b| a.0.cmp(&b.0));
+                files.sort_by_key(|(modified, _)| *modified);
                 return files.into_iter().map(|(_, text)| text).collect();
             }
             rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
