@@ -36,6 +36,23 @@ fn token_hash(token: &str) -> String {
     format!("{:x}", Sha256::digest(token.as_bytes()))
 }
 
+/// A chosen password, checked against SPEC.md §2 for the account it is
+/// for, and against its confirmation where the front end has one; problems
+/// are filed under `field` and `{field}_confirm`.
+fn check_new_password(
+    app: &App,
+    errors: &mut FieldErrors,
+    field: &str,
+    (raw, confirm): (&str, Option<&str>),
+    (email, username): (&str, &str),
+) -> Option<Password> {
+    let password = errors.check(field, Password::parse(raw, app.config.password_rules, email, username));
+    if confirm.is_some_and(|confirm| confirm != raw) {
+        errors.add(&format!("{field}_confirm"), "The two passwords differ.");
+    }
+    password
+}
+
 /// A sign-up as typed. `password_confirm` is `None` where the front end has
 /// no confirmation field (the API).
 pub struct SignupInput<'a> {
@@ -51,13 +68,8 @@ pub async fn register(app: &App, input: SignupInput<'_>, role: Role) -> Result<u
     let mut errors = FieldErrors::new();
     let email = errors.check("email", Email::parse(input.email));
     let username = errors.check("username", Username::parse(input.username));
-    let password = errors.check(
-        "password",
-        Password::parse(input.password, app.config.password_rules, input.email, input.username),
-    );
-    if input.password_confirm.is_some_and(|confirm| confirm != input.password) {
-        errors.add("password_confirm", "The two passwords differ.");
-    }
+    let password =
+        check_new_password(app, &mut errors, "password", (input.password, input.password_confirm), (input.email, input.username));
     let (Some(email), Some(username), Some(password), true) = (email, username, password, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };
@@ -229,15 +241,10 @@ pub async fn change_password(
 ) -> Result<(), AppError> {
     let account = store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::new();
-    let new_password = errors.check(
-        "new_password",
-        Password::parse(input.new_password, app.config.password_rules, &account.email, &account.username),
-    );
+    let chosen = (input.new_password, input.new_password_confirm);
+    let new_password = check_new_password(app, &mut errors, "new_password", chosen, (&account.email, &account.username));
     if input.new_password == input.current_password && !input.new_password.is_empty() {
         errors.add("new_password", "The new password must differ from the current one.");
-    }
-    if input.new_password_confirm.is_some_and(|confirm| confirm != input.new_password) {
-        errors.add("new_password_confirm", "The two passwords differ.");
     }
     if !current_password_matches(app, &account, input.current_password, client).await? {
         errors.add("current_password", "That is not your current password.");

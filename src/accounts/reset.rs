@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::audit::{self, Detail, Event};
 use crate::auth::throttle::LoginThrottle;
 use crate::auth::{session, ClientInfo, TokenPair};
-use crate::domain::{AuditKind, FieldErrors, Password};
+use crate::domain::{AuditKind, FieldErrors};
 use crate::entities::{email_token, user};
 use crate::error::AppError;
 use crate::mail::Mailer;
@@ -27,9 +27,7 @@ pub const LINK_TTL_SECONDS: i64 = 3600;
 /// the token and queueing the message happen in a task of their own, so
 /// whether the account exists changes neither the answer nor its timing.
 pub async fn request(app: &App, email: &str, client: &ClientInfo) -> Result<(), AppError> {
-    let throttle = LoginThrottle::for_reset_requests(app, email, client);
-    let attempt = throttle.attempt().await?;
-    throttle.failed(attempt);
+    LoginThrottle::for_reset_requests(app, email, client).count().await?;
     let (db, mailer, email) = (app.db.clone(), app.mailer.clone(), email.to_owned());
     rocket::tokio::spawn(async move {
         if let Err(e) = send_link(&db, &mailer, &email).await {
@@ -87,10 +85,7 @@ pub async fn reset(
 ) -> Result<(user::Model, Option<TokenPair>), AppError> {
     let (row, user) = check(app, token).await?;
     let mut errors = FieldErrors::new();
-    let password = errors.check("new_password", Password::parse(new_password, app.config.password_rules, &user.email, &user.username));
-    if confirm.is_some_and(|confirm| confirm != new_password) {
-        errors.add("new_password_confirm", "The two passwords differ.");
-    }
+    let password = super::check_new_password(app, &mut errors, "new_password", (new_password, confirm), (&user.email, &user.username));
     let (Some(password), true) = (password, errors.is_empty()) else {
         return Err(AppError::Validation(errors));
     };

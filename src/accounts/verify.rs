@@ -20,9 +20,7 @@ pub const LINK_TTL_SECONDS: i64 = 48 * 3600;
 /// they are changing to); retires every earlier link. Throttled per address
 /// and per client like reset requests (429).
 pub async fn send_link(app: &App, user: &user::Model, email: &str, client: &ClientInfo) -> Result<(), AppError> {
-    let throttle = LoginThrottle::for_verification_links(app, email, client);
-    let attempt = throttle.attempt().await?;
-    throttle.failed(attempt);
+    LoginThrottle::for_verification_links(app, email, client).count().await?;
     let (token, hash) = link_token();
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
     store::email_tokens::issue(&app.db, user.id, PURPOSE, hash, email, expires_at).await?;

@@ -129,6 +129,12 @@ impl<'a> LoginThrottle<'a> {
         Ok(store::throttle::clear(&self.app.db, self.scopes.0, &self.account).await?)
     }
 
+    /// Counts a request that is never taken back (asking for a link), or
+    /// refuses it past a limit.
+    pub async fn count(&self) -> Result<(), AppError> {
+        self.attempt().await.map(|attempt| self.failed(attempt))
+    }
+
     /// A wrong password: the attempt stays counted.
     pub fn failed(&self, attempt: Attempt) {
         drop(attempt);

@@ -32,15 +32,16 @@ pub async fn issue<C: ConnectionTrait>(
     .exec(db)
     .await?
     .last_insert_id;
+    retiring(user_id, purpose).filter(email_token::Column::Id.lt(id)).exec(db).await.map(drop)
+}
+
+/// Marks the user's unused tokens of `purpose` used (narrowed by callers).
+fn retiring(user_id: i64, purpose: &str) -> sea_orm::UpdateMany<email_token::Entity> {
     email_token::Entity::update_many()
         .col_expr(email_token::Column::UsedAt, Expr::value(Some(now_ts())))
         .filter(email_token::Column::UserId.eq(user_id))
         .filter(email_token::Column::Purpose.eq(purpose))
         .filter(email_token::Column::UsedAt.is_null())
-        .filter(email_token::Column::Id.lt(id))
-        .exec(db)
-        .await
-        .map(drop)
 }
 
 /// The token with this hash, if it is of `purpose`, unused and unexpired.
@@ -69,14 +70,7 @@ pub async fn consume<C: ConnectionTrait>(db: &C, id: i64) -> Result<bool, DbErr>
 /// Retires every unused token of `purpose` of the user (a newer link was
 /// sent, or the password changed).
 pub async fn retire<C: ConnectionTrait>(db: &C, user_id: i64, purpose: &str) -> Result<(), DbErr> {
-    email_token::Entity::update_many()
-        .col_expr(email_token::Column::UsedAt, Expr::value(Some(now_ts())))
-        .filter(email_token::Column::UserId.eq(user_id))
-        .filter(email_token::Column::Purpose.eq(purpose))
-        .filter(email_token::Column::UsedAt.is_null())
-        .exec(db)
-        .await
-        .map(drop)
+    retiring(user_id, purpose).exec(db).await.map(drop)
 }
 
 /// Deletes tokens that can no longer be used: expired ones, and used ones

@@ -97,6 +97,11 @@ impl AdminChange {
     }
 }
 
+/// An admin who can act: the admin role and not disabled.
+fn active_admin() -> Condition {
+    Condition::all().add(user::Column::Role.eq(Role::Admin)).add(user::Column::DisabledAt.is_null())
+}
+
 /// Applies `change` to `target`, unless it would leave no active admin
 /// (`AppError::LastAdmin`) or the user is gone (`NotFound`); returns the
 /// user as they were just before the change.
@@ -116,9 +121,8 @@ pub async fn change_as_admin(db: &DatabaseConnection, target: &user::Model, chan
             .exec(&txn)
             .await?;
     }
-    let active_admin = Condition::all().add(user::Column::Role.eq(Role::Admin)).add(user::Column::DisabledAt.is_null());
     let locked = user::Entity::find()
-        .filter(Condition::any().add(active_admin).add(user::Column::Id.eq(target.id)))
+        .filter(Condition::any().add(active_admin()).add(user::Column::Id.eq(target.id)))
         .order_by_asc(user::Column::Id)
         .lock_exclusive()
         .all(&txn)
@@ -154,8 +158,7 @@ pub async fn is_last_active_admin<C: ConnectionTrait>(db: &C, target: &user::Mod
         return Ok(false);
     }
     let others = user::Entity::find()
-        .filter(user::Column::Role.eq(Role::Admin))
-        .filter(user::Column::DisabledAt.is_null())
+        .filter(active_admin())
         .filter(user::Column::Id.ne(target.id))
         .count(db)
         .await?;
