@@ -17,12 +17,55 @@ use rocket::response::{self, Responder};
 use rocket::serde::json::Json;
 use rocket_dyn_templates::{context, Template};
 use sea_orm::DbErr;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::domain::FieldErrors;
 
 /// Seconds a client is told to wait when the database is unavailable.
 pub const RETRY_AFTER_UNAVAILABLE: u64 = 5;
+
+/// The API error's machine-readable `code`, one per kind of failure; the
+/// OpenAPI document lists them all from this type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    ValidationFailed,
+    Conflict,
+    BadRequest,
+    InvalidCredentials,
+    TokenMissing,
+    TokenInvalid,
+    TokenExpired,
+    TokenRevoked,
+    WrongTokenType,
+    FreshTokenRequired,
+    Forbidden,
+    CsrfFailed,
+    CrossOrigin,
+    NotFound,
+    LastAdmin,
+    PayloadTooLarge,
+    TooManyRequests,
+    ServiceUnavailable,
+    InternalError,
+}
+
+/// SPEC §5's error body, `{"error": {...}}`: what `ApiError` sends.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    code: ErrorCode,
+    /// Words for a person; they may change, `code` does not.
+    message: String,
+    /// Only for `validation_failed` and `conflict`: a message per field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<FieldErrors>,
+}
 
 /// Why a token was not accepted. Carries no token text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,14 +80,14 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    pub fn code(self) -> &'static str {
+    pub fn code(self) -> ErrorCode {
         match self {
-            AuthError::Missing => "token_missing",
-            AuthError::Invalid => "token_invalid",
-            AuthError::Expired => "token_expired",
-            AuthError::Revoked => "token_revoked",
-            AuthError::WrongType => "wrong_token_type",
-            AuthError::NotFresh => "fresh_token_required",
+            AuthError::Missing => ErrorCode::TokenMissing,
+            AuthError::Invalid => ErrorCode::TokenInvalid,
+            AuthError::Expired => ErrorCode::TokenExpired,
+            AuthError::Revoked => ErrorCode::TokenRevoked,
+            AuthError::WrongType => ErrorCode::WrongTokenType,
+            AuthError::NotFresh => ErrorCode::FreshTokenRequired,
         }
     }
 
@@ -109,22 +152,22 @@ impl AppError {
     }
 
     /// The API's machine-readable `code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            AppError::Validation(_) => "validation_failed",
-            AppError::Conflict(_) => "conflict",
-            AppError::BadRequest(_) => "bad_request",
-            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::Validation(_) => ErrorCode::ValidationFailed,
+            AppError::Conflict(_) => ErrorCode::Conflict,
+            AppError::BadRequest(_) => ErrorCode::BadRequest,
+            AppError::InvalidCredentials => ErrorCode::InvalidCredentials,
             AppError::Unauthenticated(reason) => reason.code(),
-            AppError::Forbidden => "forbidden",
-            AppError::CsrfRejected => "csrf_failed",
-            AppError::CrossOrigin => "cross_origin",
-            AppError::NotFound => "not_found",
-            AppError::LastAdmin => "last_admin",
-            AppError::PayloadTooLarge => "payload_too_large",
-            AppError::Throttled { .. } => "too_many_requests",
-            AppError::Unavailable(_) => "service_unavailable",
-            AppError::Internal(_) => "internal_error",
+            AppError::Forbidden => ErrorCode::Forbidden,
+            AppError::CsrfRejected => ErrorCode::CsrfFailed,
+            AppError::CrossOrigin => ErrorCode::CrossOrigin,
+            AppError::NotFound => ErrorCode::NotFound,
+            AppError::LastAdmin => ErrorCode::LastAdmin,
+            AppError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            AppError::Throttled { .. } => ErrorCode::TooManyRequests,
+            AppError::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            AppError::Internal(_) => ErrorCode::InternalError,
         }
     }
 
@@ -284,11 +327,12 @@ impl<'r> Responder<'r, 'static> for ApiError {
     fn respond_to(self, req: &'r Request<'_>) -> response::Result<'static> {
         let error = self.0;
         error.log();
-        let mut body = json!({ "code": error.code(), "message": error.public_message() });
-        if let AppError::Validation(fields) | AppError::Conflict(fields) = &error {
-            body["fields"] = json!(fields);
-        }
-        let mut response = (error.status(), Json(json!({ "error": body }))).respond_to(req)?;
+        let fields = match &error {
+            AppError::Validation(fields) | AppError::Conflict(fields) => Some(fields.clone()),
+            _ => None,
+        };
+        let body = ErrorEnvelope { error: ErrorBody { code: error.code(), message: error.public_message(), fields } };
+        let mut response = (error.status(), Json(body)).respond_to(req)?;
         match &error {
             // SPEC §5: every 401 names the Bearer scheme and says why.
             AppError::Unauthenticated(_) | AppError::InvalidCredentials => {

@@ -140,6 +140,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         }))
         .mount("/", routes::pages())
         .mount("/api/v1", routes::api())
+        .mount("/api/docs", routes::api::openapi::docs_routes())
         .mount("/static", static_files)
         .register("/", routes::page_catchers())
         .register("/api", routes::api_catchers())

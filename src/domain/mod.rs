@@ -36,7 +36,7 @@ impl Invalid {
 
 /// Messages keyed by field name, in a stable order. Rendered beside each form
 /// field and as the API error's `fields` object.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct FieldErrors(BTreeMap<String, String>);
 

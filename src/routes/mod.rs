@@ -80,6 +80,7 @@ pub fn api() -> Vec<Route> {
         recipes::show,
         recipes::update,
         recipes::delete,
+        api::openapi::openapi_json,
         api::cross_origin,
         api::unknown_get,
         api::unknown_post,

@@ -6,6 +6,7 @@ pub mod device;
 
 use rocket::serde::json::Json;
 use serde::Serialize;
+use utoipa::ToSchema;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::OffsetDateTime;
@@ -29,12 +30,14 @@ pub fn human(at: OffsetDateTime) -> String {
 }
 
 /// SPEC §5's user object: no hash, no internal id.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
     pub public_id: Uuid,
+    #[schema(format = Email)]
     pub email: String,
     pub username: String,
     pub role: Role,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -51,11 +54,13 @@ impl From<&user::Model> for UserView {
 }
 
 /// The body of every response that issues tokens.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
     pub user: UserView,
     pub access_token: String,
     pub refresh_token: String,
+    /// Always `Bearer`.
+    #[schema(value_type = String, example = "Bearer")]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: i64,
@@ -73,23 +78,26 @@ impl TokenResponse {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuthorView {
     pub username: String,
     pub public_id: Uuid,
 }
 
 /// A recipe for the API and the pages alike.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RecipeView {
     pub id: i64,
     pub name: String,
     pub description: String,
+    /// Minutes.
     pub cook_time: i32,
     pub directions: String,
     pub visibility: Visibility,
     pub author: AuthorView,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
@@ -135,7 +143,7 @@ impl RecipeCard {
 }
 
 /// SPEC §5's list shape.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PageView<T> {
     pub items: Vec<T>,
     pub page: u64,

@@ -10,6 +10,7 @@ mod instances;
 mod mail;
 mod me;
 mod migrations;
+mod openapi;
 mod password;
 mod recipes;
 mod reset;

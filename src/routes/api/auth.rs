@@ -6,8 +6,9 @@ use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{delete, get, post, Request, State};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
-use super::{JsonResult, NoStore};
+use super::{openapi, JsonResult, NoStore};
 use crate::accounts;
 use crate::app::App;
 use crate::accounts::PasswordChange;
@@ -17,11 +18,13 @@ use crate::routes::json::{self, JsonBody, OptionalJson};
 use crate::store;
 use crate::views::{TokenResponse, UserView};
 
-#[derive(Deserialize)]
-struct LoginRequest {
+#[derive(Deserialize, ToSchema)]
+pub struct LoginRequest {
     #[serde(default)]
+    #[schema(required = true)]
     email: String,
     #[serde(default)]
+    #[schema(required = true)]
     password: String,
 }
 
@@ -68,6 +71,21 @@ impl<'r> FromData<'r> for LoginCredentials {
     }
 }
 
+/// Log in: a new session and its pair of tokens.
+///
+/// Send `{email, password}` as JSON, or HTTP Basic with the email as user
+/// name and no body. Failed attempts are throttled per account and per
+/// client address; a throttled attempt is 429 even with the right password.
+#[utoipa::path(
+    operation_id = "login",
+    tag = "auth",
+    request_body(content = Option<LoginRequest>, description = "Leave out when sending HTTP Basic."),
+    security((), ("basic" = [])),
+    responses(
+        (status = 200, description = "Logged in.", body = TokenResponse),
+        (status = 429, response = openapi::TooManyRequests),
+    )
+)]
 #[post("/auth/login", data = "<credentials>")]
 pub async fn login(
     credentials: LoginCredentials,
@@ -80,6 +98,15 @@ pub async fn login(
 
 /// Rotation: the refresh token in `Authorization: Bearer` is used up and a
 /// new pair of the same session comes back.
+///
+/// A refresh token used a second time ends its whole session (reuse
+/// detection): keep only the newest one.
+#[utoipa::path(
+    operation_id = "refresh",
+    tag = "auth",
+    security(("refresh_token" = [])),
+    responses((status = 200, description = "A new pair for the same session.", body = TokenResponse))
+)]
 #[post("/auth/refresh")]
 pub async fn refresh(token: BearerToken, client: ClientInfo, app: &State<App>) -> ApiResult<NoStore<Json<TokenResponse>>> {
     let (authenticated, pair) = session::refresh(app, &token.0, &client).await?;
@@ -89,8 +116,9 @@ pub async fn refresh(token: BearerToken, client: ClientInfo, app: &State<App>) -
     Ok(NoStore::new(TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct LogoutRequest {
+    /// The session's refresh token, revoked too when given.
     refresh_token: Option<String>,
 }
 
@@ -100,6 +128,14 @@ async fn end_session(user: ApiUser, body: OptionalJson<LogoutRequest>, client: C
     Ok(Status::NoContent)
 }
 
+/// Log out: the access token and the session's refresh token are revoked.
+#[utoipa::path(
+    operation_id = "logout",
+    tag = "auth",
+    request_body(content = Option<LogoutRequest>),
+    security(("access_token" = [])),
+    responses((status = 204, description = "Logged out."))
+)]
 #[post("/auth/logout", data = "<body>")]
 pub async fn logout(
     user: ApiUser,
@@ -110,6 +146,14 @@ pub async fn logout(
     end_session(user, body, client, app).await
 }
 
+/// Log out, as `DELETE`: the same as `POST /auth/logout`.
+#[utoipa::path(
+    operation_id = "logout_with_delete",
+    tag = "auth",
+    request_body(content = Option<LogoutRequest>),
+    security(("access_token" = [])),
+    responses((status = 204, description = "Logged out."))
+)]
 #[delete("/auth/logout", data = "<body>")]
 pub async fn logout_delete(
     user: ApiUser,
@@ -120,23 +164,42 @@ pub async fn logout_delete(
     end_session(user, body, client, app).await
 }
 
+/// The user the access token belongs to.
+#[utoipa::path(
+    operation_id = "me",
+    tag = "auth",
+    security(("access_token" = [])),
+    responses((status = 200, description = "The caller.", body = UserView))
+)]
 #[get("/me")]
 pub async fn me(user: ApiUser, app: &State<App>) -> JsonResult<UserView> {
     let user = store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
     Ok(Json(UserView::from(&user)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PasswordChangeRequest {
     #[serde(default)]
+    #[schema(required = true)]
     current_password: String,
     #[serde(default)]
+    #[schema(required = true)]
     new_password: String,
 }
 
 /// Needs a fresh access token (from a password login, not a refresh):
 /// 401 `fresh_token_required` otherwise. Every other session of the user
 /// ends; this token and its session go on working.
+#[utoipa::path(
+    operation_id = "change_password",
+    tag = "auth",
+    request_body = PasswordChangeRequest,
+    security(("access_token" = [])),
+    responses(
+        (status = 204, description = "Changed; every other session has ended."),
+        (status = 429, response = openapi::TooManyRequests),
+    )
+)]
 #[post("/me/password", data = "<body>")]
 pub async fn change_password(
     user: ApiUser,
@@ -156,13 +219,25 @@ pub async fn change_password(
     Ok(Status::NoContent)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
     #[serde(default)]
+    #[schema(required = true)]
     email: String,
 }
 
+/// Ask for a password-reset link by email.
+///
 /// 202 whether the account exists or not; a link goes out if it does.
+#[utoipa::path(
+    operation_id = "forgot_password",
+    tag = "auth",
+    request_body = ForgotPasswordRequest,
+    responses(
+        (status = 202, description = "Accepted; a link is mailed if the account exists."),
+        (status = 429, response = openapi::TooManyRequests),
+    )
+)]
 #[post("/auth/forgot-password", data = "<body>")]
 pub async fn forgot_password(body: JsonBody<ForgotPasswordRequest>, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
     let email = body.0.email.trim().to_owned();
@@ -172,16 +247,28 @@ pub async fn forgot_password(body: JsonBody<ForgotPasswordRequest>, client: Clie
     Ok(Status::Accepted)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
+    /// The token from the reset link.
     #[serde(default)]
+    #[schema(required = true)]
     token: String,
     #[serde(default)]
+    #[schema(required = true)]
     new_password: String,
 }
 
 /// The token of a reset link and a new password: 204, every session of the
 /// account ended; a bad token is 422 with `fields.token`.
+#[utoipa::path(
+    operation_id = "reset_password",
+    tag = "auth",
+    request_body = ResetPasswordRequest,
+    responses(
+        (status = 204, description = "The password is changed; every session of the account has ended."),
+        (status = 429, response = openapi::TooManyRequests),
+    )
+)]
 #[post("/auth/reset-password", data = "<body>")]
 pub async fn reset_password(body: JsonBody<ResetPasswordRequest>, client: ClientInfo, app: &State<App>) -> ApiResult<Status> {
     accounts::reset::reset(app, &body.0.token, &body.0.new_password, None, false, &client).await?;

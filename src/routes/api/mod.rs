@@ -2,6 +2,7 @@
 //! never cookies, so it needs no CSRF token.
 
 pub mod auth;
+pub mod openapi;
 pub mod recipes;
 pub mod users;
 

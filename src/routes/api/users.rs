@@ -4,9 +4,10 @@ use rocket::http::Status;
 use rocket::serde::json::Json;
 use rocket::{delete, get, patch, post, State};
 use serde::Deserialize;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{list_params, JsonResult, NoStore};
+use super::{list_params, openapi, JsonResult, NoStore};
 use crate::accounts::{self, admin, SignupInput};
 use crate::app::App;
 use crate::auth::{ApiAdmin, ApiUser, ClientInfo};
@@ -17,16 +18,29 @@ use crate::store;
 use crate::views::{PageView, TokenResponse, UserView};
 use crate::routes::ids::ValidIds;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     #[serde(default)]
+    #[schema(required = true)]
     email: String,
     #[serde(default)]
+    #[schema(required = true)]
     username: String,
     #[serde(default)]
+    #[schema(required = true)]
     password: String,
 }
 
+/// Sign up: the new account, logged in.
+#[utoipa::path(
+    operation_id = "register",
+    tag = "users",
+    request_body = RegisterRequest,
+    responses(
+        (status = 201, description = "Signed up and logged in.", body = TokenResponse),
+        (status = 409, response = openapi::Conflict),
+    )
+)]
 #[post("/users", data = "<body>")]
 pub async fn register(
     body: JsonBody<RegisterRequest>,
@@ -40,6 +54,21 @@ pub async fn register(
     Ok((Status::Created, NoStore::new(response)))
 }
 
+/// Every user, for admins.
+#[utoipa::path(
+    operation_id = "list_users",
+    tag = "users",
+    params(
+        ("page" = Option<u64>, Query, minimum = 1, description = "From 1."),
+        ("per_page" = Option<u64>, Query, minimum = 1, description = "Items per page, at most 100 (larger asks get 100)."),
+        ("q" = Option<String>, Query, description = "Part of a user name or email: literal, case-insensitive."),
+    ),
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "A page of users.", body = PageView<UserView>),
+        (status = 403, response = openapi::Forbidden),
+    )
+)]
 #[get("/users?<page>&<per_page>&<q>")]
 pub async fn list(
     page: Option<String>,
@@ -53,6 +82,18 @@ pub async fn list(
     Ok(Json(PageView::map(users, |u| UserView::from(&u))))
 }
 
+/// One user: the caller themself, or anyone for an admin.
+#[utoipa::path(
+    operation_id = "get_user",
+    tag = "users",
+    params(("public_id" = Uuid, Path)),
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The user.", body = UserView),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+    )
+)]
 #[get("/users/<public_id>")]
 pub async fn show(_ids: ValidIds, public_id: Uuid, caller: ApiUser, app: &State<App>) -> JsonResult<UserView> {
     if caller.public_id != public_id && !caller.is_admin() {
@@ -61,7 +102,7 @@ pub async fn show(_ids: ValidIds, public_id: Uuid, caller: ApiUser, app: &State<
     Ok(Json(UserView::from(&find(app, public_id).await?)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserPatch {
     role: Option<Role>,
@@ -70,6 +111,19 @@ pub struct UserPatch {
 
 /// Role and disabled state, each optional; the last active admin keeps both
 /// (409 `last_admin`).
+#[utoipa::path(
+    operation_id = "update_user",
+    tag = "users",
+    params(("public_id" = Uuid, Path)),
+    request_body = UserPatch,
+    security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The user as it is now.", body = UserView),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+    )
+)]
 #[patch("/users/<public_id>", data = "<body>")]
 pub async fn update(
     _ids: ValidIds,
@@ -90,7 +144,19 @@ pub async fn update(
     Ok(Json(UserView::from(&find(app, public_id).await?)))
 }
 
-/// Deletes the user; their recipes and sessions go with them.
+/// Delete a user, for admins; their recipes and sessions go with them.
+#[utoipa::path(
+    operation_id = "delete_user",
+    tag = "users",
+    params(("public_id" = Uuid, Path)),
+    security(("access_token" = [])),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 403, response = openapi::Forbidden),
+        (status = 404, response = openapi::NotFound),
+        (status = 409, response = openapi::Conflict),
+    )
+)]
 #[delete("/users/<public_id>")]
 pub async fn delete(
     _ids: ValidIds,
