@@ -8,6 +8,9 @@ use crate::store::Page;
 
 pub const PAGE_SIZE: u64 = 20;
 pub const MAX_PER_PAGE: u64 = 100;
+/// The highest page asked for that is looked up as such; a higher one is
+/// this one (empty all the same).
+pub const MAX_PAGE: u64 = i64::MAX as u64 / MAX_PER_PAGE;
 /// Longest search text accepted.
 pub const MAX_QUERY_CHARS: usize = 200;
 
@@ -35,8 +38,9 @@ impl Paging {
         };
         let page = number("page", page, 1);
         let per_page = number("per_page", per_page, PAGE_SIZE).min(MAX_PER_PAGE);
-        // Keeps offset arithmetic in range; such a page is simply empty.
-        let page = page.min(u64::MAX / MAX_PER_PAGE);
+        // Keeps the offset within a signed 64-bit integer, the most any
+        // database takes (a larger one was a 500); such a page is empty.
+        let page = page.min(MAX_PAGE);
         errors.into_result(|| Self { page, per_page })
     }
 }
@@ -98,5 +102,12 @@ mod tests {
             assert!(Paging::parse(page, per_page).is_err(), "case {page:?} {per_page:?}");
         }
         assert!(Paging::parse(Some("99999999999999999999999"), None).is_ok(), "huge pages are just empty");
+    }
+
+    #[test]
+    fn the_largest_offset_fits_a_signed_64_bit_integer() {
+        let paging = Paging::parse(Some("135963666789254368"), Some("1596")).unwrap();
+        let offset = (paging.page - 1) * paging.per_page;
+        assert!(i64::try_from(offset).is_ok(), "offset {offset}");
     }
 }

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod admin;
+mod api_fuzz;
 mod api_auth;
 mod audit;
 mod helpers;

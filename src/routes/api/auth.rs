@@ -21,7 +21,7 @@ use crate::views::{TokenResponse, UserView};
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, format = Email)]
     email: String,
     #[serde(default)]
     #[schema(required = true)]
@@ -222,7 +222,7 @@ pub async fn change_password(
 #[derive(Deserialize, ToSchema)]
 pub struct ForgotPasswordRequest {
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, format = Email)]
     email: String,
 }
 

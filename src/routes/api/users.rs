@@ -21,13 +21,16 @@ use crate::routes::ids::ValidIds;
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, format = Email)]
     email: String,
+    /// 3 to 32 of `A-Z a-z 0-9 _ . -`; unique without regard to case.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, pattern = r"^[A-Za-z0-9_.-]{3,32}$")]
     username: String,
+    /// At least `password_min_length` characters (8 unless configured),
+    /// at most 72 bytes, not a common password, not the email or username.
     #[serde(default)]
-    #[schema(required = true)]
+    #[schema(required = true, min_length = 8)]
     password: String,
 }
 
