@@ -1,0 +1,360 @@
+//! What every browser test needs: the recipebox binary on a free port of
+//! 127.0.0.1 with a database of its own, and a headless Chromium driven
+//! through chromedriver (WebDriver, with fantoccini).
+//!
+//! Which binary: `RECIPEBOX_BROWSER_BINARY` (`.ci/run` sets it to the
+//! release build), else the debug binary Cargo built for this test run.
+//! Without Chromium, chromedriver or axe-core the tests say what is missing
+//! and pass without running, unless `RECIPEBOX_BROWSER_REQUIRED` is set
+//! (CI sets it, so a CI without them fails instead of passing blind).
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::{Client, ClientBuilder, Locator};
+use rocket::tokio::time::sleep;
+use serde_json::{json, Value};
+
+pub const PASSWORD: &str = "a long secret phrase";
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// What the suite needs from outside, or why it cannot run.
+pub struct Tools {
+    pub chromium: PathBuf,
+    pub chromedriver: PathBuf,
+}
+
+fn env_path(name: &str, default: &str) -> PathBuf {
+    std::env::var_os(name).map_or_else(|| PathBuf::from(default), PathBuf::from)
+}
+
+fn required() -> bool {
+    std::env::var_os("RECIPEBOX_BROWSER_REQUIRED").is_some()
+}
+
+/// Skips (returns `None`, having said why) when Chromium or chromedriver
+/// is missing; panics instead when `RECIPEBOX_BROWSER_REQUIRED` is set.
+pub fn tools(test: &str) -> Option<Tools> {
+    let chromium = env_path("CHROMIUM", CHROMIUM);
+    let chromedriver = env_path("CHROMEDRIVER", CHROMEDRIVER);
+    for (what, path) in [("Chromium", &chromium), ("chromedriver", &chromedriver)] {
+        if !path.is_file() {
+            let reason = format!(
+                "{test}: skipped, {what} is not at {} (apt-get install chromium chromium-driver; \
+                 or set CHROMIUM / CHROMEDRIVER)",
+                path.display()
+            );
+            assert!(!required(), "{reason}");
+            eprintln!("{reason}");
+            return None;
+        }
+    }
+    Some(Tools { chromium, chromedriver })
+}
+
+/// axe-core's script (from npm), or why there is none: `AXE_CORE_JS`, else
+/// `target/npm/node_modules/axe-core/axe.min.js` where `.ci/run` puts it.
+pub fn axe_script(test: &str) -> Option<String> {
+    let default = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/npm/node_modules/axe-core/axe.min.js");
+    let path = std::env::var_os("AXE_CORE_JS").map_or(default, PathBuf::from);
+    match std::fs::read_to_string(&path) {
+        Ok(script) => Some(script),
+        Err(_) => {
+            let reason = format!(
+                "{test}: skipped, axe-core is not at {} (npm install --prefix target/npm axe-core; or set AXE_CORE_JS)",
+                path.display()
+            );
+            assert!(!required(), "{reason}");
+            eprintln!("{reason}");
+            None
+        }
+    }
+}
+
+/// A port nobody listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A running recipebox; killed on drop.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    pub fn start() -> Self {
+        let binary = std::env::var_os("RECIPEBOX_BROWSER_BINARY")
+            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_recipebox")), PathBuf::from);
+        let dir = tempfile::tempdir().unwrap();
+        let log = File::create(dir.path().join("stderr.log")).unwrap();
+        let mut child = Command::new(&binary)
+            .current_dir(dir.path())
+            .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("browser.db").display()))
+            .env("ROCKET_ADDRESS", "127.0.0.1")
+            .env("ROCKET_PORT", "0")
+            .env("ROCKET_JWT_SECRET", "browser-suite-secret-browser-suite-secret-0123")
+            // The lowest cost a release build accepts.
+            .env("ROCKET_BCRYPT_COST", "10")
+            // Plain http on 127.0.0.1: the cookies cannot be `Secure` here.
+            .env("ROCKET_COOKIE_SECURE", "false")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap_or_else(|e| panic!("{} does not start: {e}", binary.display()));
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        while stdout.read_line(&mut line).unwrap() > 0 {
+            if let Some(base) = line.trim().strip_prefix("recipebox listening on ") {
+                let base = base.to_owned();
+                return Self { child, base, dir };
+            }
+            line.clear();
+        }
+        panic!("recipebox did not start: {}", std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default());
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Makes an existing user an admin, with the binary's own command.
+    pub fn promote(&self, email: &str) {
+        let binary = std::env::var_os("RECIPEBOX_BROWSER_BINARY")
+            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_recipebox")), PathBuf::from);
+        let status = Command::new(binary)
+            .current_dir(self.dir.path())
+            .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", self.dir.path().join("browser.db").display()))
+            .args(["user", "promote", email])
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "user promote {email}");
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// chromedriver and a headless Chromium session of their own.
+pub struct Browser {
+    pub client: Client,
+    driver: Child,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    pub async fn start(tools: &Tools) -> Self {
+        let port = free_port();
+        let driver = Command::new(&tools.chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().unwrap();
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:loggingPrefs": { "browser": "ALL" },
+            "goog:chromeOptions": {
+                "binary": tools.chromium,
+                "args": [
+                    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-extensions", "--no-first-run", "--hide-scrollbars", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ],
+            },
+        });
+        let capabilities = capabilities.as_object().unwrap().clone();
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last_error = String::new();
+        for _ in 0..100 {
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            match ClientBuilder::new(connector).capabilities(capabilities.clone()).connect(&url).await {
+                Ok(client) => return Self { client, driver, _profile: profile },
+                Err(e) => last_error = e.to_string(),
+            }
+            sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no WebDriver session from chromedriver on port {port}: {last_error}");
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("goto {url}: {e}"));
+    }
+
+    pub async fn path(&self) -> String {
+        let url = self.client.current_url().await.unwrap();
+        match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        }
+    }
+
+    pub async fn find(&self, css: &str) -> Element {
+        match self.client.find(Locator::Css(css)).await {
+            Ok(element) => element,
+            Err(e) => panic!("no {css} on {}: {e}\n{}", self.path().await, self.client.source().await.unwrap_or_default()),
+        }
+    }
+
+    pub async fn find_all(&self, css: &str) -> Vec<Element> {
+        self.client.find_all(Locator::Css(css)).await.unwrap()
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        self.find(css).await.text().await.unwrap()
+    }
+
+    /// The page's visible text.
+    pub async fn body(&self) -> String {
+        self.text("body").await
+    }
+
+    /// Types into the field that `css` finds (after clearing it).
+    pub async fn fill(&self, css: &str, value: &str) {
+        let field = self.find(css).await;
+        field.clear().await.unwrap();
+        field.send_keys(value).await.unwrap();
+    }
+
+    /// Fills the fields of the form that `form` finds and presses its
+    /// submit button, waiting for the next page.
+    pub async fn submit(&self, form: &str, fields: &[(&str, &str)]) {
+        for (name, value) in fields {
+            self.fill(&format!("{form} [name='{name}']"), value).await;
+        }
+        self.click_and_wait(&format!("{form} [type=submit]")).await;
+    }
+
+    /// Clicks and waits until the document has been replaced.
+    pub async fn click_and_wait(&self, css: &str) {
+        self.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
+        self.find(css).await.click().await.unwrap();
+        self.wait_for_new_page().await;
+    }
+
+    /// The browser's Back button, waiting for the page it brings.
+    pub async fn back(&self) {
+        self.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
+        self.client.back().await.unwrap();
+        self.wait_for_new_page().await;
+    }
+
+    pub async fn wait_for_new_page(&self) {
+        for _ in 0..200 {
+            let state = self
+                .client
+                .execute("return [document.readyState, window.__recipebox_old_page === true];", vec![])
+                .await;
+            if let Ok(Value::Array(state)) = state {
+                if state[0] == "complete" && state[1] == false {
+                    return;
+                }
+            }
+            sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no new page after waiting, at {}", self.path().await);
+    }
+
+    /// Chromium's console since the last call: `(level, message)`.
+    pub async fn console(&self) -> Vec<(String, String)> {
+        let entries = self.client.issue_cmd(ChromeLog).await.unwrap();
+        entries
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| (e["level"].as_str().unwrap_or("").to_owned(), e["message"].as_str().unwrap_or("").to_owned()))
+            .collect()
+    }
+
+    /// Errors and warnings in the console (CSP violations are errors),
+    /// leaving out Chromium's "[DOM] ... autocomplete" advice.
+    pub async fn console_problems(&self) -> Vec<String> {
+        self.console()
+            .await
+            .into_iter()
+            .filter(|(level, _)| level == "SEVERE" || level == "WARNING")
+            .map(|(level, message)| format!("{level}: {message}"))
+            .collect()
+    }
+
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+    }
+
+    /// The whole page (not just the viewport) as a PNG, at `width` px.
+    pub async fn screenshot(&self, name: &str, width: u32) {
+        let height: f64 = {
+            self.resize(width, 900).await;
+            let h = self.client.execute("return document.documentElement.scrollHeight;", vec![]).await.unwrap();
+            h.as_f64().unwrap_or(900.0)
+        };
+        self.resize(width, (height as u32).clamp(600, 4000)).await;
+        let png = self.client.screenshot().await.unwrap();
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(format!("{name}-{width}.png")), png).unwrap();
+        self.resize(1280, 900).await;
+    }
+
+    /// Signs up through the form; the browser is then logged in.
+    pub async fn sign_up(&self, server: &Server, email: &str, username: &str) {
+        self.goto(&server.url("/signup")).await;
+        self.submit(
+            "form[action='/signup']",
+            &[("email", email), ("username", username), ("password", PASSWORD), ("password_confirm", PASSWORD)],
+        )
+        .await;
+    }
+
+    pub async fn log_in(&self, server: &Server, email: &str, password: &str) {
+        self.goto(&server.url("/login")).await;
+        self.submit("form[action='/login']", &[("email", email), ("password", password)]).await;
+    }
+
+    pub async fn close(self) {
+        let Self { client, mut driver, _profile } = self;
+        let _ = client.close().await;
+        let _ = driver.kill();
+        let _ = driver.wait();
+    }
+}
+
+/// `target/screenshots/`.
+pub fn screenshot_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("screenshots")
+}
+
+/// chromedriver's log endpoint (not in W3C WebDriver; fantoccini sends it
+/// as a custom command).
+#[derive(Debug)]
+struct ChromeLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for ChromeLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}

@@ -1,0 +1,6 @@
+//! recipebox in a real browser: headless Chromium driven over WebDriver
+//! against the server binary on a free port (see `harness`). Without
+//! Chromium and chromedriver each test says so and passes without running.
+
+mod harness;
+mod journey;
