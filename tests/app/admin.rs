@@ -360,7 +360,7 @@ async fn the_user_list_shows_twenty_a_page_newest_first_with_every_column() {
     let positions: Vec<usize> = users[1..].iter().rev().map(|(u, _)| first.find(&u.username).expect("on page 1")).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "newest first");
     let (newest, newest_id) = &users[20];
-    for cell in [newest.username.as_str(), &newest.email, newest_id, "<td>user</td>", "<td>active</td>", r#"<span class="badge">admin</span>"#] {
+    for cell in [newest.username.as_str(), &newest.email, newest_id, r#"<td data-label="Role">user</td>"#, r#"<td data-label="Status">active</td>"#, r#"<span class="badge">admin</span>"#] {
         assert!(first.contains(cell), "page 1 shows {cell}");
     }
     assert!(first.contains(r#"rel="next" href="/admin/users?page=2""#));
@@ -809,7 +809,7 @@ async fn every_admin_action_writes_exactly_one_audit_event_of_its_kind_with_the_
         let trail = page(&t, &format!("/admin/audit?kind={}", kind.as_str())).await;
         assert!(trail.contains("1 event") && trail.contains(kind.label()) && trail.contains(summary), "{action}: on the page");
         assert_eq!(table_rows(&trail), 1, "{action}");
-        assert!(trail.contains(&format!("<td>{}</td>", admin.username)), "{action}: the admin is shown as actor");
+        assert!(trail.contains(&format!(r#"<td data-label="By">{}</td>"#, admin.username)), "{action}: the admin is shown as actor");
     }
     // The events made before the deletion stay, about a deleted account.
     let trail = page(&t, "/admin/audit?kind=role_changed").await;

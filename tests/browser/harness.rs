@@ -9,7 +9,7 @@
 //! (CI sets it, so a CI without them fails instead of passing blind).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,6 +39,15 @@ fn required() -> bool {
     std::env::var_os("RECIPEBOX_BROWSER_REQUIRED").is_some()
 }
 
+/// Says why a test does not run, on the terminal itself (the test harness
+/// swallows `eprintln!` of a passing test), or fails it when CI requires
+/// the browser.
+fn skip<T>(reason: String) -> Option<T> {
+    assert!(!required(), "{reason}");
+    let _ = writeln!(std::io::stderr(), "{reason}");
+    None
+}
+
 /// Skips (returns `None`, having said why) when Chromium or chromedriver
 /// is missing; panics instead when `RECIPEBOX_BROWSER_REQUIRED` is set.
 pub fn tools(test: &str) -> Option<Tools> {
@@ -51,9 +60,7 @@ pub fn tools(test: &str) -> Option<Tools> {
                  or set CHROMIUM / CHROMEDRIVER)",
                 path.display()
             );
-            assert!(!required(), "{reason}");
-            eprintln!("{reason}");
-            return None;
+            return skip(reason);
         }
     }
     Some(Tools { chromium, chromedriver })
@@ -71,9 +78,7 @@ pub fn axe_script(test: &str) -> Option<String> {
                 "{test}: skipped, axe-core is not at {} (npm install --prefix target/npm axe-core; or set AXE_CORE_JS)",
                 path.display()
             );
-            assert!(!required(), "{reason}");
-            eprintln!("{reason}");
-            None
+            skip(reason)
         }
     }
 }

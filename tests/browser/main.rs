@@ -4,3 +4,5 @@
 
 mod harness;
 mod journey;
+mod keyboard;
+mod pages;

@@ -191,9 +191,14 @@ error_responses! {
     ServiceUnavailable: "The database is briefly unavailable (`service_unavailable`).", "Retry-After" = "Seconds to wait.";
 }
 
-/// Swagger UI's settings: this document, no call to an outside validator.
-static SWAGGER: LazyLock<Arc<Config<'static>>> =
-    LazyLock::new(|| Arc::new(Config::new([format!("{BASE}/openapi.json")]).validator_url("none")));
+/// Swagger UI's settings: this document, no call to an outside validator;
+/// the base layout (no top bar, whose URL box and theme button have no
+/// labels) and no deep links (which nest a link in each operation's
+/// button), so that the page passes axe-core.
+static SWAGGER: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
+    let config = Config::new([format!("{BASE}/openapi.json")]).validator_url("none").use_base_layout().deep_linking(false);
+    Arc::new(config)
+});
 
 /// The site's policy, but for one inline style that Swagger UI's script
 /// adds, allowed by its hash (not `unsafe-inline`). Only `/api/docs` sends
