@@ -1,5 +1,9 @@
-//! bcrypt, always on a blocking thread (a cost-12 hash takes about a quarter
-//! of a second; on an async worker it would stall every other request).
+//! bcrypt, always on threads of its own (a cost-12 hash takes about a
+//! quarter of a second; on an async worker it would stall every other
+//! request). Those threads run at a lower priority (nice 10): they use any
+//! idle core, but when the async workers and the database threads want the
+//! CPU they come first, so a storm of logins does not slow every other
+//! request down (measured in bench/RESULTS.md).
 //!
 //! Uses the crate's non-truncating functions: a password over 72 bytes is an
 //! error, never silently cut. `verify_or_dummy` does the same work whether or
@@ -7,8 +11,11 @@
 
 use std::fmt;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{mpsc, Arc, LazyLock, Mutex};
+
 use anyhow::Context as _;
-use rocket::tokio::task::spawn_blocking;
+use rocket::tokio::sync::oneshot;
 use tracing::Span;
 
 /// Hashes at the configured cost; keeps a dummy hash of the same cost.
@@ -47,10 +54,51 @@ fn verify_exact(password: &str, hash: &str) -> Result<bool, bcrypt::BcryptError>
     }
 }
 
-/// Runs `work` on the blocking pool inside the caller's tracing span.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// One bcrypt thread per core, started on first use and shared by every
+/// app in the process, each at nice 10 (on Linux a thread's own priority).
+static BCRYPT_THREADS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let queue = Arc::new(Mutex::new(queue));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for n in 0..threads {
+        let queue = Arc::clone(&queue);
+        std::thread::Builder::new()
+            .name(format!("bcrypt-{n}"))
+            .spawn(move || {
+                // SAFETY: nice(2) takes no pointer; it changes only the
+                // scheduling priority of the calling thread.
+                unsafe { libc::nice(10) };
+                loop {
+                    let next = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match next {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            })
+            .expect("a bcrypt thread starts");
+    }
+    jobs
+});
+
+/// Runs `work` on a bcrypt thread inside the caller's tracing span.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
     let span = Span::current();
-    spawn_blocking(move || span.in_scope(work)).await.context("bcrypt task failed")
+    let (done, result) = oneshot::channel();
+    let job: Job = Box::new(move || {
+        // A panic stays in its job: the thread goes on, the caller gets an error.
+        let _ = done.send(catch_unwind(AssertUnwindSafe(|| span.in_scope(work))));
+    });
+    BCRYPT_THREADS.send(job).ok().context("the bcrypt threads have stopped")?;
+    match result.await.context("bcrypt task lost")? {
+        Ok(value) => Ok(value),
+        Err(_) => anyhow::bail!("bcrypt task panicked"),
+    }
 }
 
 impl PasswordHasher {
@@ -95,6 +143,30 @@ impl PasswordHasher {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The thread's name and its nice value (field 19 of its stat line).
+    fn this_thread() -> (String, i32) {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let fields: Vec<&str> = stat.rsplit_once(") ").unwrap().1.split(' ').collect();
+        (std::thread::current().name().unwrap_or_default().to_owned(), fields[16].parse().unwrap())
+    }
+
+    #[rocket::async_test]
+    async fn bcrypt_runs_on_its_own_threads_below_the_workers_priority() {
+        let (_, caller_nice) = this_thread();
+        let (name, nice) = blocking(this_thread).await.unwrap();
+        assert!(name.starts_with("bcrypt-"), "{name}");
+        assert!(nice >= caller_nice + 10 || nice == 19, "nice {nice}, the caller's {caller_nice}");
+    }
+
+    #[rocket::async_test]
+    async fn a_panic_in_a_job_is_an_error_and_the_threads_go_on() {
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        for _ in 0..threads + 1 {
+            assert!(blocking(|| -> u8 { panic!("in a bcrypt job") }).await.is_err());
+        }
+        assert_eq!(blocking(|| 7).await.unwrap(), 7);
+    }
 
     #[rocket::async_test]
     async fn hashes_verify_and_the_dummy_never_matches() {

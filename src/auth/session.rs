@@ -18,6 +18,7 @@ use std::fmt;
 
 use base64::Engine as _;
 use rand::RngCore;
+use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::guard::ClientInfo;
@@ -56,6 +57,7 @@ pub struct Authenticated {
     pub email: String,
     pub username: String,
     pub role: Role,
+    pub created_at: OffsetDateTime,
     /// The login session this token belongs to.
     pub sid: Uuid,
     pub jti: Uuid,
@@ -73,6 +75,7 @@ impl Authenticated {
             email: row.email,
             username: row.username,
             role: row.role,
+            created_at: row.created_at.0,
             sid: claims.sid,
             jti: claims.jti,
             exp: claims.exp,

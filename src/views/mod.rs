@@ -53,6 +53,19 @@ impl From<&user::Model> for UserView {
     }
 }
 
+/// The caller, from what the request guard already read: no query.
+impl From<&Authenticated> for UserView {
+    fn from(user: &Authenticated) -> Self {
+        Self {
+            public_id: user.public_id,
+            email: user.email.clone(),
+            username: user.username.clone(),
+            role: user.role,
+            created_at: rfc3339(user.created_at),
+        }
+    }
+}
+
 /// The body of every response that issues tokens.
 #[derive(Serialize, ToSchema)]
 pub struct TokenResponse {

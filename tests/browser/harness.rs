@@ -124,6 +124,8 @@ impl Server {
             }
             line.clear();
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("recipebox did not start: {}", std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default());
     }
 

@@ -8,7 +8,7 @@ use rocket::{delete, get, post, Request, State};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{openapi, JsonResult, NoStore};
+use super::{openapi, NoStore};
 use crate::accounts;
 use crate::app::App;
 use crate::accounts::PasswordChange;
@@ -172,9 +172,8 @@ pub async fn logout_delete(
     responses((status = 200, description = "The caller.", body = UserView))
 )]
 #[get("/me")]
-pub async fn me(user: ApiUser, app: &State<App>) -> JsonResult<UserView> {
-    let user = store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
-    Ok(Json(UserView::from(&user)))
+pub fn me(user: ApiUser) -> Json<UserView> {
+    Json(UserView::from(&*user))
 }
 
 #[derive(Deserialize, ToSchema)]
