@@ -333,6 +333,26 @@ impl Browser {
         .await;
     }
 
+    /// Writes a recipe through the form; returns its path (`/recipes/N`).
+    pub async fn write_recipe(&self, server: &Server, name: &str, description: &str) -> String {
+        self.goto(&server.url("/recipes/new")).await;
+        self.submit(
+            "form[action='/recipes']",
+            &[("name", name), ("description", description), ("cook_time", "25"), ("directions", "Chop. Simmer.\nServe.")],
+        )
+        .await;
+        let path = self.path().await;
+        assert!(path.starts_with("/recipes/") && path[9..].parse::<u64>().is_ok(), "after publishing: {path}");
+        path
+    }
+
+    /// Presses Enter where the focus is and waits for the page it brings.
+    pub async fn press_enter(&self) {
+        self.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
+        self.client.active_element().await.unwrap().send_keys("\u{E007}").await.unwrap();
+        self.wait_for_new_page().await;
+    }
+
     pub async fn log_in(&self, server: &Server, email: &str, password: &str) {
         self.goto(&server.url("/login")).await;
         self.submit("form[action='/login']", &[("email", email), ("password", password)]).await;

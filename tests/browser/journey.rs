@@ -9,20 +9,6 @@ const ANN: &str = "ann@example.com";
 const BOB: &str = "bob@example.com";
 const NEW_PASSWORD: &str = "another long phrase 42";
 
-/// Writes a recipe through the form; returns its path (`/recipes/N`).
-async fn write_recipe(browser: &Browser, server: &Server, name: &str, description: &str) -> String {
-    browser.goto(&server.url("/recipes/new")).await;
-    browser
-        .submit(
-            "form[action='/recipes']",
-            &[("name", name), ("description", description), ("cook_time", "25"), ("directions", "Chop. Simmer. Serve.")],
-        )
-        .await;
-    let path = browser.path().await;
-    assert!(path.starts_with("/recipes/") && path[9..].parse::<u64>().is_ok(), "after publishing: {path}");
-    path
-}
-
 /// The number the recipe list states ("N recipes").
 async fn recipe_total(browser: &Browser, server: &Server) -> u64 {
     browser.goto(&server.url("/recipes")).await;
@@ -51,7 +37,7 @@ async fn a_whole_visit_from_sign_up_to_log_out() {
     assert_eq!(ann.path().await, "/recipes/new", "the login went back where it was asked to");
 
     // Write, then edit.
-    let first = write_recipe(&ann, &server, "Saffron rice", "Golden & fragrant <b>rice</b>").await;
+    let first = ann.write_recipe(&server, "Saffron rice", "Golden & fragrant <b>rice</b>").await;
     assert_eq!(ann.text("main h1").await, "Saffron rice");
     assert!(ann.body().await.contains("Golden & fragrant <b>rice</b>"), "markup is shown as text");
     ann.click_and_wait(&format!("a[href='{first}/edit']")).await;
@@ -61,7 +47,7 @@ async fn a_whole_visit_from_sign_up_to_log_out() {
 
     // Enough recipes for two pages (20 a page).
     for n in 1..=21 {
-        write_recipe(&ann, &server, &format!("Stew number {n}"), "Warm").await;
+        ann.write_recipe(&server, &format!("Stew number {n}"), "Warm").await;
     }
     assert_eq!(recipe_total(&ann, &server).await, 22);
 

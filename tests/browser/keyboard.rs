@@ -9,7 +9,6 @@ use serde_json::Value;
 use crate::harness::{tools, Browser, Server, PASSWORD};
 
 const TAB: &str = "\u{E004}";
-const ENTER: &str = "\u{E007}";
 
 /// What has the focus: its tag, name or text, and whether it shows a focus
 /// ring (an outline or a box shadow).
@@ -111,9 +110,7 @@ async fn the_forms_work_with_the_keyboard_alone() {
     type_text(&browser, "kim@example").await;
     tab_to(&browser, "username").await;
     type_text(&browser, "k").await;
-    browser.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-    type_text(&browser, ENTER).await;
-    browser.wait_for_new_page().await;
+    browser.press_enter().await;
     assert_eq!(unannounced_errors(&browser).await, serde_json::json!([]));
     from_the_top(&browser).await;
     for (field, text) in [("email", "kim@example.com"), ("username", "kim"), ("password", PASSWORD), ("password_confirm", PASSWORD)] {
@@ -122,9 +119,7 @@ async fn the_forms_work_with_the_keyboard_alone() {
         type_text(&browser, text).await;
     }
     tab_to(&browser, "Sign up").await;
-    browser.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-    type_text(&browser, ENTER).await;
-    browser.wait_for_new_page().await;
+    browser.press_enter().await;
     assert_eq!(browser.text("nav .me").await, "kim", "signed up by keyboard");
 
     // Write a recipe by keyboard, the visibility radio included.
@@ -138,9 +133,7 @@ async fn the_forms_work_with_the_keyboard_alone() {
     tab_to(&browser, "visibility").await;
     type_text(&browser, "\u{E015}").await; // Arrow down: "Only me"
     tab_to(&browser, "Publish").await;
-    browser.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-    type_text(&browser, ENTER).await;
-    browser.wait_for_new_page().await;
+    browser.press_enter().await;
     assert_eq!(browser.text("main h1").await, "Keyboard kimchi private", "published, private: the arrow key chose “Only me”");
 
     // The password form: errors announced beside their fields.
@@ -150,17 +143,13 @@ async fn the_forms_work_with_the_keyboard_alone() {
     tab_to(&browser, "current_password").await;
     type_text(&browser, "not the password").await;
     tab_to(&browser, "Change password").await;
-    browser.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-    type_text(&browser, ENTER).await;
-    browser.wait_for_new_page().await;
+    browser.press_enter().await;
     assert_eq!(unannounced_errors(&browser).await, serde_json::json!([]));
 
     // Log out by keyboard: the button in the navigation.
     from_the_top(&browser).await;
     tab_to(&browser, "Log out").await;
-    browser.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-    type_text(&browser, ENTER).await;
-    browser.wait_for_new_page().await;
+    browser.press_enter().await;
     assert!(browser.find_all("nav .me").await.is_empty(), "logged out by keyboard");
 
     // And back in: email, password, Enter.
@@ -170,9 +159,7 @@ async fn the_forms_work_with_the_keyboard_alone() {
     type_text(&browser, "kim@example.com").await;
     tab_to(&browser, "password").await;
     type_text(&browser, PASSWORD).await;
-    browser.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-    type_text(&browser, ENTER).await;
-    browser.wait_for_new_page().await;
+    browser.press_enter().await;
     assert_eq!(browser.text("nav .me").await, "kim", "logged in by keyboard");
     browser.close().await;
 }

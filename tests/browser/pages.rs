@@ -129,14 +129,7 @@ async fn every_page_is_clean_accessible_and_photographed() {
     server.promote("ann@example.com");
     let mut recipe = String::new();
     for (name, description) in [("Kimchi stew", "Spicy & warm"), ("Bibimbap", "Rice, vegetables, an egg"), ("Japchae", "")] {
-        browser.goto(&server.url("/recipes/new")).await;
-        browser
-            .submit(
-                "form[action='/recipes']",
-                &[("name", name), ("description", description), ("cook_time", "40"), ("directions", "Cook it.\nEat it.")],
-            )
-            .await;
-        recipe = browser.path().await;
+        recipe = browser.write_recipe(&server, name, description).await;
     }
     browser.goto(&server.url("/recipes/new")).await;
     browser.submit("form[action='/recipes']", &[("name", " "), ("cook_time", "forever")]).await;
