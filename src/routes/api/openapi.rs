@@ -232,7 +232,7 @@ pub fn docs_page() -> DocsResponse<Template> {
 }
 
 /// Swagger UI's scripts, styles and images. Its own `index.html` is not
-/// used: `/api/docs/` goes to the page above.
+/// a second docs page: it sends the browser to the page above.
 #[get("/<file..>")]
 pub fn docs_asset(file: PathBuf) -> Option<Result<DocsAsset, Redirect>> {
     let name = file.to_str()?;
