@@ -15,7 +15,6 @@ use crate::accounts::PasswordChange;
 use crate::auth::{session, ApiUser, BearerToken, ClientInfo};
 use crate::error::{fail_guard, ApiResult, AppError, AuthError, GuardFailed};
 use crate::routes::json::{self, JsonBody, OptionalJson};
-use crate::store;
 use crate::views::{TokenResponse, UserView};
 
 #[derive(Deserialize, ToSchema)]
@@ -110,10 +109,7 @@ pub async fn login(
 #[post("/auth/refresh")]
 pub async fn refresh(token: BearerToken, client: ClientInfo, app: &State<App>) -> ApiResult<NoStore<Json<TokenResponse>>> {
     let (authenticated, pair) = session::refresh(app, &token.0, &client).await?;
-    let user = store::users::find_by_public_id(&app.db, authenticated.public_id)
-        .await?
-        .ok_or(AppError::Unauthenticated(AuthError::Revoked))?;
-    Ok(NoStore::new(TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl)))
+    Ok(NoStore::new(TokenResponse::new(UserView::from(&authenticated), pair, app.config.access_token_ttl)))
 }
 
 #[derive(Deserialize, ToSchema)]
