@@ -10,9 +10,8 @@
 //! not the account exists, so timing does not reveal which emails are taken.
 
 use std::fmt;
-
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{mpsc, Arc, LazyLock, Mutex};
+use std::sync::LazyLock;
 
 use anyhow::Context as _;
 use rocket::tokio::sync::oneshot;
@@ -54,47 +53,30 @@ fn verify_exact(password: &str, hash: &str) -> Result<bool, bcrypt::BcryptError>
     }
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// One bcrypt thread per core, started on first use and shared by every
-/// app in the process, each at nice 10 (on Linux a thread's own priority).
-static BCRYPT_THREADS: LazyLock<mpsc::Sender<Job>> = LazyLock::new(|| {
-    let (jobs, queue) = mpsc::channel::<Job>();
-    let queue = Arc::new(Mutex::new(queue));
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    for n in 0..threads {
-        let queue = Arc::clone(&queue);
-        std::thread::Builder::new()
-            .name(format!("bcrypt-{n}"))
-            .spawn(move || {
-                // SAFETY: nice(2) takes no pointer; it changes only the
-                // scheduling priority of the calling thread.
-                unsafe { libc::nice(10) };
-                loop {
-                    let next = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match next {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                }
-            })
-            .expect("a bcrypt thread starts");
-    }
-    jobs
+/// One bcrypt thread per core (rayon's default), started on first use and
+/// shared by every app in the process, each at nice 10 (on Linux a thread's
+/// own priority).
+static BCRYPT_THREADS: LazyLock<rayon::ThreadPool> = LazyLock::new(|| {
+    rayon::ThreadPoolBuilder::new()
+        .thread_name(|n| format!("bcrypt-{n}"))
+        // SAFETY: nice(2) takes no pointer; it changes only the scheduling
+        // priority of the calling thread.
+        .start_handler(|_| unsafe {
+            libc::nice(10);
+        })
+        .build()
+        .expect("the bcrypt threads start")
 });
 
 /// Runs `work` on a bcrypt thread inside the caller's tracing span.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> anyhow::Result<T> {
     let span = Span::current();
     let (done, result) = oneshot::channel();
-    let job: Job = Box::new(move || {
-        // A panic stays in its job: the thread goes on, the caller gets an error.
+    BCRYPT_THREADS.spawn(move || {
+        // A panic stays in its job (rayon would abort on one that escaped):
+        // the thread goes on, the caller gets an error.
         let _ = done.send(catch_unwind(AssertUnwindSafe(|| span.in_scope(work))));
     });
-    BCRYPT_THREADS.send(job).ok().context("the bcrypt threads have stopped")?;
     match result.await.context("bcrypt task lost")? {
         Ok(value) => Ok(value),
         Err(_) => anyhow::bail!("bcrypt task panicked"),
