@@ -95,15 +95,23 @@ pub struct Server {
     dir: tempfile::TempDir,
 }
 
+/// The recipebox binary (see the module's comment), run in `dir` on the
+/// SQLite database there.
+fn recipebox(dir: &Path) -> Command {
+    let binary = std::env::var_os("RECIPEBOX_BROWSER_BINARY")
+        .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_recipebox")), PathBuf::from);
+    let mut command = Command::new(binary);
+    command
+        .current_dir(dir)
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("browser.db").display()));
+    command
+}
+
 impl Server {
     pub fn start() -> Self {
-        let binary = std::env::var_os("RECIPEBOX_BROWSER_BINARY")
-            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_recipebox")), PathBuf::from);
         let dir = tempfile::tempdir().unwrap();
         let log = File::create(dir.path().join("stderr.log")).unwrap();
-        let mut child = Command::new(&binary)
-            .current_dir(dir.path())
-            .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.path().join("browser.db").display()))
+        let mut child = recipebox(dir.path())
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_PORT", "0")
             .env("ROCKET_JWT_SECRET", "browser-suite-secret-browser-suite-secret-0123")
@@ -114,7 +122,7 @@ impl Server {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
-            .unwrap_or_else(|e| panic!("{} does not start: {e}", binary.display()));
+            .unwrap_or_else(|e| panic!("recipebox does not start: {e}"));
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         while stdout.read_line(&mut line).unwrap() > 0 {
@@ -135,11 +143,7 @@ impl Server {
 
     /// Makes an existing user an admin, with the binary's own command.
     pub fn promote(&self, email: &str) {
-        let binary = std::env::var_os("RECIPEBOX_BROWSER_BINARY")
-            .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_recipebox")), PathBuf::from);
-        let status = Command::new(binary)
-            .current_dir(self.dir.path())
-            .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", self.dir.path().join("browser.db").display()))
+        let status = recipebox(self.dir.path())
             .args(["user", "promote", email])
             .stdout(Stdio::null())
             .status()
