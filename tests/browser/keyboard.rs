@@ -40,6 +40,15 @@ async fn tab_to(browser: &Browser, name: &str) {
     panic!("Tab never reached {name} on {}", browser.path().await);
 }
 
+/// Tabs to each field in turn and types its text over what it holds.
+async fn type_into(browser: &Browser, fields: &[(&str, &str)]) {
+    for (field, text) in fields {
+        tab_to(browser, field).await;
+        browser.client.execute("document.activeElement.select && document.activeElement.select();", vec![]).await.unwrap();
+        type_text(browser, text).await;
+    }
+}
+
 /// Types into whatever has the focus.
 async fn type_text(browser: &Browser, text: &str) {
     browser.client.active_element().await.unwrap().send_keys(text).await.unwrap();
@@ -106,18 +115,12 @@ async fn the_forms_work_with_the_keyboard_alone() {
     // to their fields; then corrected, by keyboard.
     browser.goto(&server.url("/signup")).await;
     from_the_top(&browser).await;
-    tab_to(&browser, "email").await;
-    type_text(&browser, "kim@example").await;
-    tab_to(&browser, "username").await;
-    type_text(&browser, "k").await;
+    type_into(&browser, &[("email", "kim@example"), ("username", "k")]).await;
     browser.press_enter().await;
     assert_eq!(unannounced_errors(&browser).await, serde_json::json!([]));
     from_the_top(&browser).await;
-    for (field, text) in [("email", "kim@example.com"), ("username", "kim"), ("password", PASSWORD), ("password_confirm", PASSWORD)] {
-        tab_to(&browser, field).await;
-        browser.client.execute("document.activeElement.select && document.activeElement.select();", vec![]).await.unwrap();
-        type_text(&browser, text).await;
-    }
+    let corrected = [("email", "kim@example.com"), ("username", "kim"), ("password", PASSWORD), ("password_confirm", PASSWORD)];
+    type_into(&browser, &corrected).await;
     tab_to(&browser, "Sign up").await;
     browser.press_enter().await;
     assert_eq!(browser.text("nav .me").await, "kim", "signed up by keyboard");
@@ -126,10 +129,8 @@ async fn the_forms_work_with_the_keyboard_alone() {
     browser.goto(&server.url("/recipes/new")).await;
     assert_eq!(unlabelled_fields(&browser).await, serde_json::json!([]), "/recipes/new");
     from_the_top(&browser).await;
-    for (field, text) in [("name", "Keyboard kimchi"), ("description", "No mouse needed"), ("cook_time", "30"), ("directions", "Ferment.")] {
-        tab_to(&browser, field).await;
-        type_text(&browser, text).await;
-    }
+    let recipe = [("name", "Keyboard kimchi"), ("description", "No mouse needed"), ("cook_time", "30"), ("directions", "Ferment.")];
+    type_into(&browser, &recipe).await;
     tab_to(&browser, "visibility").await;
     type_text(&browser, "\u{E015}").await; // Arrow down: "Only me"
     tab_to(&browser, "Publish").await;
@@ -140,8 +141,7 @@ async fn the_forms_work_with_the_keyboard_alone() {
     browser.goto(&server.url("/me/password")).await;
     assert_eq!(unlabelled_fields(&browser).await, serde_json::json!([]), "/me/password");
     from_the_top(&browser).await;
-    tab_to(&browser, "current_password").await;
-    type_text(&browser, "not the password").await;
+    type_into(&browser, &[("current_password", "not the password")]).await;
     tab_to(&browser, "Change password").await;
     browser.press_enter().await;
     assert_eq!(unannounced_errors(&browser).await, serde_json::json!([]));
@@ -155,10 +155,7 @@ async fn the_forms_work_with_the_keyboard_alone() {
     // And back in: email, password, Enter.
     browser.goto(&server.url("/login")).await;
     from_the_top(&browser).await;
-    tab_to(&browser, "email").await;
-    type_text(&browser, "kim@example.com").await;
-    tab_to(&browser, "password").await;
-    type_text(&browser, PASSWORD).await;
+    type_into(&browser, &[("email", "kim@example.com"), ("password", PASSWORD)]).await;
     browser.press_enter().await;
     assert_eq!(browser.text("nav .me").await, "kim", "logged in by keyboard");
     browser.close().await;
