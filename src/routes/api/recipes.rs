@@ -120,7 +120,6 @@ pub async fn create(user: ApiUser, body: JsonBody<RecipeRequest>, app: &State<Ap
     security((), ("access_token" = [])),
     responses(
         (status = 200, description = "The recipe.", body = RecipeView),
-        (status = 404, response = openapi::NotFound),
     )
 )]
 #[get("/recipes/<id>")]
@@ -138,7 +137,6 @@ pub async fn show(_ids: ValidIds, id: i64, user: MaybeApiUser, app: &State<App>)
     responses(
         (status = 200, description = "The recipe as it is now.", body = RecipeView),
         (status = 403, response = openapi::Forbidden),
-        (status = 404, response = openapi::NotFound),
     )
 )]
 #[put("/recipes/<id>", data = "<body>")]
@@ -167,7 +165,6 @@ pub async fn update(
     responses(
         (status = 204, description = "Deleted."),
         (status = 403, response = openapi::Forbidden),
-        (status = 404, response = openapi::NotFound),
     )
 )]
 #[delete("/recipes/<id>")]

@@ -94,7 +94,6 @@ pub async fn list(
     responses(
         (status = 200, description = "The user.", body = UserView),
         (status = 403, response = openapi::Forbidden),
-        (status = 404, response = openapi::NotFound),
     )
 )]
 #[get("/users/<public_id>")]
@@ -123,7 +122,6 @@ pub struct UserPatch {
     responses(
         (status = 200, description = "The user as it is now.", body = UserView),
         (status = 403, response = openapi::Forbidden),
-        (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
     )
 )]
@@ -156,7 +154,6 @@ pub async fn update(
     responses(
         (status = 204, description = "Deleted."),
         (status = 403, response = openapi::Forbidden),
-        (status = 404, response = openapi::NotFound),
         (status = 409, response = openapi::Conflict),
     )
 )]
