@@ -256,20 +256,26 @@ impl Browser {
         self.click_and_wait(&format!("{form} [type=submit]")).await;
     }
 
+    /// Does `action` (a click, a key, Back) and waits until the document it
+    /// started from has been replaced: the old one is marked first.
+    pub async fn navigating(&self, action: impl std::future::Future<Output = Result<(), fantoccini::error::CmdError>>) {
+        self.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
+        action.await.unwrap();
+        self.wait_for_new_page().await;
+    }
+
     /// Clicks and waits until the document has been replaced.
     pub async fn click_and_wait(&self, css: &str) {
-        self.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-        self.find(css).await.click().await.unwrap();
-        self.wait_for_new_page().await;
+        let element = self.find(css).await;
+        self.navigating(element.click()).await;
     }
 
     /// The browser's Back button, waiting for the page it brings.
     pub async fn back(&self) {
-        self.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-        self.client.back().await.unwrap();
-        self.wait_for_new_page().await;
+        self.navigating(self.client.back()).await;
     }
 
+    /// Waits until the document marked by `navigating` has been replaced.
     pub async fn wait_for_new_page(&self) {
         for _ in 0..200 {
             let state = self
@@ -352,9 +358,8 @@ impl Browser {
 
     /// Presses Enter where the focus is and waits for the page it brings.
     pub async fn press_enter(&self) {
-        self.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-        self.client.active_element().await.unwrap().send_keys("\u{E007}").await.unwrap();
-        self.wait_for_new_page().await;
+        let focused = self.client.active_element().await.unwrap();
+        self.navigating(focused.send_keys("\u{E007}")).await;
     }
 
     pub async fn log_in(&self, server: &Server, email: &str, password: &str) {

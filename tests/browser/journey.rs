@@ -96,9 +96,8 @@ async fn a_whole_visit_from_sign_up_to_log_out() {
     for form in ann.find_all("form[action$='/revoke']").await {
         let row = form.find(fantoccini::Locator::XPath("ancestor::tr")).await.unwrap().text().await.unwrap();
         if !row.contains("this browser") {
-            ann.client.execute("window.__recipebox_old_page = true;", vec![]).await.unwrap();
-            form.find(fantoccini::Locator::Css("button")).await.unwrap().click().await.unwrap();
-            ann.wait_for_new_page().await;
+            let end = form.find(fantoccini::Locator::Css("button")).await.unwrap();
+            ann.navigating(end.click()).await;
             ended = true;
             break;
         }
