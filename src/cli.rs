@@ -104,7 +104,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let Some(user) = store::users::find_by_email(&app.db, &email).await? else {
                 bail!("no user has the email {email}");
             };
-            store::users::set_role(&app.db, user.id, Role::Admin).await?;
+            accounts::admin::promote(&app, &user).await?;
             println!("{} is now an admin", user.username);
         }
         Command::Blocklist(BlocklistCommand::Purge) => {

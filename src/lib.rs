@@ -21,6 +21,8 @@ pub mod app;
 pub mod assets;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod db;

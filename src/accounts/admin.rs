@@ -26,7 +26,7 @@ pub async fn set_role(
     if target.role == role {
         return Ok(());
     }
-    let before = store::users::change_as_admin(&app.db, target, AdminChange::Role(role)).await?;
+    let before = change(app, target, AdminChange::Role(role)).await?;
     let event = Event::admin(AuditKind::RoleChanged, admin.public_id, target.public_id)
         .with(Detail::RoleChanged { from: before.role, to: role });
     audit::record(&app.db, client, event).await;
@@ -46,15 +46,21 @@ pub async fn set_disabled(
     if target.disabled_at.is_some() == disabled {
         return Ok(());
     }
-    store::users::change_as_admin(&app.db, target, AdminChange::Disabled(disabled)).await?;
+    change(app, target, AdminChange::Disabled(disabled)).await?;
     let event = if disabled {
-        let sessions = session::end_all(app, target.id).await?;
+        let sessions = session::end_all(app, target.into()).await?;
         Event::admin(AuditKind::UserDisabled, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions })
     } else {
         Event::admin(AuditKind::UserEnabled, admin.public_id, target.public_id)
     };
     audit::record(&app.db, client, event).await;
     Ok(())
+}
+
+/// `recipebox user promote`: the admin role, given by the operator rather
+/// than by an admin, so not under the last-admin rule (it adds one).
+pub async fn promote(app: &App, user: &user::Model) -> Result<(), AppError> {
+    Ok(app.changes.to_user(user.public_id, store::users::set_role(&app.db, user.id, Role::Admin)).await?)
 }
 
 /// Every session of the account ends and every token issued so far stops.
@@ -64,7 +70,7 @@ pub async fn force_logout(
     target: &user::Model,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    let sessions = session::end_all(app, target.id).await?;
+    let sessions = session::end_all(app, target.into()).await?;
     let event = Event::admin(AuditKind::ForcedLogout, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(&app.db, client, event).await;
     Ok(())
@@ -72,8 +78,15 @@ pub async fn force_logout(
 
 /// Deletes the account; its recipes and sessions go with it.
 pub async fn delete(app: &App, admin: &Authenticated, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
-    let before = store::users::change_as_admin(&app.db, target, AdminChange::Delete).await?;
+    // Their recipes go with them: every recipe list is read again.
+    let before = app.changes.to_recipes(change(app, target, AdminChange::Delete)).await?;
     let deleted = Detail::Deleted { username: before.username, email: before.email };
     audit::record(&app.db, client, Event::admin(AuditKind::UserDeleted, admin.public_id, target.public_id).with(deleted)).await;
     Ok(())
+}
+
+/// Applies an admin's change to `target` (see `store::users::change_as_admin`);
+/// what the target's tokens were worth is looked up again on every instance.
+async fn change(app: &App, target: &user::Model, change: AdminChange) -> Result<user::Model, AppError> {
+    app.changes.to_user(target.public_id, store::users::change_as_admin(&app.db, target, change)).await
 }

@@ -188,7 +188,7 @@ pub async fn logout(
 
 /// Every session of the caller ends, this one included.
 pub async fn logout_everywhere(app: &App, user: &Authenticated, client: &ClientInfo) -> Result<(), AppError> {
-    let sessions = session::end_all(app, user.id).await?;
+    let sessions = session::end_all(app, user.into()).await?;
     let event = Event::own(AuditKind::LogoutEverywhere, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(&app.db, client, event).await;
     Ok(())
@@ -197,7 +197,7 @@ pub async fn logout_everywhere(app: &App, user: &Authenticated, client: &ClientI
 /// Ends one of the caller's own sessions. Someone else's (or an unknown)
 /// `sid` is `NotFound`: it does not exist for this user.
 pub async fn end_session(app: &App, user: &Authenticated, sid: Uuid, client: &ClientInfo) -> Result<(), AppError> {
-    if !store::sessions::revoke(&app.db, sid, Some(user.id)).await? {
+    if !session::end_one(app, user.into(), sid).await? {
         return Err(AppError::NotFound);
     }
     audit::record(&app.db, client, Event::own(AuditKind::SessionEnded, user.public_id)).await;
@@ -256,7 +256,7 @@ pub async fn change_password(
     store::users::set_password_hash(&app.db, account.id, hash).await?;
     // A reset link sent before no longer works.
     store::email_tokens::retire(&app.db, account.id, reset::PURPOSE).await?;
-    let sessions = session::end_others(app, account.id, user.sid).await?;
+    let sessions = session::end_others(app, (&account).into(), user.sid).await?;
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(&app.db, client, event).await;
     Ok(())

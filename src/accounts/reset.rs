@@ -96,7 +96,7 @@ pub async fn reset(
     let password_hash = app.hasher.hash(password.expose()).await?;
     store::users::set_password_hash(&app.db, user.id, password_hash).await?;
     store::email_tokens::retire(&app.db, user.id, PURPOSE).await?;
-    let sessions = session::end_all(app, user.id).await?;
+    let sessions = session::end_all(app, (&user).into()).await?;
     let pair = if log_in { Some(session::start(app, &user, client).await?) } else { None };
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(&app.db, client, event).await;

@@ -43,8 +43,11 @@ pub async fn verify(app: &App, token: &str) -> Result<user::Model, AppError> {
     if !store::email_tokens::consume(&app.db, row.id).await? {
         return Err(invalid());
     }
-    store::users::set_verified_email(&app.db, row.user_id, &row.email).await?;
-    store::users::find_by_id(&app.db, row.user_id).await?.ok_or_else(invalid)
+    let user = store::users::find_by_id(&app.db, row.user_id).await?.ok_or_else(invalid)?;
+    // The address is in what the guard keeps for each token: an email
+    // change is a change to the user for the cache.
+    app.changes.to_user(user.public_id, store::users::set_verified_email(&app.db, user.id, &row.email)).await?;
+    store::users::find_by_id(&app.db, user.id).await?.ok_or_else(invalid)
 }
 
 /// Starts an email change: needs the current password (throttled like a

@@ -6,7 +6,10 @@
 //! one query (`store::tokens::auth_row`): the `jti` is not blocklisted, the
 //! session is not revoked, the user is enabled, and `iat` is not before the
 //! user's `tokens_valid_after`. Roles are read from that row, not the token,
-//! so a demotion takes effect on the next request.
+//! so a demotion takes effect on the next request. An access token's row is
+//! kept in `app.auth_cache` until a change to its user; so every change to
+//! what a user's tokens are worth is written here (or in `accounts`) through
+//! `app.changes.to_user` (see `crate::changes`).
 //!
 //! `tokens_valid_after` is kept in whole seconds, like `iat`: a token is
 //! refused when `iat < tokens_valid_after`. A token issued in the very second
@@ -49,6 +52,26 @@ impl fmt::Debug for TokenPair {
     }
 }
 
+/// The two ids of a user: what the database and the cache need to end
+/// their sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct Account {
+    pub id: i64,
+    pub public_id: Uuid,
+}
+
+impl From<&user::Model> for Account {
+    fn from(user: &user::Model) -> Self {
+        Account { id: user.id, public_id: user.public_id }
+    }
+}
+
+impl From<&Authenticated> for Account {
+    fn from(user: &Authenticated) -> Self {
+        Account { id: user.id, public_id: user.public_id }
+    }
+}
+
 /// Proof that a request carries a valid access token of an enabled user.
 #[derive(Clone)]
 pub struct Authenticated {
@@ -58,6 +81,7 @@ pub struct Authenticated {
     pub username: String,
     pub role: Role,
     pub created_at: OffsetDateTime,
+    pub email_verified: bool,
     /// The login session this token belongs to.
     pub sid: Uuid,
     pub jti: Uuid,
@@ -76,6 +100,7 @@ impl Authenticated {
             username: row.username,
             role: row.role,
             created_at: row.created_at.0,
+            email_verified: row.email_verified_at.is_some(),
             sid: claims.sid,
             jti: claims.jti,
             exp: claims.exp,
@@ -159,7 +184,8 @@ pub async fn reissue(app: &App, user: &Authenticated, old_refresh: Option<&str>)
 /// Blocklists the caller's access token, and `refresh_token` when it belongs
 /// to the same session and user.
 async fn revoke_own_tokens(app: &App, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
-    store::tokens::revoke(&app.db, user.jti, TokenType::Access.as_str(), user.public_id, user.exp).await?;
+    let access = store::tokens::revoke(&app.db, user.jti, TokenType::Access.as_str(), user.public_id, user.exp);
+    app.changes.to_user(user.public_id, access).await?;
     if let Some(claims) = refresh_token.and_then(|token| app.keys.verify(token, TokenType::Refresh).ok()) {
         if claims.sid == user.sid && claims.sub == user.public_id {
             store::tokens::revoke(&app.db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
@@ -172,32 +198,49 @@ async fn revoke_own_tokens(app: &App, user: &Authenticated, refresh_token: Optio
 /// `Ok(row)` still needs its `revoked_jti` looked at by the caller, because
 /// a blocklisted refresh token means reuse.
 async fn load(app: &App, claims: &Claims) -> Result<AuthRow, AppError> {
-    let revoked = AppError::Unauthenticated(AuthError::Revoked);
     let row = store::tokens::auth_row(&app.db, claims.sid, claims.jti).await?.ok_or_else(|| {
         // Unknown session: deleted user, or a token signed with our key for a
         // session that never existed.
         AppError::Unauthenticated(AuthError::Revoked)
     })?;
+    admit(&row, claims)?;
+    Ok(row)
+}
+
+/// What the row of a token's session says about the token's own claims:
+/// checked on every request, also when the row was kept in memory.
+fn admit(row: &AuthRow, claims: &Claims) -> Result<(), AppError> {
     if row.public_id != claims.sub {
         return Err(AppError::Unauthenticated(AuthError::Invalid));
     }
     let before_cutoff = claims.iat < row.tokens_valid_after.0.unix_timestamp();
     if row.session_revoked_at.is_some() || row.disabled_at.is_some() || before_cutoff {
-        return Err(revoked);
+        return Err(AppError::Unauthenticated(AuthError::Revoked));
     }
-    Ok(row)
+    Ok(())
 }
 
 /// Accepts an access token, or says why not.
 pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppError> {
     let claims = app.keys.verify(token, TokenType::Access).map_err(AppError::Unauthenticated)?;
-    let row = load(app, &claims).await?;
-    if row.revoked_jti.is_some() {
-        return Err(AppError::Unauthenticated(AuthError::Revoked));
-    }
+    let row = match app.auth_cache.get(claims.jti, claims.sid, claims.sub) {
+        Ok(row) => {
+            admit(&row, &claims)?;
+            row
+        }
+        Err(stamp) => {
+            let row = load(app, &claims).await?;
+            if row.revoked_jti.is_some() {
+                return Err(AppError::Unauthenticated(AuthError::Revoked));
+            }
+            app.auth_cache.put(claims.jti, claims.sid, claims.exp, stamp, &row);
+            row
+        }
+    };
     if unix_now() - row.session_last_used_at.0.unix_timestamp() > TOUCH_AFTER_SECONDS {
-        if let Err(e) = store::sessions::touch(&app.db, claims.sid, None).await {
-            tracing::warn!(error = %e, "could not record session use");
+        match store::sessions::touch(&app.db, claims.sid, None).await {
+            Ok(()) => app.auth_cache.touched(claims.jti, claims.sid, store::now()),
+            Err(e) => tracing::warn!(error = %e, "could not record session use"),
         }
     }
     Ok(Authenticated::new(row, &claims))
@@ -214,7 +257,7 @@ pub async fn refresh(app: &App, token: &str, client: &ClientInfo) -> Result<(Aut
     let first_use = row.revoked_jti.is_none()
         && store::tokens::revoke(&app.db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
     if !first_use {
-        store::sessions::revoke(&app.db, claims.sid, None).await?;
+        app.changes.to_user(claims.sub, store::sessions::revoke(&app.db, claims.sid, None)).await?;
         tracing::warn!(sid = %claims.sid, user = %claims.sub, "refresh token reused; session revoked");
         audit::record(&app.db, client, Event::about(AuditKind::RefreshReuseDetected, Some(claims.sub))).await;
         return Err(AppError::Unauthenticated(AuthError::Revoked));
@@ -230,16 +273,19 @@ pub async fn refresh(app: &App, token: &str, client: &ClientInfo) -> Result<(Aut
 /// retires every other token it ever issued.
 pub async fn end(app: &App, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
     revoke_own_tokens(app, user, refresh_token).await?;
-    store::sessions::revoke(&app.db, user.sid, None).await?;
+    app.changes.to_user(user.public_id, store::sessions::revoke(&app.db, user.sid, None)).await?;
     Ok(())
 }
 
 /// "Log out everywhere", an admin's force logout, disabling an account:
 /// every token issued before now stops working and every session ends.
 /// Returns how many live sessions ended.
-pub async fn end_all(app: &App, user_id: i64) -> Result<u64, AppError> {
-    store::users::bump_tokens_valid_after(&app.db, user_id).await?;
-    Ok(store::sessions::revoke_all(&app.db, user_id, None).await?)
+pub async fn end_all(app: &App, user: Account) -> Result<u64, AppError> {
+    let ended = app.changes.to_user(user.public_id, async {
+        store::users::bump_tokens_valid_after(&app.db, user.id).await?;
+        store::sessions::revoke_all(&app.db, user.id, None).await
+    });
+    Ok(ended.await?)
 }
 
 /// A password change: every session but `keep` ends, and with it every
@@ -248,11 +294,16 @@ pub async fn end_all(app: &App, user_id: i64) -> Result<u64, AppError> {
 /// kept session's tokens, and the API's password change (204, no new token)
 /// keeps its caller logged in; the pages, which hand the browser a new pair
 /// at once, also call [`cut_off`].
-pub async fn end_others(app: &App, user_id: i64, keep: Uuid) -> Result<u64, AppError> {
-    Ok(store::sessions::revoke_all(&app.db, user_id, Some(keep)).await?)
+pub async fn end_others(app: &App, user: Account, keep: Uuid) -> Result<u64, AppError> {
+    Ok(app.changes.to_user(user.public_id, store::sessions::revoke_all(&app.db, user.id, Some(keep))).await?)
 }
 
 /// Every token of the user issued before now stops working (sessions stay).
-pub async fn cut_off(app: &App, user_id: i64) -> Result<(), AppError> {
-    Ok(store::users::bump_tokens_valid_after(&app.db, user_id).await?)
+pub async fn cut_off(app: &App, user: Account) -> Result<(), AppError> {
+    Ok(app.changes.to_user(user.public_id, store::users::bump_tokens_valid_after(&app.db, user.id)).await?)
+}
+
+/// Ends one of `user`'s sessions; whether a live one ended.
+pub async fn end_one(app: &App, user: Account, sid: Uuid) -> Result<bool, AppError> {
+    Ok(app.changes.to_user(user.public_id, store::sessions::revoke(&app.db, sid, Some(user.id))).await?)
 }

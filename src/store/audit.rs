@@ -61,23 +61,39 @@ pub struct EventFilter {
     pub subject: Option<Uuid>,
 }
 
+impl EventFilter {
+    fn condition(&self) -> Condition {
+        let mut condition = Condition::all();
+        if let Some(kind) = self.kind {
+            condition = condition.add(audit_event::Column::Kind.eq(kind));
+        }
+        if let Some(subject) = self.subject {
+            condition = condition.add(audit_event::Column::SubjectPublicId.eq(subject));
+        }
+        condition
+    }
+}
+
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     filter: EventFilter,
     page: u64,
     per_page: u64,
 ) -> Result<Page<EventRow>, DbErr> {
-    let mut condition = Condition::all();
-    if let Some(kind) = filter.kind {
-        condition = condition.add(audit_event::Column::Kind.eq(kind));
-    }
-    if let Some(subject) = filter.subject {
-        condition = condition.add(audit_event::Column::SubjectPublicId.eq(subject));
-    }
-    let total = audit_event::Entity::find().filter(condition.clone()).count(db).await?;
+    let total = audit_event::Entity::find().filter(filter.condition()).count(db).await?;
+    let items = rows(db, &filter, page.saturating_sub(1).saturating_mul(per_page), per_page).await?;
+    Ok(Page { items, page, per_page, total })
+}
+
+/// The newest `limit` events matching `filter`, without counting them all.
+pub async fn newest<C: ConnectionTrait>(db: &C, filter: EventFilter, limit: u64) -> Result<Vec<EventRow>, DbErr> {
+    rows(db, &filter, 0, limit).await
+}
+
+async fn rows<C: ConnectionTrait>(db: &C, filter: &EventFilter, offset: u64, limit: u64) -> Result<Vec<EventRow>, DbErr> {
     let (actor, subject) = (Alias::new("actor"), Alias::new("subject"));
-    let items = audit_event::Entity::find()
-        .filter(condition)
+    audit_event::Entity::find()
+        .filter(filter.condition())
         .join_as(
             JoinType::LeftJoin,
             audit_event::Entity::belongs_to(user::Entity)
@@ -98,12 +114,11 @@ pub async fn list<C: ConnectionTrait>(
         .column_as(Expr::col((subject, user::Column::Username)), "subject_username")
         .order_by_desc(audit_event::Column::CreatedAt)
         .order_by_desc(audit_event::Column::Id)
-        .offset(page.saturating_sub(1).saturating_mul(per_page))
-        .limit(per_page)
+        .offset(offset)
+        .limit(limit)
         .into_model::<EventRow>()
         .all(db)
-        .await?;
-    Ok(Page { items, page, per_page, total })
+        .await
 }
 
 /// Deletes events older than `days` days.

@@ -2,15 +2,15 @@
 //! exists only for its owner and admins, so every read filters by it.
 
 use sea_orm::prelude::*;
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{ActiveValue::Set, Condition, FromQueryResult, JoinType, QueryOrder, QuerySelect, Select};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query};
+use sea_orm::{ActiveValue::Set, Condition, DbBackend, FromQueryResult, JoinType, QueryOrder, QuerySelect, Select};
 
 use super::{like_pattern, now_ts, Page};
 use crate::domain::{NewRecipe, Visibility};
 use crate::entities::{recipe, user};
 
 /// Who is looking: decides which private recipes exist for them.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Viewer {
     Anonymous,
     User(i64),
@@ -75,10 +75,7 @@ pub async fn list<C: ConnectionTrait>(
         matching = matching.add(user::Column::UsernameKey.eq(author.to_lowercase()));
     }
     if let Some(q) = filter.q.filter(|q| !q.is_empty()) {
-        // `search_text` is folded in Rust, so the match is case-insensitive
-        // for every letter on every backend (SQLite's LOWER folds ASCII only).
-        let pattern = like_pattern(q);
-        matching = matching.add(Expr::col((recipe::Entity, recipe::Column::SearchText)).like(LikeExpr::new(&pattern).escape('!')));
+        matching = matching.add(search(db.get_database_backend(), q));
     }
     // The count needs the users table only to filter by author; without
     // that join it reads the recipes table alone.
@@ -97,6 +94,31 @@ pub async fn list<C: ConnectionTrait>(
         .all(db)
         .await?;
     Ok(Page { items, page, per_page, total })
+}
+
+/// Fewer characters than this match nothing in SQLite's trigram index.
+const TRIGRAM: usize = 3;
+
+/// Recipes whose name or description contains `q`, literally and
+/// case-insensitively. `search_text` is folded in Rust, so the match is
+/// case-insensitive for every letter on every backend (SQLite's `LOWER`
+/// folds ASCII only). On SQLite a term of three characters or more is
+/// looked up in the trigram index (migration 12) as one quoted phrase,
+/// which matches exactly the substrings `LIKE` would; PostgreSQL's
+/// `pg_trgm` index serves the `LIKE` itself.
+fn search(backend: DbBackend, q: &str) -> Expr {
+    let folded = q.to_lowercase();
+    if backend == DbBackend::Sqlite && folded.chars().count() >= TRIGRAM {
+        let phrase = format!("\"{}\"", folded.replace('"', "\"\""));
+        let hits = Query::select()
+            .expr(Expr::col(Alias::new("rowid")))
+            .from(Alias::new("recipes_search"))
+            .and_where(Expr::cust_with_values("recipes_search MATCH ?", [phrase]))
+            .to_owned();
+        return Expr::col((recipe::Entity, recipe::Column::Id)).in_subquery(hits);
+    }
+    let pattern = like_pattern(q);
+    Expr::col((recipe::Entity, recipe::Column::SearchText)).like(LikeExpr::new(&pattern).escape('!'))
 }
 
 /// The recipe if it exists for `viewer`; a private recipe of someone else is

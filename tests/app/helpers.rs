@@ -292,7 +292,7 @@ impl TestApp {
     /// Gives the user with `email` the admin role, as `recipebox user promote` does.
     pub async fn make_admin(&self, email: &str) {
         let user = recipebox::store::users::find_by_email(&self.app().db, email).await.unwrap().expect("user exists");
-        recipebox::store::users::set_role(&self.app().db, user.id, recipebox::domain::Role::Admin).await.unwrap();
+        recipebox::accounts::admin::promote(self.app(), &user).await.unwrap();
     }
 
     /// Signs a new user up in the browser and makes them an admin. The browser

@@ -1,6 +1,8 @@
 //! Several recipebox processes on one database (SPEC.md §3, §6): whatever
 //! one instance revokes, the other refuses on the very next request, and
-//! the login counters and the unique email hold across them. The database
+//! the login counters and the unique email hold across them. Every token is
+//! used on both instances before it is revoked, so each instance has it in
+//! its authentication cache (on SQLite) when the other revokes it. The database
 //! is the suite's: an SQLite file both processes open, or with
 //! `TEST_DATABASE_URL` a database of its own on PostgreSQL or MariaDB.
 
@@ -79,10 +81,13 @@ fn a_logout_on_one_instance_is_refused_on_the_other_at_once() {
     let c = Cluster::start();
     let ann = signup(&c.a, "ann");
     assert_eq!(me(&c.b, &ann).0, 200, "B accepts A's token: one secret, one database");
+    assert_eq!(me(&c.a, &ann).0, 200);
     let logout = json!({"refresh_token": token(&ann, "refresh_token")}).to_string();
     assert_eq!(c.a.request("POST", "/api/v1/auth/logout", &bearer(token(&ann, "access_token")), &logout).0, 204);
-    let refused = me(&c.b, &ann);
-    assert_eq!((refused.0, error_code(&refused).as_str()), (401, "token_revoked"));
+    for server in [&c.b, &c.a] {
+        let refused = me(server, &ann);
+        assert_eq!((refused.0, error_code(&refused).as_str()), (401, "token_revoked"));
+    }
     let refresh = c.b.request("POST", "/api/v1/auth/refresh", &bearer(token(&ann, "refresh_token")), "");
     assert_eq!(refresh.0, 401);
 }
@@ -92,6 +97,9 @@ fn logging_out_everywhere_on_one_instance_ends_the_sessions_used_on_the_other() 
     let c = Cluster::start();
     let first = signup(&c.a, "bea");
     let second = login(&c.b, "bea@example.com");
+    for pair in [&first, &second] {
+        assert_eq!(me(&c.b, pair).0, 200);
+    }
     // The browser form of instance A, with the first session's cookies.
     let access = token(&first, "access_token");
     let csrf = claims_of(access)["csrf"].as_str().unwrap().to_owned();
@@ -135,9 +143,58 @@ fn a_refresh_token_rotated_on_one_instance_is_reuse_on_the_other() {
     let (status, rotated) = c.a.request("POST", "/api/v1/auth/refresh", &bearer(token(&dee, "refresh_token")), "");
     assert_eq!(status, 200);
     let rotated = json_of(&rotated);
+    assert_eq!(me(&c.a, &rotated).0, 200);
     let reuse = c.b.request("POST", "/api/v1/auth/refresh", &bearer(token(&dee, "refresh_token")), "");
     assert_eq!((reuse.0, error_code(&reuse).as_str()), (401, "token_revoked"));
     assert_eq!(me(&c.a, &rotated).0, 401, "reuse on B revoked the whole session, on A too");
+}
+
+#[test]
+fn a_password_change_on_one_instance_ends_the_other_sessions_on_the_other() {
+    let c = Cluster::start();
+    let kept = signup(&c.a, "fay");
+    let other = login(&c.b, "fay@example.com");
+    for server in [&c.a, &c.b] {
+        assert_eq!(me(server, &kept).0, 200);
+        assert_eq!(me(server, &other).0, 200);
+    }
+    let change = json!({"current_password": PASSWORD, "new_password": "a whole new phrase 2"}).to_string();
+    assert_eq!(c.a.request("POST", "/api/v1/me/password", &bearer(token(&kept, "access_token")), &change).0, 204);
+    for server in [&c.b, &c.a] {
+        let refused = me(server, &other);
+        assert_eq!((refused.0, error_code(&refused).as_str()), (401, "token_revoked"), "the other session ended");
+        assert_eq!(me(server, &kept).0, 200, "the caller's own session goes on");
+    }
+}
+
+#[test]
+fn an_account_deleted_on_one_instance_is_gone_on_the_other() {
+    let c = Cluster::start();
+    let admin = login(&c.a, "admin@example.com");
+    let gus = signup(&c.b, "gus");
+    assert_eq!(me(&c.b, &gus).0, 200);
+    let path = format!("/api/v1/users/{}", gus["user"]["public_id"].as_str().unwrap());
+    assert_eq!(c.a.request("DELETE", &path, &bearer(token(&admin, "access_token")), "").0, 204);
+    assert_eq!(me(&c.b, &gus).0, 401);
+}
+
+#[test]
+fn a_recipe_written_on_one_instance_is_listed_and_found_on_the_other_at_once() {
+    let c = Cluster::start();
+    let hal = signup(&c.a, "hal");
+    let auth = bearer(token(&hal, "access_token"));
+    let totals = |server: &TestServer| {
+        let total = |query: &str| json_of(&server.request("GET", &format!("/api/v1/recipes{query}"), "", "").1)["total"].as_u64().unwrap();
+        (total(""), total("?q=saffron"))
+    };
+    assert_eq!(totals(&c.b), (0, 0));
+    let body = json!({"name": "Saffron rice", "cook_time": 20, "directions": "Cook."}).to_string();
+    let (status, created) = c.a.request("POST", "/api/v1/recipes", &auth, &body);
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(totals(&c.b), (1, 1), "listed and found on B at once");
+    let id = json_of(&created)["id"].as_i64().unwrap();
+    assert_eq!(c.a.request("DELETE", &format!("/api/v1/recipes/{id}"), &auth, "").0, 204);
+    assert_eq!(totals(&c.b), (0, 0), "and gone from B at once");
 }
 
 #[test]

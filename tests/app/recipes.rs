@@ -222,6 +222,28 @@ async fn search_is_case_insensitive_for_accented_letters_too() {
     }
 }
 
+/// Search answers from an index on SQLite (a trigram table that triggers
+/// keep in step) and lists are kept in memory until a recipe changes: both
+/// follow every edit and delete at once.
+#[rocket::async_test]
+async fn search_and_lists_follow_every_edit_and_delete_at_once() {
+    let t = TestApp::spawn().await;
+    let (_, cook) = t.api_signup().await;
+    let id = api_create(&t, &cook.access, &recipe("Saffron rice")).await;
+    assert_eq!((api_total(&t, None, "&q=saffron").await, api_total(&t, None, "").await), (1, 1));
+    let path = format!("/api/v1/recipes/{id}");
+    assert_eq!(api_put(&t, &path, Some(&cook.access), &recipe("Lemon rice")).await.status(), Status::Ok);
+    assert_eq!(api_total(&t, None, "&q=saffron").await, 0, "the old name is no longer found");
+    assert_eq!(api_total(&t, None, "&q=lemon").await, 1, "the new one is");
+    let private = json!({"name": "Lemon rice", "cook_time": 5, "directions": "x", "visibility": "private"});
+    assert_eq!(api_put(&t, &path, Some(&cook.access), &private).await.status(), Status::Ok);
+    assert_eq!(api_total(&t, None, "&q=lemon").await, 0, "private now: gone for visitors");
+    assert_eq!(api_total(&t, Some(&cook.access), "&q=lemon").await, 1, "but not for its owner");
+    assert_eq!(api_delete(&t, &path, Some(&cook.access)).await, Status::NoContent);
+    assert_eq!(api_total(&t, Some(&cook.access), "&q=lemon").await, 0);
+    assert_eq!(api_total(&t, Some(&cook.access), "").await, 0);
+}
+
 // Create, edit, delete and ownership
 
 #[rocket::async_test]

@@ -71,6 +71,12 @@ async fn an_expired_link_fails_and_a_resent_link_replaces_the_old_one() {
     assert!(verified(&t, &user.email).await);
 }
 
+/// The address `GET /api/v1/me` shows to the holder of `access`.
+async fn api_email(t: &TestApp, access: &str) -> String {
+    let me: serde_json::Value = t.get_json("/api/v1/me", Some(access)).await.into_json().await.unwrap();
+    me["email"].as_str().unwrap().to_owned()
+}
+
 #[rocket::async_test]
 async fn an_email_change_keeps_the_old_address_until_the_new_one_is_confirmed() {
     let t = TestApp::spawn().await;
@@ -98,10 +104,12 @@ async fn an_email_change_keeps_the_old_address_until_the_new_one_is_confirmed() 
     let message = t.mail(VERIFY, 3).await.into_iter().find(|m| m.contains(&format!("To: {new_email}"))).expect("a link to the new address");
     let me = t.client.get("/me").dispatch().await.into_string().await.unwrap();
     assert!(me.contains(&user.email) && me.contains(&format!("Waiting for you to confirm {new_email}")));
-    t.api_login(&user).await;
+    let tokens = t.api_login(&user).await;
+    assert_eq!(api_email(&t, &tokens.access).await, user.email);
 
     assert_eq!(t.client.get(link_in(&message)).dispatch().await.status(), Status::SeeOther);
     assert!(verified(&t, new_email).await, "the new address is the account's, verified");
+    assert_eq!(api_email(&t, &tokens.access).await, new_email, "a token issued before the change shows the new address at once");
     let old = t.post_json("/api/v1/auth/login", None, &json!({"email": user.email, "password": user.password})).await;
     assert_eq!(old.status(), Status::Unauthorized, "the old address no longer logs in");
     let reset = json!({"token": reset_token, "new_password": "taken over through the old address"});

@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use super::{list_params, openapi, JsonResult};
 use crate::routes::paging::author_term;
 use crate::app::App;
+use crate::catalog;
 use crate::auth::{ApiUser, MaybeApiUser};
 use crate::domain::{NewRecipe, RecipeInput, Visibility};
 use crate::error::{ApiResult, AppError};
@@ -90,7 +91,7 @@ pub async fn list(
 ) -> JsonResult<PageView<RecipeView>> {
     let (paging, q) = list_params(page.as_deref(), per_page.as_deref(), q.as_deref())?;
     let filter = RecipeFilter { q, author: author_term(author.as_deref()), ..Default::default() };
-    let found = recipes::list(&app.db, viewer(user.0.as_ref()), filter, paging.page, paging.per_page).await?;
+    let found = catalog::list(app, viewer(user.0.as_ref()), filter, paging.page, paging.per_page).await?;
     Ok(Json(PageView::map(found, RecipeView::from)))
 }
 
@@ -106,7 +107,7 @@ pub async fn list(
 #[post("/recipes", data = "<body>")]
 pub async fn create(user: ApiUser, body: JsonBody<RecipeRequest>, app: &State<App>) -> ApiResult<Created> {
     let new = body.0.parse()?;
-    let id = recipes::create(&app.db, user.id, &new).await?;
+    let id = catalog::create(app, user.id, &new).await?;
     let recipe = load(app, id, Some(&user)).await?;
     let location = uri!("/api/v1", show(id)).to_string();
     Ok(Created { body: Json(recipe.into()), location: Header::new("Location", location) })
@@ -152,7 +153,7 @@ pub async fn update(
         return Err(AppError::Forbidden.into());
     }
     let new = body.0.parse()?;
-    recipes::update(&app.db, id, &new).await?;
+    catalog::update(app, id, &new).await?;
     Ok(Json(load(app, id, Some(&user)).await?.into()))
 }
 
@@ -173,6 +174,6 @@ pub async fn delete(_ids: ValidIds, id: i64, user: ApiUser, app: &State<App>) ->
     if recipe.user_id != user.id && !user.is_admin() {
         return Err(AppError::Forbidden.into());
     }
-    recipes::delete(&app.db, id).await?;
+    catalog::delete(app, id).await?;
     Ok(Status::NoContent)
 }

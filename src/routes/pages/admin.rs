@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::flash;
 use crate::accounts::admin;
 use crate::app::App;
+use crate::catalog;
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{AdminUser, ClientInfo};
 use crate::domain::{AuditKind, FieldErrors, Role};
@@ -26,7 +27,7 @@ use crate::entities::user;
 use crate::error::{AppError, PageResult};
 use crate::routes::paging::{bad_query, search_term, Pager, Paging, PAGE_SIZE};
 use crate::store::audit::EventFilter;
-use crate::store::recipes::{self, RecipeFilter, Viewer};
+use crate::store::recipes::{RecipeFilter, Viewer};
 use crate::store;
 use crate::views::{AdminUserView, EventView, Nav, RecipeCard};
 use crate::routes::ids::ValidIds;
@@ -71,7 +72,7 @@ pub async fn admin_user(
     let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
     let target = find_user(app, public_id).await?;
     let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
-    let found = recipes::list(&app.db, Viewer::Admin, own, paging.page, PAGE_SIZE).await?;
+    let found = catalog::list(app, Viewer::Admin, own, paging.page, PAGE_SIZE).await?;
     let pager = Pager::of(&found);
     let recipes: Vec<RecipeCard> = found.items.into_iter().map(|row| RecipeCard::new(row, Some(&admin))).collect();
     let sessions = store::sessions::count_active(&app.db, target.id).await?;
@@ -274,7 +275,7 @@ pub async fn admin_action_form(
     let target = find_user(app, public_id).await?;
     refuse_last_admin(app, &target, action.removes_admin()).await?;
     let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
-    let recipes = recipes::list(&app.db, Viewer::Admin, own, 1, 1).await?.total;
+    let recipes = catalog::list(app, Viewer::Admin, own, 1, 1).await?.total;
     Ok(confirm_page(&admin, &target, action.confirmation(&target, recipes)))
 }
 

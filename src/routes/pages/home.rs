@@ -6,10 +6,11 @@ use rocket_dyn_templates::{context, Template};
 
 use super::flash;
 use crate::app::App;
+use crate::catalog;
 use crate::auth::MaybeUser;
 use crate::error::PageResult;
 use crate::routes::pages::recipes::viewer;
-use crate::store::recipes::{self, RecipeFilter};
+use crate::store::recipes::RecipeFilter;
 use crate::views::{Nav, RecipeCard};
 
 const LATEST: u64 = 10;
@@ -17,7 +18,7 @@ const LATEST: u64 = 10;
 #[get("/")]
 pub async fn home(user: MaybeUser, app: &State<App>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
     let user = user.0.as_ref();
-    let latest = recipes::list(&app.db, viewer(user), RecipeFilter::default(), 1, LATEST).await?;
+    let latest = catalog::list(app, viewer(user), RecipeFilter::default(), 1, LATEST).await?;
     let recipes: Vec<RecipeCard> = latest.items.into_iter().map(|row| RecipeCard::new(row, user)).collect();
     Ok(Template::render(
         "pages/home",

@@ -12,12 +12,13 @@ use uuid::Uuid;
 use super::{field_errors, flash, form_again, FormReply};
 use crate::accounts::{self, verify, PasswordChange};
 use crate::app::App;
+use crate::catalog;
 use crate::auth::cookies::{self, REFRESH_COOKIE};
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{session, Authenticated, ClientInfo, CurrentUser, FreshUser};
 use crate::error::{AppError, PageResult};
 use crate::store::audit::EventFilter;
-use crate::store::recipes::{self, RecipeFilter};
+use crate::store::recipes::RecipeFilter;
 use crate::store::{self as db_store};
 use crate::views::{human, EventView, Nav, RecipeCard, SessionView};
 use crate::routes::ids::ValidIds;
@@ -29,9 +30,9 @@ const ME_EVENTS: u64 = 10;
 
 #[get("/me")]
 pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
-    let profile = db_store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
-    let own = recipes::list(
-        &app.db,
+    // The profile is what the guard read: no query for it.
+    let own = catalog::list(
+        app,
         super::recipes::viewer(Some(&user)),
         RecipeFilter { owner_id: Some(user.id), ..Default::default() },
         1,
@@ -43,23 +44,23 @@ pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessag
         .iter()
         .map(|s| SessionView::new(s, user.sid))
         .collect();
-    let events = db_store::audit::list(&app.db, EventFilter { subject: Some(user.public_id), kind: None }, 1, ME_EVENTS).await?;
-    let events: Vec<EventView> = events.items.into_iter().map(EventView::from).collect();
+    let events = db_store::audit::newest(&app.db, EventFilter { subject: Some(user.public_id), kind: None }, ME_EVENTS).await?;
+    let events: Vec<EventView> = events.into_iter().map(EventView::from).collect();
     let own_recipes: Vec<RecipeCard> = own.items.into_iter().map(|row| RecipeCard::new(row, Some(&user))).collect();
-    let pending_email = db_store::email_tokens::pending_email(&app.db, user.id, verify::PURPOSE).await?.filter(|e| *e != profile.email);
+    let pending_email = db_store::email_tokens::pending_email(&app.db, user.id, verify::PURPOSE).await?.filter(|e| *e != user.email);
     Ok(Template::render(
         "pages/me",
         context! {
             nav: Nav::new(Some(&user)),
             flash: flash(message),
             csrf: &user.csrf,
-            username: &profile.username,
-            email: &profile.email,
-            verified: profile.email_verified_at.is_some(),
+            username: &user.username,
+            email: &user.email,
+            verified: user.email_verified,
             pending_email,
-            public_id: profile.public_id,
-            role: profile.role,
-            joined: human(profile.created_at.0),
+            public_id: user.public_id,
+            role: user.role,
+            joined: human(user.created_at),
             recipes: own_recipes,
             recipe_total: own.total,
             more_recipes: own.total > ME_RECIPES,
@@ -157,7 +158,7 @@ pub async fn password_change(
     // Every earlier token of this session stops too (an access token from
     // before a rotation would otherwise live until it expires); the new
     // pair is issued after the cut-off, so it works.
-    session::cut_off(app, user.id).await?;
+    session::cut_off(app, (&*user).into()).await?;
     let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
     let pair = session::reissue(app, &user, refresh.as_deref()).await?;
     cookies::set_tokens(jar, &pair, &app.config);

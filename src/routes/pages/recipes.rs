@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::{field_errors, flash, form_again, FormReply};
 use crate::app::App;
+use crate::catalog;
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{Authenticated, CurrentUser, MaybeUser};
 use crate::domain::{NewRecipe, RecipeInput};
@@ -94,7 +95,7 @@ pub async fn recipe_list(
     let author = author_term(author.as_deref());
     let user = user.0.as_ref();
     let filter = RecipeFilter { q, author, ..Default::default() };
-    let found = recipes::list(&app.db, viewer(user), filter, paging.page, paging.per_page).await?;
+    let found = catalog::list(app, viewer(user), filter, paging.page, paging.per_page).await?;
     let pager = Pager::of(&found);
     let items: Vec<RecipeCard> = found.items.into_iter().map(|row| RecipeCard::new(row, user)).collect();
     Ok(Template::render(
@@ -147,7 +148,7 @@ pub async fn recipe_create(user: CurrentUser, form: Csrf<RecipeForm>, app: &Stat
             return form_again(AppError::Validation(fields), |e| recipe_form_page(&user, action, None, &form, Some(e)));
         }
     };
-    let id = recipes::create(&app.db, user.id, &new).await?;
+    let id = catalog::create(app, user.id, &new).await?;
     Ok(FormReply::Done(Flash::success(Redirect::to(uri!(recipe_show(id))), "Recipe published.")))
 }
 
@@ -190,7 +191,7 @@ pub async fn recipe_update(
             return form_again(AppError::Validation(fields), |e| recipe_form_page(&user, action, Some(id), &form, Some(e)));
         }
     };
-    recipes::update(&app.db, id, &new).await?;
+    catalog::update(app, id, &new).await?;
     Ok(FormReply::Done(Flash::success(Redirect::to(uri!(recipe_show(id))), "Recipe updated.")))
 }
 
@@ -206,7 +207,7 @@ pub async fn recipe_delete(
     if recipe.user_id != user.id && !user.is_admin() {
         return Err(AppError::Forbidden.into());
     }
-    recipes::delete(&app.db, id).await?;
+    catalog::delete(app, id).await?;
     Ok(Flash::success(Redirect::to(uri!(recipe_list(None::<String>, None::<String>, None::<String>))), "Recipe deleted."))
 }
 
