@@ -218,7 +218,11 @@ fn the_binary_prints_its_version() {
 
 #[test]
 fn sigterm_lets_the_request_in_flight_finish_and_the_binary_exits_cleanly() {
-    let mut server = TestServer::start(&[]).expect("server starts");
+    // Rocket waits `grace` seconds for requests in flight (2 by default).
+    // The login below hashes on bcrypt's low-priority threads, which a
+    // machine busy with the rest of the suite can hold back longer than
+    // that: a longer grace keeps this about what happens, not how fast.
+    let mut server = TestServer::start(&[("ROCKET_SHUTDOWN", "{grace=8,mercy=2}")]).expect("server starts");
     let mut stream = TcpStream::connect(&server.address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = r#"{"email":"nobody@example.com","password":"a wrong guess of it"}"#;
