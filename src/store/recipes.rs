@@ -108,7 +108,8 @@ const TRIGRAM: usize = 3;
 /// `pg_trgm` index serves the `LIKE` itself.
 fn search(backend: DbBackend, q: &str) -> Expr {
     let folded = q.to_lowercase();
-    if backend == DbBackend::Sqlite && folded.chars().count() >= TRIGRAM {
+    // FTS5's query parser stops at a NUL: such a term scans instead.
+    if backend == DbBackend::Sqlite && folded.chars().count() >= TRIGRAM && !folded.contains('\0') {
         let phrase = format!("\"{}\"", folded.replace('"', "\"\""));
         let hits = Query::select()
             .expr(Expr::col(Alias::new("rowid")))

@@ -235,6 +235,7 @@ async fn search_and_lists_follow_every_edit_and_delete_at_once() {
     assert_eq!(api_put(&t, &path, Some(&cook.access), &recipe("Lemon rice")).await.status(), Status::Ok);
     assert_eq!(api_total(&t, None, "&q=saffron").await, 0, "the old name is no longer found");
     assert_eq!(api_total(&t, None, "&q=lemon").await, 1, "the new one is");
+    assert_eq!(api_total(&t, None, "&q=lem%00on").await, 0, "a NUL in the term is text, not a 500");
     let private = json!({"name": "Lemon rice", "cook_time": 5, "directions": "x", "visibility": "private"});
     assert_eq!(api_put(&t, &path, Some(&cook.access), &private).await.status(), Status::Ok);
     assert_eq!(api_total(&t, None, "&q=lemon").await, 0, "private now: gone for visitors");
