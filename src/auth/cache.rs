@@ -53,8 +53,12 @@ impl AuthCache {
     /// keep with the row the caller reads now.
     pub fn get(&self, jti: Uuid, sid: Uuid, user: Uuid) -> Result<AuthRow, Stamp> {
         let now = self.changes.user(user);
+        if now.0.is_none() {
+            // Nothing is ever kept: no need to take the lock.
+            return Err(now);
+        }
         match self.entries().get(&(jti, sid)) {
-            Some(entry) if now.0.is_some() && entry.stamp == now => Ok(entry.row.clone()),
+            Some(entry) if entry.stamp == now => Ok(entry.row.clone()),
             _ => Err(now),
         }
     }
