@@ -4,6 +4,7 @@ use sea_orm::DatabaseConnection;
 
 use std::sync::Arc;
 
+use crate::accounts::overview::{self, OverviewCache};
 use crate::auth::cache::AuthCache;
 use crate::catalog::RecipeCache;
 use crate::changes::Changes;
@@ -25,6 +26,8 @@ pub struct App {
     pub auth_cache: AuthCache,
     /// Recipe lists as last read (`crate::catalog`).
     pub recipe_cache: RecipeCache,
+    /// What `/me` shows of each account, as last read (`accounts::overview`).
+    pub overview_cache: OverviewCache,
 }
 
 impl App {
@@ -40,6 +43,7 @@ impl App {
             mailer,
             auth_cache: AuthCache::new(Arc::clone(&changes)),
             recipe_cache: RecipeCache::new(Arc::clone(&changes)),
+            overview_cache: overview::cache(),
             changes,
             config,
         })

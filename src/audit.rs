@@ -7,10 +7,10 @@
 //! Writing an event never fails the action it records: a failed insert is
 //! logged (without the event's detail) and the request goes on.
 
-use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use uuid::Uuid;
 
+use crate::app::App;
 use crate::auth::ClientInfo;
 use crate::domain::{AuditKind, Role};
 use crate::store;
@@ -69,8 +69,10 @@ impl Event {
     }
 }
 
-/// Appends `event`, seen from `client`. Never fails the caller.
-pub async fn record(db: &DatabaseConnection, client: &ClientInfo, event: Event) {
+/// Appends `event`, seen from `client`. Never fails the caller. The
+/// subject's newest events are on their `/me`, which every instance is told
+/// to read again.
+pub async fn record(app: &App, client: &ClientInfo, event: Event) {
     let kind = event.kind;
     let row = store::audit::NewEvent {
         kind,
@@ -80,7 +82,12 @@ pub async fn record(db: &DatabaseConnection, client: &ClientInfo, event: Event) 
         user_agent: client.user_agent.clone(),
         detail: event.detail.to_json(),
     };
-    if let Err(e) = store::audit::insert(db, row).await {
+    let inserted = store::audit::insert(&app.db, row);
+    let inserted = match event.subject {
+        Some(subject) => app.changes.to_user(subject, inserted).await,
+        None => inserted.await,
+    };
+    if let Err(e) = inserted {
         tracing::warn!(kind = kind.as_str(), error = %e, "could not write an audit event");
     }
 }

@@ -21,12 +21,15 @@
 //!   request reaching another instance in between would get a stale answer;
 //!   a version query would cost the round trip that keeping answers saves.
 
+use std::collections::HashMap;
 use std::fs::OpenOptions;
 use std::future::Future;
+use std::hash::Hash;
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
 use memmap2::MmapMut;
 use uuid::Uuid;
@@ -120,12 +123,58 @@ impl Changes {
         outcome
     }
 
+    /// After a change to every user at once (old audit events purged):
+    /// every instance reads every user again.
+    pub fn to_everyone(&self) {
+        for slot in 1..SLOTS {
+            self.bump(slot);
+        }
+    }
+
     /// Runs `write`, a change to recipes (or to who wrote them), then makes
     /// every instance read the lists again; also when it failed.
     pub async fn to_recipes<T>(&self, write: impl Future<Output = T>) -> T {
         let outcome = write.await;
         self.bump(RECIPES);
         outcome
+    }
+}
+
+/// Answers kept under the counter value taken before each was read: an
+/// answer is handed out only while the counter still has that value.
+pub struct Kept<K, V> {
+    capacity: usize,
+    entries: Mutex<HashMap<K, (u64, V)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> Kept<K, V> {
+    /// At most `capacity` answers; when full, all are dropped.
+    pub fn new(capacity: usize) -> Self {
+        Self { capacity, entries: Mutex::new(HashMap::new()) }
+    }
+
+    fn entries(&self) -> MutexGuard<'_, HashMap<K, (u64, V)>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The answer kept for `key`, if its counter is still at `now`.
+    pub fn get(&self, key: &K, now: Stamp) -> Option<V> {
+        // Without counters nothing is kept: no need to take the lock.
+        let now = now.0?;
+        match self.entries().get(key) {
+            Some((stamp, value)) if *stamp == now => Some(value.clone()),
+            _ => None,
+        }
+    }
+
+    /// Keeps `value`, read after the counter was at `read_under`.
+    pub fn put(&self, key: K, read_under: Stamp, value: V) {
+        let Some(stamp) = read_under.0 else { return };
+        let mut entries = self.entries();
+        if entries.len() >= self.capacity {
+            entries.clear();
+        }
+        entries.insert(key, (stamp, value));
     }
 }
 

@@ -126,6 +126,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 tracing::info!(address = %config.address, port = config.port, "listening");
                 let app = rocket.state::<App>().expect("BUG: App is managed at ignite");
                 let db = app.db.clone();
+                let changes = std::sync::Arc::clone(&app.changes);
                 let retention_days = app.config.audit_retention_days;
                 let login_window = app.config.throttle.window;
                 rocket::tokio::spawn(async move {
@@ -134,7 +135,12 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                         every.tick().await;
                         log_purge("expired blocklist rows", store::tokens::purge_expired(&db).await);
                         log_purge("old login failures", store::throttle::purge_older_than(&db, login_window).await);
-                        log_purge("old audit events", store::audit::purge_older_than(&db, retention_days).await);
+                        let purged = store::audit::purge_older_than(&db, retention_days).await;
+                        if purged.as_ref().is_ok_and(|rows| *rows > 0) {
+                            // `/me` shows each user's newest events.
+                            changes.to_everyone();
+                        }
+                        log_purge("old audit events", purged);
                         log_purge("spent email tokens", store::email_tokens::purge(&db).await);
                     }
                 });

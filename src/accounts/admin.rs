@@ -29,7 +29,7 @@ pub async fn set_role(
     let before = change(app, target, AdminChange::Role(role)).await?;
     let event = Event::admin(AuditKind::RoleChanged, admin.public_id, target.public_id)
         .with(Detail::RoleChanged { from: before.role, to: role });
-    audit::record(&app.db, client, event).await;
+    audit::record(app, client, event).await;
     Ok(())
 }
 
@@ -53,7 +53,7 @@ pub async fn set_disabled(
     } else {
         Event::admin(AuditKind::UserEnabled, admin.public_id, target.public_id)
     };
-    audit::record(&app.db, client, event).await;
+    audit::record(app, client, event).await;
     Ok(())
 }
 
@@ -72,7 +72,7 @@ pub async fn force_logout(
 ) -> Result<(), AppError> {
     let sessions = session::end_all(app, target.into()).await?;
     let event = Event::admin(AuditKind::ForcedLogout, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions });
-    audit::record(&app.db, client, event).await;
+    audit::record(app, client, event).await;
     Ok(())
 }
 
@@ -81,7 +81,7 @@ pub async fn delete(app: &App, admin: &Authenticated, target: &user::Model, clie
     // Their recipes go with them: every recipe list is read again.
     let before = app.changes.to_recipes(change(app, target, AdminChange::Delete)).await?;
     let deleted = Detail::Deleted { username: before.username, email: before.email };
-    audit::record(&app.db, client, Event::admin(AuditKind::UserDeleted, admin.public_id, target.public_id).with(deleted)).await;
+    audit::record(app, client, Event::admin(AuditKind::UserDeleted, admin.public_id, target.public_id).with(deleted)).await;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! its audit event in one place.
 
 pub mod admin;
+pub mod overview;
 pub mod reset;
 pub mod verify;
 
@@ -85,7 +86,7 @@ pub async fn register(app: &App, input: SignupInput<'_>, role: Role) -> Result<u
 pub async fn signup(app: &App, input: SignupInput<'_>, client: &ClientInfo) -> Result<(user::Model, TokenPair), AppError> {
     let user = register(app, input, Role::User).await?;
     let pair = session::start(app, &user, client).await?;
-    audit::record(&app.db, client, Event::own(AuditKind::Signup, user.public_id)).await;
+    audit::record(app, client, Event::own(AuditKind::Signup, user.public_id)).await;
     // A new address is unique, so sign-up sends one link per address at
     // most; were it throttled anyway, the account still stands.
     if let Err(e) = verify::send_link(app, &user, &user.email, client).await {
@@ -147,18 +148,18 @@ pub async fn login(
         PasswordCheck::Matches(user) => user,
         PasswordCheck::UnknownEmail => {
             throttle.failed(attempt);
-            audit::record(&app.db, client, failed(None, "unknown_email")).await;
+            audit::record(app, client, failed(None, "unknown_email")).await;
             return Err(AppError::InvalidCredentials);
         }
         PasswordCheck::WrongPassword(user) => {
             throttle.failed(attempt);
-            audit::record(&app.db, client, failed(Some(user.public_id), "wrong_password")).await;
+            audit::record(app, client, failed(Some(user.public_id), "wrong_password")).await;
             return Err(AppError::InvalidCredentials);
         }
     };
     throttle.succeeded(attempt).await?;
     if user.disabled_at.is_some() {
-        audit::record(&app.db, client, failed(Some(user.public_id), "disabled")).await;
+        audit::record(app, client, failed(Some(user.public_id), "disabled")).await;
         return Err(AppError::Forbidden);
     }
     let pair = match current {
@@ -170,7 +171,7 @@ pub async fn login(
             session::start(app, &user, client).await?
         }
     };
-    audit::record(&app.db, client, Event::own(AuditKind::Login, user.public_id)).await;
+    audit::record(app, client, Event::own(AuditKind::Login, user.public_id)).await;
     Ok((user, pair))
 }
 
@@ -182,7 +183,7 @@ pub async fn logout(
     client: &ClientInfo,
 ) -> Result<(), AppError> {
     session::end(app, user, refresh_token).await?;
-    audit::record(&app.db, client, Event::own(AuditKind::Logout, user.public_id)).await;
+    audit::record(app, client, Event::own(AuditKind::Logout, user.public_id)).await;
     Ok(())
 }
 
@@ -190,7 +191,7 @@ pub async fn logout(
 pub async fn logout_everywhere(app: &App, user: &Authenticated, client: &ClientInfo) -> Result<(), AppError> {
     let sessions = session::end_all(app, user.into()).await?;
     let event = Event::own(AuditKind::LogoutEverywhere, user.public_id).with(Detail::SessionsEnded { sessions });
-    audit::record(&app.db, client, event).await;
+    audit::record(app, client, event).await;
     Ok(())
 }
 
@@ -200,7 +201,7 @@ pub async fn end_session(app: &App, user: &Authenticated, sid: Uuid, client: &Cl
     if !session::end_one(app, user.into(), sid).await? {
         return Err(AppError::NotFound);
     }
-    audit::record(&app.db, client, Event::own(AuditKind::SessionEnded, user.public_id)).await;
+    audit::record(app, client, Event::own(AuditKind::SessionEnded, user.public_id)).await;
     Ok(())
 }
 
@@ -217,7 +218,7 @@ async fn current_password_matches(app: &App, account: &user::Model, password: &s
     }
     throttle.failed(attempt);
     let event = Event::own(AuditKind::LoginFailed, account.public_id).with(Detail::LoginFailed { reason: "wrong_current_password" });
-    audit::record(&app.db, client, event).await;
+    audit::record(app, client, event).await;
     Ok(false)
 }
 
@@ -258,6 +259,6 @@ pub async fn change_password(
     store::email_tokens::retire(&app.db, account.id, reset::PURPOSE).await?;
     let sessions = session::end_others(app, (&account).into(), user.sid).await?;
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
-    audit::record(&app.db, client, event).await;
+    audit::record(app, client, event).await;
     Ok(())
 }

@@ -99,7 +99,7 @@ pub async fn reset(
     let sessions = session::end_all(app, (&user).into()).await?;
     let pair = if log_in { Some(session::start(app, &user, client).await?) } else { None };
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
-    audit::record(&app.db, client, event).await;
+    audit::record(app, client, event).await;
     let text = format!(
         "Hello {},\n\nThe password of your recipebox account was just changed with a reset link, and every \
          session was logged out.\n\nIf that was not you, ask for a new link at {} at once.\n",

@@ -23,7 +23,9 @@ pub async fn send_link(app: &App, user: &user::Model, email: &str, client: &Clie
     LoginThrottle::for_verification_links(app, email, client).count().await?;
     let (token, hash) = link_token();
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
-    store::email_tokens::issue(&app.db, user.id, PURPOSE, hash, email, expires_at).await?;
+    // A pending change of address is on the user's `/me`.
+    let issued = store::email_tokens::issue(&app.db, user.id, PURPOSE, hash, email, expires_at);
+    app.changes.to_user(user.public_id, issued).await?;
     let link = app.mailer.link(&format!("/verify-email?token={token}"));
     let text = format!(
         "Hello {},\n\nPlease confirm that {email} is your address for recipebox by opening this link \
@@ -40,13 +42,16 @@ pub async fn send_link(app: &App, user: &user::Model, email: &str, client: &Clie
 pub async fn verify(app: &App, token: &str) -> Result<user::Model, AppError> {
     let invalid = || AppError::BadRequest("This verification link is invalid, used or expired. Ask for a new one on your account page.".into());
     let row = store::email_tokens::find_usable(&app.db, PURPOSE, &token_hash(token)).await?.ok_or_else(invalid)?;
-    if !store::email_tokens::consume(&app.db, row.id).await? {
-        return Err(invalid());
-    }
     let user = store::users::find_by_id(&app.db, row.user_id).await?.ok_or_else(invalid)?;
-    // The address is in what the guard keeps for each token: an email
-    // change is a change to the user for the cache.
-    app.changes.to_user(user.public_id, store::users::set_verified_email(&app.db, user.id, &row.email)).await?;
+    // The address is in what the guard keeps for each token, and the
+    // pending change on `/me`: both are read again.
+    let verified = app.changes.to_user(user.public_id, async {
+        if !store::email_tokens::consume(&app.db, row.id).await? {
+            return Err(invalid());
+        }
+        store::users::set_verified_email(&app.db, user.id, &row.email).await
+    });
+    verified.await?;
     store::users::find_by_id(&app.db, user.id).await?.ok_or_else(invalid)
 }
 

@@ -7,45 +7,32 @@
 //!
 //! An entry is used only while its user's change counter (`crate::changes`)
 //! has the value it had before the row was read. So every change that could
-//! make a kept row wrong — a token blocklisted, a session revoked, a user
-//! disabled, deleted, given another role or email, `tokens_valid_after`
-//! moved — is written through `app.changes.to_user`, on this instance or
-//! any other. Nothing expires by time (the token's own `exp` is checked
-//! before the cache). On PostgreSQL and MariaDB nothing is kept.
+//! make a kept row wrong — a token blocklisted, a session revoked or used, a
+//! user disabled, deleted, given another role or email,
+//! `tokens_valid_after` moved — is written through `app.changes.to_user`,
+//! on this instance or any other. Nothing expires by time (the token's own
+//! `exp` is checked before the cache). On PostgreSQL and MariaDB nothing is
+//! kept.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::Arc;
 
 use uuid::Uuid;
 
-use crate::changes::{Changes, Stamp};
+use crate::changes::{Changes, Kept, Stamp};
 use crate::store::tokens::AuthRow;
 
 /// Entries kept at most (one per access token in use).
 const CAPACITY: usize = 10_000;
 
-struct Entry {
-    row: AuthRow,
-    stamp: Stamp,
-    /// The token's expiry, for pruning.
-    exp: i64,
-}
-
 pub struct AuthCache {
     changes: Arc<Changes>,
-    entries: Mutex<HashMap<Key, Entry>>,
+    /// By the token's `jti` and `sid`.
+    rows: Kept<(Uuid, Uuid), AuthRow>,
 }
-
-/// A token's `jti` and `sid`.
-type Key = (Uuid, Uuid);
 
 impl AuthCache {
     pub fn new(changes: Arc<Changes>) -> Self {
-        Self { changes, entries: Mutex::new(HashMap::new()) }
-    }
-
-    fn entries(&self) -> MutexGuard<'_, HashMap<Key, Entry>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        Self { changes, rows: Kept::new(CAPACITY) }
     }
 
     /// The row kept for access token `jti` of session `sid` and `user`, if
@@ -53,38 +40,13 @@ impl AuthCache {
     /// keep with the row the caller reads now.
     pub fn get(&self, jti: Uuid, sid: Uuid, user: Uuid) -> Result<AuthRow, Stamp> {
         let now = self.changes.user(user);
-        if now.0.is_none() {
-            // Nothing is ever kept: no need to take the lock.
-            return Err(now);
-        }
-        match self.entries().get(&(jti, sid)) {
-            Some(entry) if entry.stamp == now => Ok(entry.row.clone()),
-            _ => Err(now),
-        }
+        self.rows.get(&(jti, sid), now).ok_or(now)
     }
 
-    /// Keeps `row`, read for access token `jti` of session `sid` (expiring
-    /// at `exp`) after `get` handed out `stamp`.
-    pub fn put(&self, jti: Uuid, sid: Uuid, exp: i64, stamp: Stamp, row: &AuthRow) {
-        if stamp.0.is_none() {
-            return;
-        }
-        let mut entries = self.entries();
-        if entries.len() >= CAPACITY {
-            let now = crate::store::now().unix_timestamp();
-            entries.retain(|_, entry| entry.exp > now);
-            if entries.len() >= CAPACITY {
-                entries.clear();
-            }
-        }
-        entries.insert((jti, sid), Entry { row: row.clone(), stamp, exp });
-    }
-
-    /// Notes that session `sid` was recorded as used at `at`.
-    pub fn touched(&self, jti: Uuid, sid: Uuid, at: time::OffsetDateTime) {
-        if let Some(entry) = self.entries().get_mut(&(jti, sid)) {
-            entry.row.session_last_used_at = sea_orm::prelude::TimeUnixTimestamp(at);
-        }
+    /// Keeps `row`, read for access token `jti` of session `sid` after
+    /// `get` handed out `stamp`.
+    pub fn put(&self, jti: Uuid, sid: Uuid, stamp: Stamp, row: &AuthRow) {
+        self.rows.put((jti, sid), stamp, row.clone());
     }
 }
 
@@ -120,7 +82,7 @@ mod tests {
 
     fn fill(cache: &AuthCache, jti: Uuid, user: Uuid) {
         let stamp = cache.get(jti, SID, user).expect_err("not kept yet");
-        cache.put(jti, SID, i64::MAX, stamp, &row(user));
+        cache.put(jti, SID, stamp, &row(user));
     }
 
     #[rocket::async_test]
@@ -150,7 +112,7 @@ mod tests {
         // The change commits after the stamp was taken, so the row the
         // guard read may predate it.
         changes.to_user(ann, async {}).await;
-        cache.put(jti, SID, i64::MAX, stamp, &row(ann));
+        cache.put(jti, SID, stamp, &row(ann));
         assert!(cache.get(jti, SID, ann).is_err());
     }
 
@@ -169,7 +131,7 @@ mod tests {
         let (_, cache) = cache("postgres://localhost/test");
         let (ann, jti) = (Uuid::new_v4(), Uuid::new_v4());
         let stamp = cache.get(jti, SID, ann).expect_err("nothing kept");
-        cache.put(jti, SID, i64::MAX, stamp, &row(ann));
+        cache.put(jti, SID, stamp, &row(ann));
         assert!(cache.get(jti, SID, ann).is_err());
     }
 }

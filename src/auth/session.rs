@@ -165,7 +165,8 @@ fn issue(app: &App, sub: Uuid, role: Role, sid: Uuid, csrf: String, fresh: bool)
 pub async fn start(app: &App, user: &user::Model, client: &ClientInfo) -> Result<TokenPair, AppError> {
     let expires_at = unix_now() + app.config.refresh_token_ttl;
     let new = store::sessions::NewSession { user_agent: client.user_agent.as_deref(), ip_address: client.ip.as_deref(), expires_at };
-    let session = store::sessions::create(&app.db, user.id, new).await?;
+    // A new session is on the user's `/me`.
+    let session = app.changes.to_user(user.public_id, store::sessions::create(&app.db, user.id, new)).await?;
     store::users::record_login(&app.db, user.id).await?;
     Ok(issue(app, user.public_id, user.role, session.sid, random_token(), true)?.0)
 }
@@ -177,7 +178,7 @@ pub async fn start(app: &App, user: &user::Model, client: &ClientInfo) -> Result
 pub async fn reissue(app: &App, user: &Authenticated, old_refresh: Option<&str>) -> Result<TokenPair, AppError> {
     revoke_own_tokens(app, user, old_refresh).await?;
     let expires_at = unix_now() + app.config.refresh_token_ttl;
-    store::sessions::touch(&app.db, user.sid, Some(expires_at)).await?;
+    touch(app, user.public_id, user.sid, Some(expires_at)).await?;
     Ok(issue(app, user.public_id, user.role, user.sid, user.csrf.clone(), true)?.0)
 }
 
@@ -233,17 +234,23 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
             if row.revoked_jti.is_some() {
                 return Err(AppError::Unauthenticated(AuthError::Revoked));
             }
-            app.auth_cache.put(claims.jti, claims.sid, claims.exp, stamp, &row);
+            app.auth_cache.put(claims.jti, claims.sid, stamp, &row);
             row
         }
     };
     if unix_now() - row.session_last_used_at.0.unix_timestamp() > TOUCH_AFTER_SECONDS {
-        match store::sessions::touch(&app.db, claims.sid, None).await {
-            Ok(()) => app.auth_cache.touched(claims.jti, claims.sid, store::now()),
-            Err(e) => tracing::warn!(error = %e, "could not record session use"),
+        if let Err(e) = touch(app, claims.sub, claims.sid, None).await {
+            tracing::warn!(error = %e, "could not record session use");
         }
     }
     Ok(Authenticated::new(row, &claims))
+}
+
+/// Records that session `sid` of `user` was used now (and lives until
+/// `expires_at`). `/me` lists sessions by last use, and the kept row of the
+/// guard holds it too: both are read again.
+async fn touch(app: &App, user: Uuid, sid: Uuid, expires_at: Option<i64>) -> Result<(), sea_orm::DbErr> {
+    app.changes.to_user(user, store::sessions::touch(&app.db, sid, expires_at)).await
 }
 
 /// Uses a refresh token once: blocklists it and issues a new pair of the same
@@ -259,11 +266,11 @@ pub async fn refresh(app: &App, token: &str, client: &ClientInfo) -> Result<(Aut
     if !first_use {
         app.changes.to_user(claims.sub, store::sessions::revoke(&app.db, claims.sid, None)).await?;
         tracing::warn!(sid = %claims.sid, user = %claims.sub, "refresh token reused; session revoked");
-        audit::record(&app.db, client, Event::about(AuditKind::RefreshReuseDetected, Some(claims.sub))).await;
+        audit::record(app, client, Event::about(AuditKind::RefreshReuseDetected, Some(claims.sub))).await;
         return Err(AppError::Unauthenticated(AuthError::Revoked));
     }
     let expires_at = unix_now() + app.config.refresh_token_ttl;
-    store::sessions::touch(&app.db, claims.sid, Some(expires_at)).await?;
+    touch(app, claims.sub, claims.sid, Some(expires_at)).await?;
     let (pair, access) = issue(app, row.public_id, row.role, claims.sid, claims.csrf.clone(), false)?;
     Ok((Authenticated::new(row, &access), pair))
 }

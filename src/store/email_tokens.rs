@@ -88,17 +88,16 @@ pub async fn purge<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     Ok(result.rows_affected)
 }
 
-/// The address of the newest unused, unexpired token of `purpose` of the
-/// user (a pending email change, for `/me`).
-pub async fn pending_email<C: ConnectionTrait>(db: &C, user_id: i64, purpose: &str) -> Result<Option<String>, DbErr> {
+/// The newest unused, unexpired token of `purpose` of the user (a pending
+/// email change, for `/me`).
+pub async fn pending<C: ConnectionTrait>(db: &C, user_id: i64, purpose: &str) -> Result<Option<email_token::Model>, DbErr> {
     use sea_orm::QueryOrder;
-    Ok(email_token::Entity::find()
+    email_token::Entity::find()
         .filter(email_token::Column::UserId.eq(user_id))
         .filter(email_token::Column::Purpose.eq(purpose))
         .filter(email_token::Column::UsedAt.is_null())
         .filter(email_token::Column::ExpiresAt.gt(now_ts()))
         .order_by_desc(email_token::Column::Id)
         .one(db)
-        .await?
-        .map(|row| row.email))
+        .await
 }

@@ -198,6 +198,24 @@ fn a_recipe_written_on_one_instance_is_listed_and_found_on_the_other_at_once() {
 }
 
 #[test]
+fn the_account_page_on_one_instance_shows_what_the_other_did_at_once() {
+    let c = Cluster::start();
+    let first = signup(&c.a, "ida");
+    let cookies = format!("Cookie: access_token={}\r\n", token(&first, "access_token"));
+    let sessions_shown_on_b = || {
+        let (status, page) = c.b.request("GET", "/me", &cookies, "");
+        assert_eq!(status, 200);
+        page.matches(r#"action="/me/sessions/"#).count()
+    };
+    assert_eq!(sessions_shown_on_b(), 1);
+    let second = login(&c.a, "ida@example.com");
+    assert_eq!(sessions_shown_on_b(), 2, "a login on A is listed on B at once");
+    let logout = json!({"refresh_token": token(&second, "refresh_token")}).to_string();
+    assert_eq!(c.a.request("POST", "/api/v1/auth/logout", &bearer(token(&second, "access_token")), &logout).0, 204);
+    assert_eq!(sessions_shown_on_b(), 1, "and gone from B at once when it ends");
+}
+
+#[test]
 fn the_login_counters_are_shared_by_both_instances() {
     let c = Cluster::start();
     signup(&c.a, "eve");

@@ -92,7 +92,7 @@ pub async fn list(
     let (paging, q) = list_params(page.as_deref(), per_page.as_deref(), q.as_deref())?;
     let filter = RecipeFilter { q, author: author_term(author.as_deref()), ..Default::default() };
     let found = catalog::list(app, viewer(user.0.as_ref()), filter, paging.page, paging.per_page).await?;
-    Ok(Json(PageView::map(found, RecipeView::from)))
+    Ok(Json(PageView::map(found.page.clone(), RecipeView::from)))
 }
 
 /// Write a recipe.

@@ -12,11 +12,11 @@ use rocket::form::FromForm;
 use rocket::request::{FlashMessage, FromParam};
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, State};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::flash;
+use super::{cards, flash};
 use crate::accounts::admin;
 use crate::app::App;
 use crate::catalog;
@@ -29,7 +29,7 @@ use crate::routes::paging::{bad_query, search_term, Pager, Paging, PAGE_SIZE};
 use crate::store::audit::EventFilter;
 use crate::store::recipes::{RecipeFilter, Viewer};
 use crate::store;
-use crate::views::{AdminUserView, EventView, Nav, RecipeCard};
+use crate::views::{AdminUserView, EventView, Nav};
 use crate::routes::ids::ValidIds;
 
 async fn find_user(app: &App, public_id: Uuid) -> Result<user::Model, AppError> {
@@ -67,14 +67,14 @@ pub async fn admin_user(
     page: Option<String>,
     admin: AdminUser,
     app: &State<App>,
+    templates: Metadata<'_>,
     message: Option<FlashMessage<'_>>,
 ) -> PageResult<Template> {
     let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
     let target = find_user(app, public_id).await?;
     let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
     let found = catalog::list(app, Viewer::Admin, own, paging.page, PAGE_SIZE).await?;
-    let pager = Pager::of(&found);
-    let recipes: Vec<RecipeCard> = found.items.into_iter().map(|row| RecipeCard::new(row, Some(&admin))).collect();
+    let pager = Pager::of(&found.page);
     let sessions = store::sessions::count_active(&app.db, target.id).await?;
     let about = EventFilter { subject: Some(target.public_id), kind: None };
     let events: Vec<EventView> = store::audit::list(&app.db, about, 1, PAGE_SIZE).await?.items.into_iter().map(EventView::from).collect();
@@ -85,7 +85,7 @@ pub async fn admin_user(
             flash: flash(message),
             user: AdminUserView::from(&target),
             is_self: target.id == admin.id,
-            recipes,
+            cards: cards(&found, &templates)?,
             pager,
             sessions,
             events,
@@ -275,7 +275,7 @@ pub async fn admin_action_form(
     let target = find_user(app, public_id).await?;
     refuse_last_admin(app, &target, action.removes_admin()).await?;
     let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
-    let recipes = catalog::list(app, Viewer::Admin, own, 1, 1).await?.total;
+    let recipes = catalog::list(app, Viewer::Admin, own, 1, 1).await?.page.total;
     Ok(confirm_page(&admin, &target, action.confirmation(&target, recipes)))
 }
 

@@ -2,26 +2,25 @@
 
 use rocket::request::FlashMessage;
 use rocket::{get, State};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::{context, Metadata, Template};
 
-use super::flash;
+use super::{cards, flash};
 use crate::app::App;
 use crate::catalog;
 use crate::auth::MaybeUser;
 use crate::error::PageResult;
 use crate::routes::pages::recipes::viewer;
 use crate::store::recipes::RecipeFilter;
-use crate::views::{Nav, RecipeCard};
+use crate::views::Nav;
 
 const LATEST: u64 = 10;
 
 #[get("/")]
-pub async fn home(user: MaybeUser, app: &State<App>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
+pub async fn home(user: MaybeUser, app: &State<App>, templates: Metadata<'_>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
     let user = user.0.as_ref();
     let latest = catalog::list(app, viewer(user), RecipeFilter::default(), 1, LATEST).await?;
-    let recipes: Vec<RecipeCard> = latest.items.into_iter().map(|row| RecipeCard::new(row, user)).collect();
     Ok(Template::render(
         "pages/home",
-        context! { nav: Nav::new(user), flash: flash(message), recipes, more: latest.total > LATEST },
+        context! { nav: Nav::new(user), flash: flash(message), cards: cards(&latest, &templates)?, more: latest.page.total > LATEST },
     ))
 }

@@ -6,30 +6,28 @@ use rocket::http::CookieJar;
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, State};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::{context, Metadata, Template};
 use uuid::Uuid;
 
-use super::{field_errors, flash, form_again, FormReply};
-use crate::accounts::{self, verify, PasswordChange};
+use super::{cards, field_errors, flash, form_again, FormReply};
+use crate::accounts::{self, overview, verify, PasswordChange};
 use crate::app::App;
 use crate::catalog;
 use crate::auth::cookies::{self, REFRESH_COOKIE};
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{session, Authenticated, ClientInfo, CurrentUser, FreshUser};
 use crate::error::{AppError, PageResult};
-use crate::store::audit::EventFilter;
 use crate::store::recipes::RecipeFilter;
 use crate::store::{self as db_store};
-use crate::views::{human, EventView, Nav, RecipeCard, SessionView};
+use crate::views::{human, EventView, Nav, SessionView};
 use crate::routes::ids::ValidIds;
 
-/// `/me` shows this many of the newest own recipes, and links to the rest.
+/// `/me` shows this many of the newest own recipes, and links to the rest
+/// (and `overview::NEWEST_EVENTS` events).
 const ME_RECIPES: u64 = 20;
-/// ... and this many of the newest events about the account.
-const ME_EVENTS: u64 = 10;
 
 #[get("/me")]
-pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
+pub async fn me(user: CurrentUser, app: &State<App>, templates: Metadata<'_>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
     // The profile is what the guard read: no query for it.
     let own = catalog::list(
         app,
@@ -39,15 +37,10 @@ pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessag
         ME_RECIPES,
     )
     .await?;
-    let sessions: Vec<SessionView> = db_store::sessions::list_active(&app.db, user.id)
-        .await?
-        .iter()
-        .map(|s| SessionView::new(s, user.sid))
-        .collect();
-    let events = db_store::audit::newest(&app.db, EventFilter { subject: Some(user.public_id), kind: None }, ME_EVENTS).await?;
-    let events: Vec<EventView> = events.into_iter().map(EventView::from).collect();
-    let own_recipes: Vec<RecipeCard> = own.items.into_iter().map(|row| RecipeCard::new(row, Some(&user))).collect();
-    let pending_email = db_store::email_tokens::pending_email(&app.db, user.id, verify::PURPOSE).await?.filter(|e| *e != user.email);
+    let overview = overview::of(app, &user).await?;
+    let sessions: Vec<SessionView> = overview.sessions().map(|s| SessionView::new(s, user.sid)).collect();
+    let events: Vec<EventView> = overview.events.iter().cloned().map(EventView::from).collect();
+    let pending_email = overview.pending_email().filter(|e| *e != user.email);
     Ok(Template::render(
         "pages/me",
         context! {
@@ -61,9 +54,9 @@ pub async fn me(user: CurrentUser, app: &State<App>, message: Option<FlashMessag
             public_id: user.public_id,
             role: user.role,
             joined: human(user.created_at),
-            recipes: own_recipes,
-            recipe_total: own.total,
-            more_recipes: own.total > ME_RECIPES,
+            cards: cards(&own, &templates)?,
+            recipe_total: own.page.total,
+            more_recipes: own.page.total > ME_RECIPES,
             sessions,
             events,
         },

@@ -15,8 +15,11 @@ use rocket::http::Status;
 use rocket::post;
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect, Responder};
-use rocket_dyn_templates::Template;
+use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
+
+use crate::catalog::Listing;
+use crate::views::RecipeCard;
 
 use crate::error::{AppError, PageError};
 
@@ -32,6 +35,21 @@ pub enum FormReply {
 pub struct FlashView {
     pub kind: String,
     pub message: String,
+}
+
+/// The HTML of a recipe list's cards (`partials/cards`), `None` for an
+/// empty page. Rendered once per kept list; a page puts it in whole
+/// (`| safe`), since Tera escaped every value when it rendered it.
+pub fn cards<'l>(listing: &'l Listing, templates: &Metadata<'_>) -> Result<Option<&'l str>, AppError> {
+    if listing.page.items.is_empty() {
+        return Ok(None);
+    }
+    let html = listing.cards_html(|rows| {
+        // A card shows the recipe alone: nothing in it depends on the viewer.
+        let recipes: Vec<RecipeCard> = rows.iter().cloned().map(|row| RecipeCard::new(row, None)).collect();
+        templates.render("partials/cards", context! { recipes }).map(|(_, html)| html)
+    });
+    html.map(Some).ok_or_else(|| AppError::Internal(anyhow::anyhow!("the partials/cards template did not render")))
 }
 
 pub fn flash(message: Option<FlashMessage<'_>>) -> Option<FlashView> {

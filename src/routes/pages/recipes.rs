@@ -4,10 +4,10 @@ use rocket::form::FromForm;
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, State};
-use rocket_dyn_templates::{context, Template};
+use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
 
-use super::{field_errors, flash, form_again, FormReply};
+use super::{cards, field_errors, flash, form_again, FormReply};
 use crate::app::App;
 use crate::catalog;
 use crate::auth::csrf::{ActionForm, Csrf};
@@ -88,6 +88,7 @@ pub async fn recipe_list(
     author: Option<String>,
     user: MaybeUser,
     app: &State<App>,
+    templates: Metadata<'_>,
     message: Option<FlashMessage<'_>>,
 ) -> PageResult<Template> {
     let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
@@ -96,14 +97,13 @@ pub async fn recipe_list(
     let user = user.0.as_ref();
     let filter = RecipeFilter { q, author, ..Default::default() };
     let found = catalog::list(app, viewer(user), filter, paging.page, paging.per_page).await?;
-    let pager = Pager::of(&found);
-    let items: Vec<RecipeCard> = found.items.into_iter().map(|row| RecipeCard::new(row, user)).collect();
+    let pager = Pager::of(&found.page);
     Ok(Template::render(
         "pages/recipes/list",
         context! {
             nav: Nav::new(user),
             flash: flash(message),
-            recipes: items,
+            cards: cards(&found, &templates)?,
             q,
             author,
             pager,
