@@ -11,13 +11,14 @@ fn main() -> ExitCode {
 }
 
 async fn run() -> ExitCode {
-    match recipebox::config::log_format(&recipebox::config::figment()) {
+    // Held to the end: dropping it writes out the last log lines.
+    let _logs = match recipebox::config::log_format(&recipebox::config::figment()) {
         Ok(format) => recipebox::telemetry::init(format),
         Err(e) => {
             eprintln!("recipebox: {e}");
             return ExitCode::FAILURE;
         }
-    }
+    };
     let cli = recipebox::cli::Cli::parse();
     match recipebox::cli::run(cli).await {
         Ok(()) => ExitCode::SUCCESS,

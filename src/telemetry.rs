@@ -7,16 +7,22 @@
 //! own request lines are filtered out: ours is the one line per request.
 //! `RUST_LOG` replaces the default filter.
 //!
+//! Lines are handed to a thread of their own, which writes whatever has
+//! piled up in one go: a request never waits for stderr, and under load
+//! one write carries many lines (bench/RESULTS.md). None is dropped; the
+//! guard that `init` returns writes out the last ones when it is dropped.
+//!
 //! Invariant: nothing logged here holds a header value, a cookie, a token, a
 //! password or a secret.
 
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 use std::str::FromStr;
 use std::time::Instant;
 
 use rocket::fairing::{Fairing, Info, Kind};
 use rocket::http::Header;
 use rocket::{Data, Request, Response};
+use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{fmt, EnvFilter};
@@ -45,14 +51,16 @@ impl FromStr for LogFormat {
 }
 
 /// Logs to stderr in `format`; `RUST_LOG` chooses what (default: info).
+/// Keep the guard until the program ends.
 ///
 /// Rocket also logs each request's detail (the matched route, a failed
 /// guard, the catcher) under targets that end in `::_`; those lines are
 /// dropped whatever the filter, so a request is exactly one line: ours.
-pub fn init(format: LogFormat) {
+pub fn init(format: LogFormat) -> WorkerGuard {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let not_rocket_detail = filter_fn(|meta| !meta.target().ends_with("::_"));
-    let layer = fmt::layer().with_writer(std::io::stderr);
+    let (writer, guard) = NonBlockingBuilder::default().lossy(false).finish(BufWriter::new(std::io::stderr()));
+    let layer = fmt::layer().with_writer(writer);
     let registry = tracing_subscriber::registry().with(filter);
     let _ = match format {
         LogFormat::Text => {
@@ -62,6 +70,7 @@ pub fn init(format: LogFormat) {
             .with(layer.json().with_current_span(false).with_span_list(false).with_filter(not_rocket_detail))
             .try_init(),
     };
+    guard
 }
 
 struct RequestStart {
