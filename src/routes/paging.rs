@@ -52,6 +52,8 @@ pub fn search_term(q: Option<&str>) -> Result<Option<&str>, FieldErrors> {
         Some(q) if q.chars().count() > MAX_QUERY_CHARS => {
             Err(FieldErrors::single("q", format!("A search has at most {MAX_QUERY_CHARS} characters.")))
         }
+        // PostgreSQL cannot hold a NUL in text, nor SQLite's FTS5 in a query.
+        Some(q) if q.contains('\0') => Err(FieldErrors::single("q", "A search cannot contain a NUL character.")),
         Some(q) => Ok(Some(q)),
     }
 }

@@ -108,8 +108,7 @@ const TRIGRAM: usize = 3;
 /// `pg_trgm` index serves the `LIKE` itself.
 fn search(backend: DbBackend, q: &str) -> Expr {
     let folded = q.to_lowercase();
-    // FTS5's query parser stops at a NUL: such a term scans instead.
-    if backend == DbBackend::Sqlite && folded.chars().count() >= TRIGRAM && !folded.contains('\0') {
+    if backend == DbBackend::Sqlite && folded.chars().count() >= TRIGRAM {
         let phrase = format!("\"{}\"", folded.replace('"', "\"\""));
         let hits = Query::select()
             .expr(Expr::col(Alias::new("rowid")))

@@ -5,7 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A running `recipebox` binary; killed on drop. Its stderr (the log) goes
 /// to a file, so a chatty server never blocks on a full pipe.
@@ -77,6 +77,20 @@ impl TestServer {
     /// Everything the server has logged so far.
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap()
+    }
+
+    /// The log once it holds `lines` lines with `marker` (or after 5 s):
+    /// lines are written by a thread of their own, a moment after the
+    /// response has gone.
+    fn log_with(&self, lines: usize, marker: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log();
+            if log.lines().filter(|line| line.contains(marker)).count() >= lines || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// A minimal HTTP/1.1 exchange; returns the status code and the body.
@@ -169,7 +183,7 @@ fn the_text_log_has_one_plain_line_per_request_and_no_secret() {
     let csrf_less = server.request("POST", "/login", "Content-Type: application/x-www-form-urlencoded\r\n", "email=a");
     assert_eq!(csrf_less.0, 403, "a refused form: Rocket's guard and catcher lines must not show either");
     let requests = requests + 1;
-    let log = server.log();
+    let log = server.log_with(requests, "request_id=");
     assert!(!log.contains('\u{1b}'), "no colour codes when stderr is a file");
     let request_lines: Vec<&str> = log.lines().filter(|line| line.contains("request_id=")).collect();
     assert_eq!(request_lines.len(), requests, "exactly one line per request:\n{log}");
@@ -185,7 +199,7 @@ fn the_text_log_has_one_plain_line_per_request_and_no_secret() {
 fn the_json_log_is_one_object_a_line_for_log_shippers() {
     let server = TestServer::start(&[("ROCKET_LOG_FORMAT", "json")]).expect("server starts");
     let (secrets, requests) = a_whole_session(&server);
-    let log = server.log();
+    let log = server.log_with(requests, r#""request_id""#);
     let lines: Vec<serde_json::Value> =
         log.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))).collect();
     let request_lines: Vec<&serde_json::Value> = lines.iter().filter(|line| line["fields"]["request_id"].is_string()).collect();
