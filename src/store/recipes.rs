@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query};
 use sea_orm::{ActiveValue::Set, Condition, DbBackend, FromQueryResult, JoinType, QueryOrder, QuerySelect, Select};
 
 use super::{like_pattern, now_ts, Page};
-use crate::domain::{NewRecipe, Visibility};
+use crate::domain::{NewRecipe, Username, Visibility};
 use crate::entities::{recipe, user};
 
 /// Who is looking: decides which private recipes exist for them.
@@ -72,7 +72,13 @@ pub async fn list<C: ConnectionTrait>(
         matching = matching.add(recipe::Column::UserId.eq(owner_id));
     }
     if let Some(author) = filter.author {
-        matching = matching.add(user::Column::UsernameKey.eq(author.to_lowercase()));
+        // Only a valid user name can name an author. Anything else is
+        // nobody, and is not sent to the database (PostgreSQL refuses a
+        // NUL in text outright).
+        matching = match Username::parse(author) {
+            Ok(name) => matching.add(user::Column::UsernameKey.eq(name.key())),
+            Err(_) => matching.add(Expr::cust("1 = 0")),
+        };
     }
     if let Some(q) = filter.q.filter(|q| !q.is_empty()) {
         matching = matching.add(search(db.get_database_backend(), q));

@@ -71,6 +71,13 @@ async fn the_author_filter_lists_one_cooks_recipes_case_insensitively_in_pages_a
     let nobody = t.client.get("/recipes?author=nobody_here").dispatch().await;
     assert_eq!(nobody.status(), Status::Ok, "an unknown author is an empty list, not an error");
     assert!(nobody.into_string().await.unwrap().contains("No recipes by nobody_here"));
+    for (path, name) in [("/recipes?author=ann%00x", "No recipes by ann"), ("/recipes?author=ann%20pie", "No recipes by ann pie")] {
+        let odd = t.client.get(path).dispatch().await;
+        assert_eq!(odd.status(), Status::Ok, "{path}: no user could have this name, so an empty list");
+        assert!(odd.into_string().await.unwrap().contains(name), "{path}");
+    }
+    let api: Value = t.get_json("/api/v1/recipes?author=ann%00x", None).await.into_json().await.unwrap();
+    assert_eq!(api["total"], 0);
     let hostile = t.client.get("/recipes?author=%3Cscript%3E").dispatch().await.into_string().await.unwrap();
     assert!(!hostile.contains("<script>") && hostile.contains("&lt;script&gt;"), "the author is escaped");
 }
