@@ -8,10 +8,15 @@
 //! the API and search all go through [`list`]. Rendering a list's cards
 //! costs next (Tera builds its context value by value), so a kept list also
 //! keeps its cards' HTML once a page has rendered them ([`Listing`]).
+//!
+//! After a change every connection misses the same list at once; one of
+//! them reads it while the others wait for its answer (one slot per list,
+//! so unrelated lists and searches never wait for each other).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
+use rocket::tokio::sync::OnceCell;
 use sea_orm::DbErr;
 
 use crate::app::App;
@@ -33,34 +38,61 @@ struct ListKey {
     per_page: u64,
 }
 
-/// One page of a list, as kept.
+/// One page of a list, as kept, with what was rendered from it alone.
 pub struct Listing {
     pub page: Page<RecipeRow>,
-    cards: OnceLock<String>,
+    cards: OnceLock<Arc<str>>,
+    /// Whole pages that show this list and nothing else, by template: what
+    /// a visitor without a flash message sees.
+    pages: Mutex<Vec<(&'static str, Arc<str>)>>,
 }
 
 impl Listing {
     fn new(page: Page<RecipeRow>) -> Self {
-        Self { page, cards: OnceLock::new() }
+        Self { page, cards: OnceLock::new(), pages: Mutex::default() }
     }
 
     /// The HTML of the list's cards: `render` makes it from the rows the
     /// first time a page asks (the rows alone decide it), and it is kept
-    /// with the list. `None` when `render` fails.
-    pub fn cards_html(&self, render: impl FnOnce(&[RecipeRow]) -> Option<String>) -> Option<&str> {
+    /// with the list.
+    pub fn cards_html<E>(&self, render: impl FnOnce(&[RecipeRow]) -> Result<Arc<str>, E>) -> Result<&str, E> {
         if let Some(html) = self.cards.get() {
-            return Some(html);
+            return Ok(html);
         }
         let html = render(&self.page.items)?;
-        Some(self.cards.get_or_init(|| html))
+        Ok(self.cards.get_or_init(|| html))
+    }
+
+    /// The page `template` renders from this list (and the key it was
+    /// found by) alone: `render` makes it the first time, and it is kept
+    /// with the list.
+    pub fn page_html<E>(&self, template: &'static str, render: impl FnOnce() -> Result<Arc<str>, E>) -> Result<Arc<str>, E> {
+        let kept = |pages: &[(&str, Arc<str>)]| pages.iter().find(|(name, _)| *name == template).map(|(_, html)| Arc::clone(html));
+        if let Some(html) = kept(&lock(&self.pages)) {
+            return Ok(html);
+        }
+        let html = render()?;
+        let mut pages = lock(&self.pages);
+        if kept(&pages).is_none() {
+            pages.push((template, Arc::clone(&html)));
+        }
+        Ok(html)
     }
 }
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A list's place among the kept ones: filled by the first reader, awaited
+/// by the others.
+type Slot = Arc<OnceCell<Arc<Listing>>>;
 
 #[derive(Default)]
 struct Kept {
     /// The recipe counter every list here was read under.
     stamp: Option<u64>,
-    lists: HashMap<ListKey, Arc<Listing>>,
+    lists: HashMap<ListKey, Slot>,
     bytes: usize,
 }
 
@@ -75,7 +107,7 @@ impl RecipeCache {
     }
 
     fn kept(&self) -> MutexGuard<'_, Kept> {
-        self.kept.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        lock(&self.kept)
     }
 
     /// Where the recipes counter is now: taken before reading a list.
@@ -83,34 +115,50 @@ impl RecipeCache {
         self.changes.recipes()
     }
 
-    fn get(&self, key: &ListKey, now: Stamp) -> Option<Arc<Listing>> {
-        let kept = self.kept();
-        (now.0.is_some() && kept.stamp == now.0).then(|| kept.lists.get(key).cloned()).flatten()
-    }
-
-    fn put(&self, key: ListKey, read_under: Stamp, listing: &Arc<Listing>) {
-        let Some(stamp) = read_under.0 else { return };
+    /// The slot of `key` for lists read at `now`, or `None` when nothing is
+    /// kept (no counters, or `now` is older than lists already kept: a
+    /// change came in since it was taken).
+    fn slot(&self, key: &ListKey, now: Stamp) -> Option<Slot> {
+        let now = now.0?;
         let mut kept = self.kept();
         match kept.stamp {
-            // Read before a change that newer lists already reflect.
-            Some(newest) if stamp < newest => return,
-            Some(newest) if stamp == newest => {}
-            _ => *kept = Kept { stamp: Some(stamp), ..Kept::default() },
+            Some(newest) if now < newest => return None,
+            Some(newest) if now == newest => {}
+            _ => *kept = Kept { stamp: Some(now), ..Kept::default() },
         }
-        let bytes = listing.page.items.iter().map(size).sum::<usize>();
+        if let Some(slot) = kept.lists.get(key) {
+            return Some(Arc::clone(slot));
+        }
+        let slot = Slot::default();
+        kept.lists.insert(key.clone(), Arc::clone(&slot));
+        Some(slot)
+    }
+
+    /// Counts a list just read at `now` against the budget; past it, every
+    /// other list goes.
+    fn filled(&self, key: &ListKey, now: Stamp, listing: &Listing) {
+        let mut kept = self.kept();
+        if kept.stamp != now.0 {
+            return;
+        }
+        let bytes = size(listing);
         if kept.bytes + bytes > BUDGET {
-            kept.lists.clear();
+            kept.lists.retain(|kept_key, _| kept_key == key);
             kept.bytes = 0;
         }
         kept.bytes += bytes;
-        kept.lists.insert(key, Arc::clone(listing));
     }
 }
 
-/// What a row and its card take, roughly: the text twice (the card's HTML
-/// holds the name and description again).
-fn size(row: &RecipeRow) -> usize {
-    std::mem::size_of::<RecipeRow>() + 2 * (row.name.len() + row.description.len() + row.author_username.len()) + row.directions.len()
+/// What a list, its cards and a page of it take, roughly: the text three
+/// times (the cards' HTML and the page hold names and descriptions again)
+/// and the page's layout.
+fn size(listing: &Listing) -> usize {
+    const LAYOUT: usize = 4 << 10;
+    let row = |row: &RecipeRow| {
+        std::mem::size_of::<RecipeRow>() + 3 * (row.name.len() + row.description.len() + row.author_username.len()) + row.directions.len()
+    };
+    LAYOUT + listing.page.items.iter().map(row).sum::<usize>()
 }
 
 /// One page of the recipes `viewer` may see that match `filter`.
@@ -123,13 +171,23 @@ pub async fn list(app: &App, viewer: Viewer, filter: RecipeFilter<'_>, page: u64
         page,
         per_page,
     };
-    let now = app.recipe_cache.now();
-    if let Some(found) = app.recipe_cache.get(&key, now) {
-        return Ok(found);
+    let cache = &app.recipe_cache;
+    let now = cache.now();
+    let read = || async { Ok::<_, DbErr>(Arc::new(Listing::new(recipes::list(&app.db, viewer, filter.clone(), page, per_page).await?))) };
+    let Some(slot) = cache.slot(&key, now) else {
+        return read().await;
+    };
+    let mut read_here = false;
+    let found = slot
+        .get_or_try_init(|| {
+            read_here = true;
+            read()
+        })
+        .await?;
+    if read_here {
+        cache.filled(&key, now, found);
     }
-    let found = Arc::new(Listing::new(recipes::list(&app.db, viewer, filter, page, per_page).await?));
-    app.recipe_cache.put(key, now, &found);
-    Ok(found)
+    Ok(Arc::clone(found))
 }
 
 pub async fn create(app: &App, owner_id: i64, new: &NewRecipe) -> Result<i64, DbErr> {
@@ -142,4 +200,28 @@ pub async fn update(app: &App, id: i64, new: &NewRecipe) -> Result<(), DbErr> {
 
 pub async fn delete(app: &App, id: i64) -> Result<(), DbErr> {
     app.changes.to_recipes(recipes::delete(&app.db, id)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn search(q: &str) -> ListKey {
+        ListKey { viewer: Viewer::Anonymous, owner_id: None, author: None, q: Some(q.to_owned()), page: 1, per_page: 20 }
+    }
+
+    #[rocket::async_test]
+    async fn readers_of_one_list_share_one_read_until_a_change() {
+        let changes = Arc::new(Changes::for_database("sqlite::memory:").unwrap());
+        let cache = RecipeCache::new(Arc::clone(&changes));
+        let before = cache.now();
+        let first = cache.slot(&search("rice"), before).unwrap();
+        assert!(Arc::ptr_eq(&first, &cache.slot(&search("rice"), before).unwrap()), "a second reader waits for the first one's read");
+        assert!(!Arc::ptr_eq(&first, &cache.slot(&search("soup"), before).unwrap()), "a reader of another list does not");
+
+        changes.to_recipes(async {}).await;
+        let after = cache.now();
+        assert!(!Arc::ptr_eq(&first, &cache.slot(&search("rice"), after).unwrap()), "after a change, a new read");
+        assert!(cache.slot(&search("rice"), before).is_none(), "a reader that took the counter before it keeps nothing");
+    }
 }

@@ -87,6 +87,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         None => rocket,
     };
     rocket
+        .manage(routes::pages::me::kept_pages())
         .attach(security::shield())
         .attach(security::Headers)
         .attach(security::OriginCheck)

@@ -45,6 +45,14 @@ impl Overview {
         let now: OffsetDateTime = store::now();
         self.pending.as_ref().filter(|link| link.expires_at.0 > now).map(|link| link.email.as_str())
     }
+
+    /// When what this shows next changes by time alone: the first of its
+    /// sessions or its link to expire.
+    pub fn changes_at(&self) -> Option<OffsetDateTime> {
+        let sessions = self.sessions.iter().map(|s| s.expires_at.0);
+        let now = store::now();
+        sessions.chain(self.pending.iter().map(|link| link.expires_at.0)).filter(|at| *at > now).min()
+    }
 }
 
 pub type OverviewCache = Kept<Uuid, Arc<Overview>>;

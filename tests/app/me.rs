@@ -1,10 +1,17 @@
 //! `/me` stays light: the 20 newest own recipes and a link to the rest,
-//! which is the recipe list filtered by author (pages and API).
+//! which is the recipe list filtered by author (pages and API). It is drawn
+//! once per session and kept until something on it changes.
 
-use rocket::http::Status;
+use std::time::Duration;
+
+use rocket::http::{Cookie, Status};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
-use crate::helpers::TestApp;
+use crate::helpers::{claims_of, extract_csrf, location, TestApp};
+use recipebox::entities::session;
 
 async fn write_recipes(t: &TestApp, token: &str, prefix: &str, count: usize) {
     for n in 1..=count {
@@ -80,4 +87,74 @@ async fn the_author_filter_lists_one_cooks_recipes_case_insensitively_in_pages_a
     assert_eq!(api["total"], 0);
     let hostile = t.client.get("/recipes?author=%3Cscript%3E").dispatch().await.into_string().await.unwrap();
     assert!(!hostile.contains("<script>") && hostile.contains("&lt;script&gt;"), "the author is escaped");
+}
+
+/// `/me` as the browser's session sees it, or as the session of `access`.
+async fn me_page(t: &TestApp, access: Option<&str>) -> String {
+    let mut request = t.client.get("/me");
+    if let Some(access) = access {
+        request = request.cookie(Cookie::new("access_token", access.to_owned()));
+    }
+    let response = request.dispatch().await;
+    assert_eq!(response.status(), Status::Ok, "GET /me");
+    response.into_string().await.unwrap()
+}
+
+/// The session a page marks as "this browser" (the form to end it follows
+/// the mark in its row).
+fn marked_session(page: &str) -> String {
+    let marked = page.split(r#"<span class="badge">this browser</span>"#).nth(1).expect("a session marked as this browser");
+    let sid = marked.split("/me/sessions/").nth(1).expect("the form to end it");
+    sid[..36].to_owned()
+}
+
+fn sid_of(access: &str) -> String {
+    claims_of(access)["sid"].as_str().unwrap().to_owned()
+}
+
+#[rocket::async_test]
+async fn me_is_drawn_for_each_session_and_follows_every_change_at_once() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    let browser = sid_of(&t.cookie("access_token").unwrap());
+    let other = t.api_login(&user).await;
+    let page = me_page(&t, None).await;
+    let other_page = me_page(&t, Some(&other.access)).await;
+    assert_eq!((marked_session(&page), marked_session(&other_page)), (browser.clone(), sid_of(&other.access)));
+    let csrf = extract_csrf(&page).unwrap();
+    assert_ne!(csrf, extract_csrf(&other_page).unwrap(), "each session's page carries its own CSRF value");
+    assert_eq!(extract_csrf(&me_page(&t, None).await).unwrap(), csrf, "and keeps it");
+
+    write_recipes(&t, &other.access, "Broth", 1).await;
+    assert!(me_page(&t, None).await.contains("Broth 01"), "a new recipe shows at once");
+
+    let ended = t.post_form(&format!("/me/sessions/{}/revoke", sid_of(&other.access)), Some(&csrf), &[]).await;
+    assert_eq!((ended.status(), location(&ended)), (Status::SeeOther, "/me".to_owned()));
+    let page = me_page(&t, None).await;
+    assert!(page.contains("The session has ended."), "the flash message shows");
+    assert!(!page.contains(&sid_of(&other.access)), "and the ended session is gone");
+    let page = me_page(&t, None).await;
+    assert!(!page.contains("The session has ended.") && page.contains(&browser), "the message shows once");
+    let revoked = t.client.get("/me").cookie(Cookie::new("access_token", other.access.clone())).dispatch().await;
+    assert_eq!(revoked.status(), Status::SeeOther, "the ended session's page is gone with it");
+}
+
+/// Time alone ends a session: no write tells anyone, and `/me` drops it
+/// when it expires.
+#[rocket::async_test]
+async fn a_session_leaves_me_when_it_expires() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    let other = t.api_login(&user).await;
+    let sid: Uuid = sid_of(&other.access).parse().unwrap();
+    let ttl = t.app().config.refresh_token_ttl;
+    session::Entity::update_many()
+        .col_expr(session::Column::ExpiresAt, Expr::col(session::Column::ExpiresAt).sub(ttl - 2))
+        .filter(session::Column::Sid.eq(sid))
+        .exec(&t.app().db)
+        .await
+        .unwrap();
+    assert!(me_page(&t, None).await.contains(&sid.to_string()), "listed while it lives");
+    rocket::tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert!(!me_page(&t, None).await.contains(&sid.to_string()), "gone once it expired");
 }

@@ -247,6 +247,35 @@ async fn search_and_lists_follow_every_edit_and_delete_at_once() {
     assert_eq!(api_total(&t, Some(&cook.access), "").await, 0);
 }
 
+/// A visitor's home page and lists are kept with their list: they follow
+/// every change at once, and a flash message (a verification link followed
+/// while logged out) shows once.
+#[rocket::async_test]
+async fn a_visitors_pages_follow_every_change_and_show_a_flash_message_once() {
+    let t = TestApp::spawn().await;
+    let (cook, tokens) = t.api_signup().await;
+    let id = api_create(&t, &tokens.access, &recipe("Saffron rice")).await;
+    for path in ["/", "/recipes", "/recipes?q=saffron"] {
+        assert!(page(&t, path).await.1.contains("Saffron rice"), "{path}");
+    }
+    let path = format!("/api/v1/recipes/{id}");
+    assert_eq!(api_put(&t, &path, Some(&tokens.access), &recipe("Lemon rice")).await.status(), Status::Ok);
+    for path in ["/", "/recipes"] {
+        let (_, body) = page(&t, path).await;
+        assert!(body.contains("Lemon rice") && !body.contains("Saffron rice"), "{path} follows the edit");
+    }
+    assert!(page(&t, "/recipes?q=saffron").await.1.contains("No recipe matches"), "and so does search");
+    assert_eq!(api_delete(&t, &path, Some(&tokens.access)).await, Status::NoContent);
+    assert!(!page(&t, "/").await.1.contains("Lemon rice"), "and the delete");
+
+    let mail = t.mail("Confirm your email address", 1).await.remove(0);
+    let link = mail[mail.find("/verify-email?token=").expect("a verification link")..].split_whitespace().next().unwrap();
+    assert_eq!(location(&t.client.get(link.to_owned()).dispatch().await), "/");
+    let thanks = format!("Thank you: {} is verified.", cook.email);
+    assert!(page(&t, "/").await.1.contains(&thanks), "the message shows on the visitor's home page");
+    assert!(!page(&t, "/").await.1.contains(&thanks), "once");
+}
+
 // Create, edit, delete and ownership
 
 #[rocket::async_test]

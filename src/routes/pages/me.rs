@@ -1,18 +1,24 @@
 //! `/me`: the profile, the newest own recipes, login sessions, recent
 //! security activity, and the password change.
 
+use std::sync::{Arc, Weak};
+
 use rocket::form::FromForm;
 use rocket::http::CookieJar;
 use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, State};
 use rocket_dyn_templates::{context, Metadata, Template};
+use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{cards, field_errors, flash, form_again, FormReply};
+use super::{cards, field_errors, flash, form_again, render, FormReply, Html};
 use crate::accounts::{self, overview, verify, PasswordChange};
 use crate::app::App;
-use crate::catalog;
+use crate::catalog::{self, Listing};
+use crate::changes::Kept;
+use crate::domain::Role;
 use crate::auth::cookies::{self, REFRESH_COOKIE};
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{session, Authenticated, ClientInfo, CurrentUser, FreshUser};
@@ -25,10 +31,55 @@ use crate::routes::ids::ValidIds;
 /// `/me` shows this many of the newest own recipes, and links to the rest
 /// (and `overview::NEWEST_EVENTS` events).
 const ME_RECIPES: u64 = 20;
+/// Pages kept at most (about 10 kB each).
+const KEPT_PAGES: usize = 1_000;
+
+/// `/me` as rendered for one session of an account, kept under the
+/// account's change counter (which covers the overview) with what it showed
+/// that the counter does not cover: the guard's part, the session's CSRF
+/// value, the own recipes' list (kept under the recipes counter) and the
+/// moment the first session or link shown expires.
+pub struct MePage {
+    profile: (String, String, bool, Role),
+    csrf: String,
+    own: Weak<Listing>,
+    until: Option<OffsetDateTime>,
+    html: Arc<str>,
+}
+
+impl MePage {
+    fn profile(user: &Authenticated) -> (String, String, bool, Role) {
+        (user.username.clone(), user.email.clone(), user.email_verified, user.role)
+    }
+
+    /// Whether this is still the page `user` would be shown with `own`.
+    fn still_shows(&self, user: &Authenticated, own: &Arc<Listing>) -> bool {
+        let (username, email, verified, role) = &self.profile;
+        (username, email, *verified, *role) == (&user.username, &user.email, user.email_verified, user.role)
+            && self.csrf == user.csrf
+            && self.own.as_ptr() == Arc::as_ptr(own)
+            && self.until.is_none_or(|until| db_store::now() < until)
+    }
+}
+
+/// `/me` pages by (account, session); managed state.
+pub type MePages = Kept<(Uuid, Uuid), Arc<MePage>>;
+
+pub fn kept_pages() -> MePages {
+    Kept::new(KEPT_PAGES)
+}
 
 #[get("/me")]
-pub async fn me(user: CurrentUser, app: &State<App>, templates: Metadata<'_>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
-    // The profile is what the guard read: no query for it.
+pub async fn me(
+    user: CurrentUser,
+    app: &State<App>,
+    pages: &State<MePages>,
+    templates: Metadata<'_>,
+    message: Option<FlashMessage<'_>>,
+) -> PageResult<Html> {
+    // Taken before anything the page shows is read.
+    let stamp = app.changes.user(user.public_id);
+    let key = (user.public_id, user.sid);
     let own = catalog::list(
         app,
         super::recipes::viewer(Some(&user)),
@@ -37,30 +88,45 @@ pub async fn me(user: CurrentUser, app: &State<App>, templates: Metadata<'_>, me
         ME_RECIPES,
     )
     .await?;
+    // A flash message is shown once: such a page is not kept.
+    let keep = message.is_none();
+    if let Some(page) = pages.get(&key, stamp).filter(|page| keep && page.still_shows(&user, &own)) {
+        return Ok(RawHtml(Arc::clone(&page.html)));
+    }
+    // The profile is what the guard read: no query for it.
     let overview = overview::of(app, &user).await?;
     let sessions: Vec<SessionView> = overview.sessions().map(|s| SessionView::new(s, user.sid)).collect();
     let events: Vec<EventView> = overview.events.iter().cloned().map(EventView::from).collect();
     let pending_email = overview.pending_email().filter(|e| *e != user.email);
-    Ok(Template::render(
-        "pages/me",
-        context! {
-            nav: Nav::new(Some(&user)),
-            flash: flash(message),
-            csrf: &user.csrf,
-            username: &user.username,
-            email: &user.email,
-            verified: user.email_verified,
-            pending_email,
-            public_id: user.public_id,
-            role: user.role,
-            joined: human(user.created_at),
-            cards: cards(&own, &templates)?,
-            recipe_total: own.page.total,
-            more_recipes: own.page.total > ME_RECIPES,
-            sessions,
-            events,
-        },
-    ))
+    let context = context! {
+        nav: Nav::new(Some(&user)),
+        flash: flash(message),
+        csrf: &user.csrf,
+        username: &user.username,
+        email: &user.email,
+        verified: user.email_verified,
+        pending_email,
+        public_id: user.public_id,
+        role: user.role,
+        joined: human(user.created_at),
+        cards: cards(&own, &templates)?,
+        recipe_total: own.page.total,
+        more_recipes: own.page.total > ME_RECIPES,
+        sessions,
+        events,
+    };
+    let html = render(&templates, "pages/me", context)?;
+    if keep {
+        let page = MePage {
+            profile: MePage::profile(&user),
+            csrf: user.csrf.clone(),
+            own: Arc::downgrade(&own),
+            until: overview.changes_at(),
+            html: Arc::clone(&html),
+        };
+        pages.put(key, stamp, Arc::new(page));
+    }
+    Ok(RawHtml(html))
 }
 
 /// Ends one of the user's own sessions. Someone else's `sid` is a 404: it

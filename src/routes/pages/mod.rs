@@ -14,6 +14,9 @@ use rocket::http::uri::{fmt::Path, Segments};
 use rocket::http::Status;
 use rocket::post;
 use rocket::request::FlashMessage;
+use std::sync::Arc;
+
+use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect, Responder};
 use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
@@ -37,19 +40,40 @@ pub struct FlashView {
     pub message: String,
 }
 
-/// The HTML of a recipe list's cards (`partials/cards`), `None` for an
-/// empty page. Rendered once per kept list; a page puts it in whole
-/// (`| safe`), since Tera escaped every value when it rendered it.
-pub fn cards<'l>(listing: &'l Listing, templates: &Metadata<'_>) -> Result<Option<&'l str>, AppError> {
+/// A page rendered to a string that a kept page can share (`/me` per
+/// session, a visitor's list with its list).
+pub type Html = RawHtml<Arc<str>>;
+
+/// Renders `name` now, where [`Template::render`] would render it when
+/// answering.
+pub fn render(templates: &Metadata<'_>, name: &'static str, context: impl Serialize) -> Result<Arc<str>, AppError> {
+    match templates.render(name, context) {
+        Some((_, html)) => Ok(html.into()),
+        None => Err(AppError::Internal(anyhow::anyhow!("the {name} template did not render"))),
+    }
+}
+
+/// The HTML of a recipe list's cards (`partials/cards`), for a page to put
+/// in whole: `{% if cards %}{{ cards.html | safe }}{% endif %}`. Rendered
+/// once per kept list, with every value escaped then.
+#[derive(Debug, Serialize)]
+pub struct Cards<'l> {
+    html: &'l str,
+}
+
+/// The cards of `listing`, `None` for an empty page. An object rather than
+/// the string itself: Tera escapes a string to test it in an `if`, which
+/// for a page of cards cost more than the rest of the page.
+pub fn cards<'l>(listing: &'l Listing, templates: &Metadata<'_>) -> Result<Option<Cards<'l>>, AppError> {
     if listing.page.items.is_empty() {
         return Ok(None);
     }
     let html = listing.cards_html(|rows| {
         // A card shows the recipe alone: nothing in it depends on the viewer.
         let recipes: Vec<RecipeCard> = rows.iter().cloned().map(|row| RecipeCard::new(row, None)).collect();
-        templates.render("partials/cards", context! { recipes }).map(|(_, html)| html)
-    });
-    html.map(Some).ok_or_else(|| AppError::Internal(anyhow::anyhow!("the partials/cards template did not render")))
+        render(templates, "partials/cards", context! { recipes })
+    })?;
+    Ok(Some(Cards { html }))
 }
 
 pub fn flash(message: Option<FlashMessage<'_>>) -> Option<FlashView> {

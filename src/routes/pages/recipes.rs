@@ -2,12 +2,13 @@
 
 use rocket::form::FromForm;
 use rocket::request::FlashMessage;
+use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, State};
 use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
 
-use super::{cards, field_errors, flash, form_again, FormReply};
+use super::{cards, field_errors, flash, form_again, render, FormReply, Html};
 use crate::app::App;
 use crate::catalog;
 use crate::auth::csrf::{ActionForm, Csrf};
@@ -80,7 +81,8 @@ async fn find_own(app: &App, id: i64, user: &Authenticated) -> Result<RecipeRow,
 }
 
 /// `?author=<username>` narrows the list to one cook's recipes (`/me` links
-/// there); an unknown author is simply an empty list.
+/// there); an unknown author is simply an empty list. What a visitor sees
+/// (no flash message) is the list and nothing else, so it is kept with it.
 #[get("/recipes?<page>&<q>&<author>")]
 pub async fn recipe_list(
     page: Option<String>,
@@ -90,26 +92,29 @@ pub async fn recipe_list(
     app: &State<App>,
     templates: Metadata<'_>,
     message: Option<FlashMessage<'_>>,
-) -> PageResult<Template> {
+) -> PageResult<Html> {
+    const TEMPLATE: &str = "pages/recipes/list";
     let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
     let q = search_term(q.as_deref()).map_err(bad_query)?;
     let author = author_term(author.as_deref());
     let user = user.0.as_ref();
     let filter = RecipeFilter { q, author, ..Default::default() };
     let found = catalog::list(app, viewer(user), filter, paging.page, paging.per_page).await?;
-    let pager = Pager::of(&found.page);
-    Ok(Template::render(
-        "pages/recipes/list",
-        context! {
+    let visitor = user.is_none() && message.is_none();
+    let page = || {
+        let context = context! {
             nav: Nav::new(user),
             flash: flash(message),
             cards: cards(&found, &templates)?,
             q,
             author,
-            pager,
+            pager: Pager::of(&found.page),
             logged_in: user.is_some(),
-        },
-    ))
+        };
+        render(&templates, TEMPLATE, context)
+    };
+    let html = if visitor { found.page_html(TEMPLATE, page)? } else { page()? };
+    Ok(RawHtml(html))
 }
 
 fn recipe_form_page(
