@@ -9,7 +9,8 @@
 //!    front end; [`audit`]: the trail those actions leave.
 //! 6. [`routes`]: pages, the JSON API, catchers; [`views`]: what clients see.
 //! 7. [`error`]: one error type, rendered as a page or as JSON.
-//! 8. [`security`], [`telemetry`]: headers, the origin check, request logs.
+//! 8. [`security`], [`telemetry`], [`send`]: headers, the origin check,
+//!    request logs, bodies sent whole.
 //! 9. [`assets`]: the templates and static files built into the binary;
 //!    [`mail`]: outgoing mail, queued and retried.
 //!
@@ -32,6 +33,7 @@ pub mod error;
 pub mod mail;
 pub mod routes;
 pub mod security;
+pub mod send;
 pub mod store;
 pub mod telemetry;
 pub mod views;
@@ -91,6 +93,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         .attach(security::shield())
         .attach(security::Headers)
         .attach(security::OriginCheck)
+        .attach(send::WholeBodies)
         .attach(telemetry::RequestLog)
         .attach(AdHoc::try_on_ignite("recipebox state", |rocket| async move {
             let config = match config::load(rocket.figment()) {
