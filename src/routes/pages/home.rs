@@ -1,8 +1,8 @@
 //! The home page: the newest recipes the visitor may see.
 
 use rocket::request::FlashMessage;
-use rocket::{get, State};
 use rocket::response::content::RawHtml;
+use rocket::{get, State};
 use rocket_dyn_templates::{context, Metadata};
 
 use super::{cards, flash, render, Html};

@@ -10,12 +10,12 @@ pub mod me;
 pub mod recipes;
 pub mod reset;
 
+use std::sync::Arc;
+
 use rocket::http::uri::{fmt::Path, Segments};
 use rocket::http::Status;
 use rocket::post;
 use rocket::request::FlashMessage;
-use std::sync::Arc;
-
 use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect, Responder};
 use rocket_dyn_templates::{context, Metadata, Template};
