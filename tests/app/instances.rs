@@ -185,16 +185,17 @@ fn a_recipe_written_on_one_instance_is_listed_and_found_on_the_other_at_once() {
     let auth = bearer(token(&hal, "access_token"));
     let totals = |server: &TestServer| {
         let total = |query: &str| json_of(&server.request("GET", &format!("/api/v1/recipes{query}"), "", "").1)["total"].as_u64().unwrap();
-        (total(""), total("?q=saffron"))
+        let page = server.request("GET", "/recipes", "", "").1;
+        (total(""), total("?q=saffron"), page.contains("Saffron rice"))
     };
-    assert_eq!(totals(&c.b), (0, 0));
+    assert_eq!(totals(&c.b), (0, 0, false));
     let body = json!({"name": "Saffron rice", "cook_time": 20, "directions": "Cook."}).to_string();
     let (status, created) = c.a.request("POST", "/api/v1/recipes", &auth, &body);
     assert_eq!(status, 201, "{created}");
-    assert_eq!(totals(&c.b), (1, 1), "listed and found on B at once");
+    assert_eq!(totals(&c.b), (1, 1, true), "listed, found and on a visitor's page on B at once");
     let id = json_of(&created)["id"].as_i64().unwrap();
     assert_eq!(c.a.request("DELETE", &format!("/api/v1/recipes/{id}"), &auth, "").0, 204);
-    assert_eq!(totals(&c.b), (0, 0), "and gone from B at once");
+    assert_eq!(totals(&c.b), (0, 0, false), "and gone from B at once");
 }
 
 #[test]
