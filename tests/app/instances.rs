@@ -12,7 +12,8 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use crate::helpers::{claims_of, TestDatabase, PASSWORD, SECRET};
-use crate::server::{json_of, TestServer};
+use crate::server::json_of;
+use crate::test_server::TestServer;
 
 const JSON: &str = "Content-Type: application/json\r\n";
 

@@ -17,6 +17,7 @@ mod recipes;
 mod reset;
 mod security;
 mod server;
+mod test_server;
 mod throttle;
 mod tokens;
 mod unavailable;
