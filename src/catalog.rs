@@ -22,6 +22,7 @@ use sea_orm::DbErr;
 use crate::app::App;
 use crate::changes::{Changes, Stamp};
 use crate::domain::NewRecipe;
+use crate::lock;
 use crate::store::recipes::{self, RecipeFilter, RecipeRow, Viewer};
 use crate::store::Page;
 
@@ -78,10 +79,6 @@ impl Listing {
         }
         Ok(html)
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// A list's place among the kept ones: filled by the first reader, awaited

@@ -154,7 +154,7 @@ impl<K: Eq + Hash, V: Clone> Kept<K, V> {
     }
 
     fn entries(&self) -> MutexGuard<'_, HashMap<K, (u64, V)>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        crate::lock(&self.entries)
     }
 
     /// The answer kept for `key`, if its counter is still at `now`.

@@ -38,6 +38,7 @@ pub mod store;
 pub mod telemetry;
 pub mod views;
 
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use rocket::fairing::AdHoc;
@@ -51,6 +52,12 @@ use crate::config::SecretSource;
 /// How often expired blocklist rows, old login failures and old audit
 /// events are purged.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
+/// The value behind `mutex`, also after a thread panicked while holding it:
+/// every value kept behind a mutex here is whole between statements.
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// One line for a purge that removed rows or failed; none when idle.
 fn log_purge(what: &str, result: Result<u64, sea_orm::DbErr>) {

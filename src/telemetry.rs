@@ -18,7 +18,7 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rocket::fairing::{Fairing, Info, Kind};
@@ -28,6 +28,8 @@ use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{fmt, EnvFilter};
+
+use crate::lock;
 
 /// What `RUST_LOG` is when unset: our info lines, Rocket's warnings only.
 const DEFAULT_FILTER: &str = "info,rocket=warn";
@@ -105,10 +107,6 @@ impl<W> Clone for Gathered<W> {
     fn clone(&self) -> Self {
         Self { waiting: Arc::clone(&self.waiting), out: Arc::clone(&self.out) }
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl<W: Write> Gathered<W> {

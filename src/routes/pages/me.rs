@@ -93,7 +93,6 @@ pub async fn me(
     if let Some(page) = pages.get(&key, stamp).filter(|page| keep && page.still_shows(&user, &own)) {
         return Ok(RawHtml(Arc::clone(&page.html)));
     }
-    // The profile is what the guard read: no query for it.
     let overview = overview::of(app, &user).await?;
     let sessions: Vec<SessionView> = overview.sessions().map(|s| SessionView::new(s, user.sid)).collect();
     let events: Vec<EventView> = overview.events.iter().cloned().map(EventView::from).collect();
@@ -102,6 +101,7 @@ pub async fn me(
         nav: Nav::new(Some(&user)),
         flash: flash(message),
         csrf: &user.csrf,
+        // The profile is what the guard read: no query for it.
         username: &user.username,
         email: &user.email,
         verified: user.email_verified,
