@@ -21,6 +21,9 @@ pub struct TestApp {
     /// A folder of this test's own (the SQLite database lives here).
     pub dir: TempDir,
     pub database: Arc<TestDatabase>,
+    /// The outbox files [`TestApp::mail`] has seen, in the order it first
+    /// saw them: file times are too coarse to order two quick messages.
+    outbox_order: std::sync::Mutex<Vec<std::path::PathBuf>>,
 }
 
 /// This test's own database: an SQLite file in the test's folder, or, with
@@ -140,13 +143,13 @@ impl TestApp {
             figment = figment.merge((*key, value.clone()));
         }
         let client = Client::tracked(recipebox::rocket(figment)).await.expect("the app ignites");
-        Self { client, dir, database }
+        Self { client, dir, database, outbox_order: Default::default() }
     }
 
     /// An app on a database that already exists (a migration test's).
     pub async fn spawn_on(dir: TempDir, database: Arc<TestDatabase>) -> Self {
         let client = Client::tracked(recipebox::rocket(figment(&database.url, dir.path()))).await.expect("the app ignites");
-        Self { client, dir, database }
+        Self { client, dir, database, outbox_order: Default::default() }
     }
 
     /// This test's configuration, for a second app on the same database.
@@ -155,25 +158,37 @@ impl TestApp {
     }
 
     /// The messages with `subject` in the outbox once there are at least
-    /// `count` of them (mail is delivered by a background task), oldest
-    /// first. Waits five seconds at most.
+    /// `count` of them (mail is delivered by a background task), in the
+    /// order this test first saw them: oldest first as long as the test
+    /// waits for each message before it causes the next. Waits five
+    /// seconds at most.
     pub async fn mail(&self, subject: &str, count: usize) -> Vec<String> {
         let outbox = self.dir.path().join("outbox");
         let header = format!("Subject: {subject}\r\n");
         for _ in 0..250 {
-            let mut files: Vec<(std::time::SystemTime, String)> = std::fs::read_dir(&outbox)
+            let mut found: Vec<(std::time::SystemTime, std::path::PathBuf)> = std::fs::read_dir(&outbox)
                 .map(|entries| {
                     entries
                         .filter_map(Result::ok)
                         .filter(|e| e.path().extension().is_some_and(|x| x == "eml"))
-                        .map(|e| (e.metadata().unwrap().modified().unwrap(), std::fs::read_to_string(e.path()).unwrap()))
-                        .filter(|(_, text)| text.contains(&header))
+                        .map(|e| (e.metadata().unwrap().modified().unwrap(), e.path()))
                         .collect()
                 })
                 .unwrap_or_default();
-            if files.len() >= count {
-                files.sort_by_key(|(modified, _)| *modified);
-                return files.into_iter().map(|(_, text)| text).collect();
+            found.sort();
+            let order = {
+                let mut order = self.outbox_order.lock().unwrap();
+                for (_, path) in found {
+                    if !order.contains(&path) {
+                        order.push(path);
+                    }
+                }
+                order.clone()
+            };
+            let texts: Vec<String> =
+                order.iter().map(|path| std::fs::read_to_string(path).unwrap()).filter(|text| text.contains(&header)).collect();
+            if texts.len() >= count {
+                return texts;
             }
             rocket::tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -182,10 +197,10 @@ impl TestApp {
 
     /// Stops this app and starts a new one on the same database.
     pub async fn restart(self) -> Self {
-        let Self { client, dir, database } = self;
+        let Self { client, dir, database, outbox_order } = self;
         drop(client);
         let client = Client::tracked(recipebox::rocket(figment(&database.url, dir.path()))).await.expect("the app ignites");
-        Self { client, dir, database }
+        Self { client, dir, database, outbox_order }
     }
 
     pub fn app(&self) -> &App {

@@ -52,6 +52,18 @@ fn start_sink(python: &str, port: u16) -> (Sink, mpsc::Receiver<String>) {
     (Sink(child), received)
 }
 
+/// A port free now and below the kernel's ephemeral range (32768 and up
+/// by default), so no connection of a test running beside this one is given
+/// it before the sink binds it, seconds later.
+fn unused_port() -> u16 {
+    loop {
+        let port = 20_000 + (uuid::Uuid::new_v4().as_u128() % 12_000) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
 #[rocket::async_test]
 async fn mail_goes_to_the_smtp_server_and_a_failed_delivery_is_tried_again() {
     let Some(python) = python_with_aiosmtpd() else {
@@ -61,7 +73,7 @@ async fn mail_goes_to_the_smtp_server_and_a_failed_delivery_is_tried_again() {
         return;
     };
     // A port with nothing on it yet: the first delivery fails.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = unused_port();
     let t = TestApp::spawn_with(&[
         ("smtp_url", json!(format!("smtp://127.0.0.1:{port}"))),
         ("public_url", json!("https://recipes.example.com/")),

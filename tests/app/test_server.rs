@@ -67,10 +67,13 @@ impl TestServer {
     pub fn reset_token_from_outbox(&self) -> String {
         let outbox = self.dir.path().join("data").join("outbox");
         for _ in 0..250 {
-            let message = std::fs::read_dir(&outbox).ok().and_then(|mut files| files.next()).and_then(|file| std::fs::read_to_string(file.ok()?.path()).ok());
-            if let Some(message) = message.filter(|m| m.contains("token=")) {
-                let start = message.find("token=").unwrap() + "token=".len();
-                return message[start..].split_whitespace().next().unwrap().to_owned();
+            let messages = std::fs::read_dir(&outbox).into_iter().flatten().filter_map(|file| std::fs::read_to_string(file.ok()?.path()).ok());
+            // Sign-up's verification message sits beside it.
+            for message in messages {
+                if let Some(start) = message.find("/reset-password?token=") {
+                    let token = &message[start + "/reset-password?token=".len()..];
+                    return token.split_whitespace().next().unwrap().to_owned();
+                }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
