@@ -104,9 +104,9 @@ impl<'a> LoginThrottle<'a> {
         let mut rows = Vec::new();
         let mut retry_after = None;
         for (scope, key, limit) in self.counters() {
-            let id = store::throttle::record(db, scope, key).await?;
+            let (id, counted) = store::throttle::record_and_count(db, scope, key, since).await?;
             rows.push(id);
-            if store::throttle::count_upto(db, scope, key, since, id).await? > limit {
+            if counted > limit {
                 store::throttle::forget(db, &[id]).await?;
                 let newest = store::throttle::newest(db, scope, key, since, limit).await?;
                 retry_after = retry_after.max(wait(&newest, limit, window, now).or(Some(1)));

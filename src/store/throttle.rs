@@ -1,13 +1,36 @@
 //! Queries on `login_failures`: record, count over a window, clear, purge.
 
 use sea_orm::prelude::*;
-use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
+use sea_orm::{ActiveValue::Set, DbBackend, QueryOrder, QuerySelect, Statement, TransactionTrait};
 
 use super::{now_ts, ts};
 use crate::entities::login_failure;
 
-/// Records an attempt of `key` as a failure; returns the row's id.
-pub async fn record<C: ConnectionTrait>(db: &C, scope: &str, key: &str) -> Result<i64, DbErr> {
+/// Records an attempt of `key` as a failure; returns the row's id and how
+/// many failures of `key` since `since` were recorded up to it (itself
+/// included): the attempts that came before it, and itself.
+///
+/// Of attempts made at once, each counts every attempt whose row has a
+/// lower id, also on a server database, where an id is handed out before
+/// its row is committed and visible: PostgreSQL takes the attempts of one
+/// key in turn (a transaction-scoped advisory lock), MariaDB counts with a
+/// locking read, which waits for a row not yet committed, and SQLite has
+/// one writer at a time.
+pub async fn record_and_count(db: &DatabaseConnection, scope: &str, key: &str, since: i64) -> Result<(i64, u64), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        let id = record(db, scope, key).await?;
+        return Ok((id, count_upto(db, scope, key, since, id).await?));
+    }
+    let txn = db.begin().await?;
+    let lock = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))";
+    txn.execute_raw(Statement::from_sql_and_values(DbBackend::Postgres, lock, [format!("login_failures {scope} {key}").into()])).await?;
+    let id = record(&txn, scope, key).await?;
+    let counted = count_upto(&txn, scope, key, since, id).await?;
+    txn.commit().await?;
+    Ok((id, counted))
+}
+
+async fn record<C: ConnectionTrait>(db: &C, scope: &str, key: &str) -> Result<i64, DbErr> {
     let row = login_failure::ActiveModel {
         scope: Set(scope.to_owned()),
         key: Set(key.to_owned()),
@@ -17,16 +40,19 @@ pub async fn record<C: ConnectionTrait>(db: &C, scope: &str, key: &str) -> Resul
     Ok(login_failure::Entity::insert(row).exec(db).await?.last_insert_id)
 }
 
-/// How many failures of `key` since `since` were recorded up to row `id`
-/// (that row included): the attempts that came before it, and itself.
-pub async fn count_upto<C: ConnectionTrait>(db: &C, scope: &str, key: &str, since: i64, id: i64) -> Result<u64, DbErr> {
-    login_failure::Entity::find()
+async fn count_upto<C: ConnectionTrait>(db: &C, scope: &str, key: &str, since: i64, id: i64) -> Result<u64, DbErr> {
+    let mut rows = login_failure::Entity::find()
+        .select_only()
+        .column_as(login_failure::Column::Id.count(), "counted")
         .filter(login_failure::Column::Scope.eq(scope))
         .filter(login_failure::Column::Key.eq(key))
         .filter(login_failure::Column::CreatedAt.gt(ts(since)))
-        .filter(login_failure::Column::Id.lte(id))
-        .count(db)
-        .await
+        .filter(login_failure::Column::Id.lte(id));
+    if db.get_database_backend() == DbBackend::MySql {
+        rows = rows.lock_shared();
+    }
+    let counted: Option<i64> = rows.into_tuple().one(db).await?;
+    Ok(counted.unwrap_or(0) as u64)
 }
 
 /// Takes back recorded attempts: the password was right, or the attempt
