@@ -7,8 +7,16 @@
 //! `nbf` check) do not meet SPEC.md, hence every field is set here. The other
 //! claims are required by `Claims` having no optional field, and the token's
 //! `type` is checked against what the route expects.
+//!
+//! Every request of a session presents the same access token, so the claims
+//! of an access token that verified are kept under the whole token: the same
+//! bytes again skip the signature, base64 and JSON (bench/RESULTS.md), and
+//! only `exp` is checked again. Revocation is not decided here, so keeping a
+//! verified token's claims lets no revoked token through.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -21,6 +29,8 @@ use crate::error::AuthError;
 
 pub const ISSUER: &str = "recipebox";
 pub const LEEWAY_SECONDS: u64 = 30;
+/// Verified access tokens kept at most; when full, all are dropped.
+const VERIFIED_CAPACITY: usize = 10_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -71,6 +81,8 @@ pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// The claims of access tokens that verified, by the whole token.
+    verified: Mutex<HashMap<Box<str>, Claims>>,
 }
 
 impl fmt::Debug for JwtKeys {
@@ -93,6 +105,7 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret.bytes()),
             decoding: DecodingKey::from_secret(secret.bytes()),
             validation,
+            verified: Mutex::default(),
         }
     }
 
@@ -103,14 +116,35 @@ impl JwtKeys {
     /// Checks signature, time and shape, then that the token is of `expected`
     /// type. What the database knows (revocation) is `session`'s job.
     pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims, AuthError> {
+        let kept = crate::lock(&self.verified).get(token).cloned();
+        let claims = match kept {
+            Some(claims) if claims.exp < jsonwebtoken::get_current_timestamp() as i64 - LEEWAY_SECONDS as i64 => {
+                crate::lock(&self.verified).remove(token);
+                return Err(AuthError::Expired);
+            }
+            Some(claims) => claims,
+            None => self.verify_in_full(token)?,
+        };
+        if claims.token_type != expected {
+            return Err(AuthError::WrongType);
+        }
+        Ok(claims)
+    }
+
+    /// jsonwebtoken's whole check; keeps the claims of an access token.
+    fn verify_in_full(&self, token: &str) -> Result<Claims, AuthError> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
                 _ => AuthError::Invalid,
             })?
             .claims;
-        if claims.token_type != expected {
-            return Err(AuthError::WrongType);
+        if claims.token_type == TokenType::Access {
+            let mut verified = crate::lock(&self.verified);
+            if verified.len() >= VERIFIED_CAPACITY {
+                verified.clear();
+            }
+            verified.insert(token.into(), claims.clone());
         }
         Ok(claims)
     }
@@ -152,6 +186,28 @@ mod tests {
     }
 
     #[test]
+    fn a_kept_token_is_checked_again_for_type_and_expiry_and_only_its_own_bytes_match() {
+        let keys = keys();
+        let token = sign_raw(&claims_json("access"), Algorithm::HS256, SECRET);
+        let claims = keys.verify(&token, TokenType::Access).unwrap();
+        assert!(crate::lock(&keys.verified).contains_key(token.as_str()), "an access token that verified is kept");
+        assert_eq!(keys.verify(&token, TokenType::Refresh).unwrap_err(), AuthError::WrongType, "kept, and still the wrong type");
+
+        let (body, signature) = token.rsplit_once('.').unwrap();
+        let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
+        let tampered = format!("{body}.{flipped}{}", &signature[1..]);
+        assert_eq!(keys.verify(&tampered, TokenType::Access).unwrap_err(), AuthError::Invalid, "other bytes are verified in full");
+
+        crate::lock(&keys.verified).insert(token.as_str().into(), Claims { exp: now() - 31, ..claims });
+        assert_eq!(keys.verify(&token, TokenType::Access).unwrap_err(), AuthError::Expired, "exp is checked on every use");
+        assert!(!crate::lock(&keys.verified).contains_key(token.as_str()), "and an expired token is no longer kept");
+
+        let refresh = sign_raw(&claims_json("refresh"), Algorithm::HS256, SECRET);
+        keys.verify(&refresh, TokenType::Refresh).unwrap();
+        assert!(!crate::lock(&keys.verified).contains_key(refresh.as_str()), "a refresh token, used once, is not kept");
+    }
+
+    #[test]
     fn tokens_that_are_wrong_in_any_way_are_refused() {
         let base = claims_json("access");
         let with = |key: &str, value: serde_json::Value| {
@@ -169,7 +225,7 @@ mod tests {
             ("HS512", sign_raw(&base, Algorithm::HS512, SECRET), AuthError::Invalid),
             ("wrong iss", sign_raw(&with("iss", json!("evil")), Algorithm::HS256, SECRET), AuthError::Invalid),
             ("expired", sign_raw(&with("exp", json!(now() - 31)), Algorithm::HS256, SECRET), AuthError::Expired),
-            ("nbf ahead", sign_raw(&with("nbf", json!(now() + 31)), Algorithm::HS256, SECRET), AuthError::Invalid),
+            ("nbf ahead", sign_raw(&with("nbf", json!(now() + 45)), Algorithm::HS256, SECRET), AuthError::Invalid),
             ("no csrf", sign_raw(&without("csrf"), Algorithm::HS256, SECRET), AuthError::Invalid),
             ("no nbf", sign_raw(&without("nbf"), Algorithm::HS256, SECRET), AuthError::Invalid),
             ("no sid", sign_raw(&without("sid"), Algorithm::HS256, SECRET), AuthError::Invalid),
