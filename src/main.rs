@@ -5,8 +5,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc, not glibc's malloc. Memory allocated on one worker thread is
+/// often freed on another (a response body); glibc then locks the arena it
+/// came from, and `perf` showed the workers waiting on those locks:
+/// `GET /api/v1/me` moved between 44,000 and 72,000 requests a second within
+/// one run of the server, as threads changed arenas. mimalloc hands such
+/// memory back without a lock. Its arenas are committed on demand
+/// (`.cargo/config.toml`), which keeps the resident memory where glibc had
+/// it (bench/RESULTS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
-    limit_malloc_arenas();
     rocket::execute(run())
 }
 
@@ -29,19 +39,3 @@ async fn run() -> ExitCode {
     }
 }
 
-/// glibc gives each thread that allocates its own arena, up to eight per
-/// core, and memory freed in one is not reused by another: with a dozen
-/// threads (Rocket's workers, one per SQLite connection, bcrypt's) that
-/// held a quarter of the resident memory (bench/RESULTS.md). Two arenas
-/// cost no measurable throughput on this two-core machine. Set before any
-/// thread starts; `MALLOC_ARENA_MAX` in the environment still wins.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-        // SAFETY: called first thing in `main`, before any other thread
-        // exists; mallopt only changes the allocator's tuning.
-        unsafe {
-            libc::mallopt(libc::M_ARENA_MAX, 2);
-        }
-    }
-}
