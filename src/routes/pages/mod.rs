@@ -21,6 +21,7 @@ use rocket::response::{Flash, Redirect, Responder};
 use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
 
+use crate::auth::Authenticated;
 use crate::catalog::Listing;
 use crate::views::RecipeCard;
 
@@ -74,6 +75,20 @@ pub fn cards<'l>(listing: &'l Listing, templates: &Metadata<'_>) -> Result<Optio
         render(templates, "partials/cards", context! { recipes })
     })?;
     Ok(Some(Cards { html }))
+}
+
+/// A page of `listing` that `page` renders with the flash message. What a
+/// visitor without one sees is the list and nothing else, so it is kept
+/// with the list ([`Listing::page_html`]); any other is rendered now.
+pub fn list_page<'m>(
+    listing: &Listing,
+    template: &'static str,
+    user: Option<&Authenticated>,
+    message: Option<FlashMessage<'m>>,
+    page: impl FnOnce(Option<FlashMessage<'m>>) -> Result<Arc<str>, AppError>,
+) -> Result<Html, AppError> {
+    let html = if user.is_none() && message.is_none() { listing.page_html(template, || page(None))? } else { page(message)? };
+    Ok(RawHtml(html))
 }
 
 pub fn flash(message: Option<FlashMessage<'_>>) -> Option<FlashView> {

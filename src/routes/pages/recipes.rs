@@ -2,13 +2,12 @@
 
 use rocket::form::FromForm;
 use rocket::request::FlashMessage;
-use rocket::response::content::RawHtml;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, State};
 use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
 
-use super::{cards, field_errors, flash, form_again, render, FormReply, Html};
+use super::{cards, field_errors, flash, form_again, list_page, render, FormReply, Html};
 use crate::app::App;
 use crate::catalog;
 use crate::auth::csrf::{ActionForm, Csrf};
@@ -81,8 +80,7 @@ async fn find_own(app: &App, id: i64, user: &Authenticated) -> Result<RecipeRow,
 }
 
 /// `?author=<username>` narrows the list to one cook's recipes (`/me` links
-/// there); an unknown author is simply an empty list. What a visitor sees
-/// (no flash message) is the list and nothing else, so it is kept with it.
+/// there); an unknown author is simply an empty list.
 #[get("/recipes?<page>&<q>&<author>")]
 pub async fn recipe_list(
     page: Option<String>,
@@ -100,8 +98,7 @@ pub async fn recipe_list(
     let user = user.0.as_ref();
     let filter = RecipeFilter { q, author, ..Default::default() };
     let found = catalog::list(app, viewer(user), filter, paging.page, paging.per_page).await?;
-    let visitor = user.is_none() && message.is_none();
-    let page = || {
+    Ok(list_page(&found, TEMPLATE, user, message, |message| {
         let context = context! {
             nav: Nav::new(user),
             flash: flash(message),
@@ -112,9 +109,7 @@ pub async fn recipe_list(
             logged_in: user.is_some(),
         };
         render(&templates, TEMPLATE, context)
-    };
-    let html = if visitor { found.page_html(TEMPLATE, page)? } else { page()? };
-    Ok(RawHtml(html))
+    })?)
 }
 
 fn recipe_form_page(
