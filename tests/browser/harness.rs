@@ -318,19 +318,89 @@ impl Browser {
         self.client.set_window_size(width, height).await.unwrap();
     }
 
-    /// The whole page (not just the viewport) as a PNG, at `width` px.
-    pub async fn screenshot(&self, name: &str, width: u32) {
+    /// The whole page (not just the viewport) as a PNG, at `width` px, in
+    /// `target/screenshots/{name}-{width}.png`. The PNG is written either
+    /// way; an `Err` says the page scrolls sideways at that width (see
+    /// `horizontal_overflow`), which no page may do, a phone's (390 px)
+    /// least of all.
+    pub async fn screenshot(&self, name: &str, width: u32) -> Result<(), String> {
         let height: f64 = {
             self.resize(width, 900).await;
             let h = self.client.execute("return document.documentElement.scrollHeight;", vec![]).await.unwrap();
             h.as_f64().unwrap_or(900.0)
         };
         self.resize(width, (height as u32).clamp(600, 4000)).await;
+        let overflow = self.horizontal_overflow().await;
         let png = self.client.screenshot().await.unwrap();
         let dir = screenshot_dir();
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}-{width}.png")), png).unwrap();
         self.resize(1280, 900).await;
+        match overflow {
+            None => Ok(()),
+            Some(why) => Err(format!("{name} ({}) at {width} px: scrolls sideways, {why}", self.path().await)),
+        }
+    }
+
+    /// Whether the page is wider than the window, so that it scrolls
+    /// sideways: `None` when `document.documentElement.scrollWidth` and
+    /// `document.body.scrollWidth` are both within `window.innerWidth`,
+    /// else both widths and the first few elements whose right edge passes
+    /// the window's, each the first to do so on its branch (its parent
+    /// ends within the window), or whose text runs out past it, and not
+    /// clipped by a scrolling or hidden ancestor (a table scrolling in its
+    /// own box does not widen the page).
+    pub async fn horizontal_overflow(&self) -> Option<String> {
+        let found = self
+            .client
+            .execute(
+                "const window_width = window.innerWidth;
+                 const page = document.documentElement.scrollWidth;
+                 const body = document.body.scrollWidth;
+                 if (page <= window_width && body <= window_width) return null;
+                 const describe = e => {
+                   let d = e.tagName.toLowerCase();
+                   if (e.id) d += '#' + e.id;
+                   for (const c of e.classList) d += '.' + c;
+                   const text = (e.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 40);
+                   return text ? `${d} “${text}”` : d;
+                 };
+                 const clipped = node => {
+                   for (let a = node.parentElement; a && a !== document.body; a = a.parentElement) {
+                     if (getComputedStyle(a).overflowX !== 'visible') return true;
+                   }
+                   return false;
+                 };
+                 const right = e => e.getBoundingClientRect().right + window.scrollX;
+                 const offenders = [];
+                 for (const e of document.body.querySelectorAll('*')) {
+                   const r = e.getBoundingClientRect();
+                   if (r.width === 0 && r.height === 0) continue;
+                   if (right(e) <= window_width + 0.5 || clipped(e)) continue;
+                   const parent = e.parentElement;
+                   if (parent && parent !== document.body && right(parent) > window_width + 0.5) continue;
+                   offenders.push(`${describe(e)} ends at ${Math.round(right(e))} px`);
+                 }
+                 // Text running out of a box that itself fits (a long word).
+                 const texts = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+                 for (let t = texts.nextNode(); t; t = texts.nextNode()) {
+                   const box = t.parentElement;
+                   if (!t.textContent.trim() || right(box) > window_width + 0.5 || clipped(t)) continue;
+                   const range = document.createRange();
+                   range.selectNodeContents(t);
+                   const end = range.getBoundingClientRect().right + window.scrollX;
+                   if (end > window_width + 0.5) offenders.push(`text of ${describe(box)} ends at ${Math.round(end)} px`);
+                 }
+                 return `document ${page} px, body ${body} px wide in a window of ${window_width} px; `
+                   + (offenders.length
+                       ? `past the window's right edge: ${offenders.slice(0, 5).join('; ')}`
+                         + (offenders.length > 5 ? ` and ${offenders.length - 5} more` : '')
+                       : 'no element ends past the window (a margin or a transform?)');",
+                vec![],
+            )
+            .await
+            .unwrap();
+        found.as_str().map(str::to_owned)
     }
 
     /// Signs up through the form; the browser is then logged in.

@@ -1,7 +1,8 @@
 //! Every page of the site, as a visitor, a user and an admin see it: no
 //! Content-Security-Policy violation or other console error, no token that
-//! page script can read, no serious or critical axe-core violation, and a
-//! screenshot at 390 px and at 1280 px in `target/screenshots/`.
+//! page script can read, no serious or critical axe-core violation, nothing
+//! wider than the window (no sideways scrolling) at 390 px or 1280 px, and a
+//! screenshot at each width in `target/screenshots/`.
 
 use serde_json::Value;
 
@@ -77,8 +78,12 @@ async fn check_current(browser: &Browser, axe: Option<&str>, name: &str, problem
             problems.push(format!("{name} ({at}): axe {violation}"));
         }
     }
-    browser.screenshot(name, 390).await;
-    browser.screenshot(name, 1280).await;
+    // Nothing may scroll sideways, on a phone least of all.
+    for width in [390, 1280] {
+        if let Err(overflow) = browser.screenshot(name, width).await {
+            problems.push(overflow);
+        }
+    }
     for width in [390, 1280] {
         let shot = crate::harness::screenshot_dir().join(format!("{name}-{width}.png"));
         if !std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000) {
