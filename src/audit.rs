@@ -82,12 +82,7 @@ pub async fn record(app: &App, client: &ClientInfo, event: Event) {
         user_agent: client.user_agent.clone(),
         detail: event.detail.to_json(),
     };
-    let inserted = store::audit::insert(&app.db, row);
-    let inserted = match event.subject {
-        Some(subject) => app.changes.to_user(subject, inserted).await,
-        None => inserted.await,
-    };
-    if let Err(e) = inserted {
+    if let Err(e) = store::audit::insert(&app.db, row).await {
         tracing::warn!(kind = kind.as_str(), error = %e, "could not write an audit event");
     }
 }

@@ -1,224 +1,138 @@
-//! Recipes as the site lists them: `store::recipes`, with each list kept in
-//! memory until any recipe changes anywhere, and every write to recipes made
-//! through here so that every instance hears of it (`crate::changes`). On
-//! PostgreSQL and MariaDB nothing is kept.
+//! Recipes as the site lists them: `store::recipes`, with each page of a
+//! list kept in memory (`crate::kept`) under the recipes' version, which a
+//! database trigger changes with every recipe write on any instance. The
+//! version comes with the guard's one query for a logged-in caller
+//! ([`Authenticated::recipes_version`]); a visitor's request reads it alone.
 //!
 //! A list's count is what costs: it reads every recipe the viewer may see.
 //! Lists are read far more often than recipes are written, so the pages,
 //! the API and search all go through [`list`]. Rendering a list's cards
-//! costs next (Tera builds its context value by value), so a kept list also
-//! keeps its cards' HTML once a page has rendered them ([`Listing`]).
+//! costs next (Tera builds its context value by value), so the cards' HTML
+//! and a visitor's whole page are kept beside the list, under the same key
+//! and version.
 //!
 //! After a change every connection misses the same list at once; one of
-//! them reads it while the others wait for its answer (one slot per list,
-//! so unrelated lists and searches never wait for each other).
+//! them reads it while the others wait for its answer.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::Arc;
 
-use rocket::tokio::sync::OnceCell;
 use sea_orm::DbErr;
+use serde::Serialize;
 
 use crate::app::App;
-use crate::changes::{Changes, Stamp};
-use crate::domain::NewRecipe;
-use crate::lock;
+use crate::auth::Authenticated;
+use crate::domain::{NewRecipe, Username};
+use crate::kept::{Version, Weigh};
 use crate::store::recipes::{self, RecipeFilter, RecipeRow, Viewer};
-use crate::store::Page;
+use crate::store::{self, Page};
 
-/// The most text kept, in bytes (recipes are up to 20 kB each).
-const BUDGET: usize = 4 << 20;
-
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 struct ListKey {
     viewer: Viewer,
     owner_id: Option<i64>,
+    /// Only ever a valid user name: anything else names nobody and is not
+    /// kept (a visitor's text never becomes a key beyond its bounds).
     author: Option<String>,
+    /// At most `routes::paging::MAX_QUERY_CHARS` characters.
     q: Option<String>,
     page: u64,
     per_page: u64,
 }
 
-/// One page of a list, as kept, with what was rendered from it alone.
+/// One page of a list, as read under `version`.
 pub struct Listing {
     pub page: Page<RecipeRow>,
-    cards: OnceLock<Arc<str>>,
-    /// Whole pages that show this list and nothing else, by template: what
-    /// a visitor without a flash message sees.
-    pages: Mutex<Vec<(&'static str, Arc<str>)>>,
+    /// `None` for a list that is not kept, nor anything rendered from it.
+    key: Option<ListKey>,
+    version: Version,
 }
 
-impl Listing {
-    fn new(page: Page<RecipeRow>) -> Self {
-        Self { page, cards: OnceLock::new(), pages: Mutex::default() }
+impl Weigh for RecipeRow {
+    fn bytes(&self) -> usize {
+        self.name.bytes() + self.description.bytes() + self.directions.bytes() + self.author_username.bytes()
     }
+}
 
+impl Weigh for Listing {
+    fn bytes(&self) -> usize {
+        let key = self.key.as_ref().map_or(0, |key| key.author.bytes() + key.q.bytes());
+        self.page.items.bytes() + key
+    }
+}
+
+const LIST: &str = "recipe list";
+const CARDS: &str = "recipe cards";
+
+impl Listing {
     /// The HTML of the list's cards: `render` makes it from the rows the
     /// first time a page asks (the rows alone decide it), and it is kept
     /// with the list.
-    pub fn cards_html<E>(&self, render: impl FnOnce(&[RecipeRow]) -> Result<Arc<str>, E>) -> Result<&str, E> {
-        if let Some(html) = self.cards.get() {
-            return Ok(html);
-        }
-        let html = render(&self.page.items)?;
-        Ok(self.cards.get_or_init(|| html))
+    pub fn cards_html<E>(&self, app: &App, render: impl FnOnce(&[RecipeRow]) -> Result<Arc<str>, E>) -> Result<Arc<str>, E> {
+        self.kept_html(app, CARDS, || render(&self.page.items))
     }
 
     /// The page `template` renders from this list (and the key it was
     /// found by) alone: `render` makes it the first time, and it is kept
     /// with the list.
-    pub fn page_html<E>(&self, template: &'static str, render: impl FnOnce() -> Result<Arc<str>, E>) -> Result<Arc<str>, E> {
-        let kept = |pages: &[(&str, Arc<str>)]| pages.iter().find(|(name, _)| *name == template).map(|(_, html)| Arc::clone(html));
-        if let Some(html) = kept(&lock(&self.pages)) {
-            return Ok(html);
+    pub fn page_html<E>(&self, app: &App, template: &'static str, render: impl FnOnce() -> Result<Arc<str>, E>) -> Result<Arc<str>, E> {
+        self.kept_html(app, template, render)
+    }
+
+    fn kept_html<E>(&self, app: &App, kind: &'static str, render: impl FnOnce() -> Result<Arc<str>, E>) -> Result<Arc<str>, E> {
+        let Some(key) = &self.key else { return render() };
+        let versions = [self.version];
+        if let Some(html) = app.kept.get::<Arc<str>>(kind, key, &versions) {
+            return Ok(Arc::clone(&html));
         }
         let html = render()?;
-        let mut pages = lock(&self.pages);
-        if kept(&pages).is_none() {
-            pages.push((template, Arc::clone(&html)));
-        }
+        app.kept.put(kind, key, &versions, Arc::clone(&html));
         Ok(html)
     }
 }
 
-/// A list's place among the kept ones: filled by the first reader, awaited
-/// by the others.
-type Slot = Arc<OnceCell<Arc<Listing>>>;
-
-#[derive(Default)]
-struct Kept {
-    /// The recipe counter every list here was read under.
-    stamp: Option<u64>,
-    lists: HashMap<ListKey, Slot>,
-    bytes: usize,
-}
-
-pub struct RecipeCache {
-    changes: Arc<Changes>,
-    kept: Mutex<Kept>,
-}
-
-impl RecipeCache {
-    pub fn new(changes: Arc<Changes>) -> Self {
-        Self { changes, kept: Mutex::default() }
-    }
-
-    fn kept(&self) -> MutexGuard<'_, Kept> {
-        lock(&self.kept)
-    }
-
-    /// Where the recipes counter is now: taken before reading a list.
-    fn now(&self) -> Stamp {
-        self.changes.recipes()
-    }
-
-    /// The slot of `key` for lists read at `now`, or `None` when nothing is
-    /// kept (no counters, or `now` is older than lists already kept: a
-    /// change came in since it was taken).
-    fn slot(&self, key: &ListKey, now: Stamp) -> Option<Slot> {
-        let now = now.0?;
-        let mut kept = self.kept();
-        match kept.stamp {
-            Some(newest) if now < newest => return None,
-            Some(newest) if now == newest => {}
-            _ => *kept = Kept { stamp: Some(now), ..Kept::default() },
-        }
-        if let Some(slot) = kept.lists.get(key) {
-            return Some(Arc::clone(slot));
-        }
-        let slot = Slot::default();
-        kept.lists.insert(key.clone(), Arc::clone(&slot));
-        Some(slot)
-    }
-
-    /// Counts a list just read at `now` against the budget; past it, every
-    /// other list goes.
-    fn filled(&self, key: &ListKey, now: Stamp, listing: &Listing) {
-        let mut kept = self.kept();
-        if kept.stamp != now.0 {
-            return;
-        }
-        let bytes = size(listing);
-        if kept.bytes + bytes > BUDGET {
-            kept.lists.retain(|kept_key, _| kept_key == key);
-            kept.bytes = 0;
-        }
-        kept.bytes += bytes;
+/// Who is looking, for the store: admins see every recipe, a user also
+/// their own private ones.
+pub fn viewer(user: Option<&Authenticated>) -> Viewer {
+    match user {
+        Some(user) if user.is_admin() => Viewer::Admin,
+        Some(user) => Viewer::User(user.id),
+        None => Viewer::Anonymous,
     }
 }
 
-/// What a list, its cards and a page of it take, roughly: the text three
-/// times (the cards' HTML and the page hold names and descriptions again)
-/// and the page's layout.
-fn size(listing: &Listing) -> usize {
-    const LAYOUT: usize = 4 << 10;
-    let row = |row: &RecipeRow| {
-        std::mem::size_of::<RecipeRow>() + 3 * (row.name.len() + row.description.len() + row.author_username.len()) + row.directions.len()
+/// One page of the recipes `user` (or a visitor) may see that match
+/// `filter`: kept under the recipes' version that came with the guard's
+/// row, or else that is read now, before the list.
+pub async fn list(app: &App, user: Option<&Authenticated>, filter: RecipeFilter<'_>, page: u64, per_page: u64) -> Result<Arc<Listing>, DbErr> {
+    let (viewer, version) = match user {
+        Some(user) => (viewer(Some(user)), user.recipes_version),
+        None => (Viewer::Anonymous, store::versions::recipes(&app.db).await?),
     };
-    LAYOUT + listing.page.items.iter().map(row).sum::<usize>()
-}
-
-/// One page of the recipes `viewer` may see that match `filter`.
-pub async fn list(app: &App, viewer: Viewer, filter: RecipeFilter<'_>, page: u64, per_page: u64) -> Result<Arc<Listing>, DbErr> {
-    let key = ListKey {
-        viewer,
-        owner_id: filter.owner_id,
-        author: filter.author.map(str::to_owned),
-        q: filter.q.map(str::to_owned),
-        page,
-        per_page,
+    let author = match filter.author.map(Username::parse) {
+        Some(Ok(name)) => Some(name.as_ref().to_owned()),
+        // Nobody has that name: an empty page, neither read nor kept.
+        Some(Err(_)) => {
+            let page = Page { items: Vec::new(), page, per_page, total: 0 };
+            return Ok(Arc::new(Listing { page, key: None, version }));
+        }
+        None => None,
     };
-    let cache = &app.recipe_cache;
-    let now = cache.now();
-    let read = || async { Ok::<_, DbErr>(Arc::new(Listing::new(recipes::list(&app.db, viewer, filter.clone(), page, per_page).await?))) };
-    let Some(slot) = cache.slot(&key, now) else {
-        return read().await;
+    let key = ListKey { viewer, owner_id: filter.owner_id, author, q: filter.q.map(str::to_owned), page, per_page };
+    let read = async {
+        let page = recipes::list(&app.db, viewer, filter.clone(), page, per_page).await?;
+        Ok::<_, DbErr>(Listing { page, key: Some(key.clone()), version })
     };
-    let mut read_here = false;
-    let found = slot
-        .get_or_try_init(|| {
-            read_here = true;
-            read()
-        })
-        .await?;
-    if read_here {
-        cache.filled(&key, now, found);
-    }
-    Ok(Arc::clone(found))
+    app.kept.get_or_read(LIST, &key, &[version], read).await
 }
 
 pub async fn create(app: &App, owner_id: i64, new: &NewRecipe) -> Result<i64, DbErr> {
-    app.changes.to_recipes(recipes::create(&app.db, owner_id, new)).await
+    recipes::create(&app.db, owner_id, new).await
 }
 
 pub async fn update(app: &App, id: i64, new: &NewRecipe) -> Result<(), DbErr> {
-    app.changes.to_recipes(recipes::update(&app.db, id, new)).await
+    recipes::update(&app.db, id, new).await
 }
 
 pub async fn delete(app: &App, id: i64) -> Result<(), DbErr> {
-    app.changes.to_recipes(recipes::delete(&app.db, id)).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn search(q: &str) -> ListKey {
-        ListKey { viewer: Viewer::Anonymous, owner_id: None, author: None, q: Some(q.to_owned()), page: 1, per_page: 20 }
-    }
-
-    #[rocket::async_test]
-    async fn readers_of_one_list_share_one_read_until_a_change() {
-        let changes = Arc::new(Changes::for_database("sqlite::memory:").unwrap());
-        let cache = RecipeCache::new(Arc::clone(&changes));
-        let before = cache.now();
-        let first = cache.slot(&search("rice"), before).unwrap();
-        assert!(Arc::ptr_eq(&first, &cache.slot(&search("rice"), before).unwrap()), "a second reader waits for the first one's read");
-        assert!(!Arc::ptr_eq(&first, &cache.slot(&search("soup"), before).unwrap()), "a reader of another list does not");
-
-        changes.to_recipes(async {}).await;
-        let after = cache.now();
-        assert!(!Arc::ptr_eq(&first, &cache.slot(&search("rice"), after).unwrap()), "after a change, a new read");
-        assert!(cache.slot(&search("rice"), before).is_none(), "a reader that took the counter before it keeps nothing");
-    }
+    recipes::delete(&app.db, id).await
 }

@@ -1,5 +1,8 @@
 //! Subcommands (SPEC.md §1): `serve` (default), `migrate`,
-//! `user create [--admin]`, `user promote EMAIL`, `blocklist purge`.
+//! `user create [--admin]`, `user promote EMAIL`, `blocklist purge`, and
+//! `sessions end-all` for an operator (after restoring a backup, say).
+//! Each writes to the database alone; running instances see it on their
+//! next request, since nothing they keep outlives a write (`crate::kept`).
 //!
 //! Passwords never come from the command line (it is visible to every user of
 //! the machine through `ps`): they are read from `RECIPEBOX_PASSWORD` or
@@ -34,6 +37,16 @@ pub enum Command {
     /// Manage the token blocklist.
     #[command(subcommand)]
     Blocklist(BlocklistCommand),
+    /// Manage login sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// End every session of every user: every token issued until now stops
+    /// working at once, on every running instance; everyone logs in again.
+    EndAll,
 }
 
 #[derive(Debug, Subcommand)]
@@ -111,6 +124,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = app().await?;
             let purged = store::tokens::purge_expired(&app.db).await?;
             println!("purged {purged} expired blocklist rows");
+        }
+        Command::Sessions(SessionsCommand::EndAll) => {
+            let app = app().await?;
+            let ended = accounts::admin::end_every_session(&app).await?;
+            println!("ended {ended} sessions; every token issued until now is refused");
         }
     }
     Ok(())

@@ -46,6 +46,9 @@ struct RawConfig {
     login_max_failures_per_account: u64,
     login_max_failures_per_address: u64,
     login_window: i64,
+    session_max_age: i64,
+    signup_max_per_address: u64,
+    signup_window: i64,
     public_url: String,
     smtp_url: Option<String>,
     mail_from: Option<String>,
@@ -71,6 +74,9 @@ impl Default for RawConfig {
             login_max_failures_per_account: 10,
             login_max_failures_per_address: 100,
             login_window: 900,
+            session_max_age: 2_592_000,
+            signup_max_per_address: 20,
+            signup_window: 3600,
             public_url: "http://127.0.0.1:8000".into(),
             smtp_url: None,
             mail_from: None,
@@ -163,6 +169,10 @@ pub struct ThrottleRules {
     pub per_address: u64,
     /// Seconds.
     pub window: i64,
+    /// Sign-ups allowed per client address within `signup_window`.
+    pub signups_per_address: u64,
+    /// Seconds.
+    pub signup_window: i64,
 }
 
 /// Validated configuration, managed by Rocket.
@@ -175,6 +185,8 @@ pub struct AppConfig {
     pub access_token_ttl: i64,
     /// Seconds.
     pub refresh_token_ttl: i64,
+    /// Seconds a session lasts at most from its login.
+    pub session_max_age: i64,
     pub bcrypt_cost: u32,
     pub cookie_secure: bool,
     pub password_rules: PasswordRules,
@@ -269,6 +281,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
     for (key, value) in [
         ("login_max_failures_per_account", raw.login_max_failures_per_account),
         ("login_max_failures_per_address", raw.login_max_failures_per_address),
+        ("signup_max_per_address", raw.signup_max_per_address),
     ] {
         if value == 0 {
             return Err(ConfigError::AtLeastOne(key));
@@ -286,8 +299,10 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
             return Err(ConfigError::AtLeastOne(key));
         }
     }
-    if raw.login_window <= 0 {
-        return Err(ConfigError::Ttl("login_window"));
+    for (key, seconds) in [("login_window", raw.login_window), ("session_max_age", raw.session_max_age), ("signup_window", raw.signup_window)] {
+        if seconds <= 0 {
+            return Err(ConfigError::Ttl(key));
+        }
     }
     let (jwt_secret, secret_source) = match raw.jwt_secret {
         Some(secret) if secret.len() < MIN_SECRET_BYTES => return Err(ConfigError::ShortSecret(secret.len())),
@@ -312,6 +327,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         secret_source,
         access_token_ttl: raw.access_token_ttl,
         refresh_token_ttl: raw.refresh_token_ttl,
+        session_max_age: raw.session_max_age,
         bcrypt_cost: raw.bcrypt_cost,
         cookie_secure: raw.cookie_secure.unwrap_or(release),
         password_rules: PasswordRules { min_length: raw.password_min_length },
@@ -327,6 +343,8 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
             per_account: raw.login_max_failures_per_account,
             per_address: raw.login_max_failures_per_address,
             window: raw.login_window,
+            signups_per_address: raw.signup_max_per_address,
+            signup_window: raw.signup_window,
         },
         mail,
     })

@@ -191,9 +191,9 @@ impl AppError {
                 .into(),
             AppError::PayloadTooLarge => "The request is too large.".into(),
             AppError::Throttled { retry_after } => match retry_after {
-                0..=59 => format!("Too many failed attempts. Try again in {retry_after} seconds."),
-                60..=119 => "Too many failed attempts. Try again in a minute.".into(),
-                _ => format!("Too many failed attempts. Try again in {} minutes.", retry_after.div_ceil(60)),
+                0..=59 => format!("Too many attempts. Try again in {retry_after} seconds."),
+                60..=119 => "Too many attempts. Try again in a minute.".into(),
+                _ => format!("Too many attempts. Try again in {} minutes.", retry_after.div_ceil(60)),
             },
             AppError::Unavailable(_) => "The service is briefly unavailable. Try again in a moment.".into(),
             AppError::Internal(_) => "Something went wrong on our side.".into(),

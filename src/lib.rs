@@ -10,7 +10,8 @@
 //! 6. [`routes`]: pages, the JSON API, catchers; [`views`]: what clients see.
 //! 7. [`error`]: one error type, rendered as a page or as JSON.
 //! 8. [`security`], [`telemetry`], [`send`]: headers, the origin check,
-//!    request logs, bodies sent whole.
+//!    request logs, bodies sent whole; [`kept`]: what is kept in memory
+//!    between requests, and the rule that makes it safe.
 //! 9. [`assets`]: the templates and static files built into the binary;
 //!    [`mail`]: outgoing mail, queued and retried.
 //!
@@ -23,13 +24,13 @@ pub mod assets;
 pub mod audit;
 pub mod auth;
 pub mod catalog;
-pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod entities;
 pub mod error;
+pub mod kept;
 pub mod mail;
 pub mod routes;
 pub mod security;
@@ -96,7 +97,6 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         None => rocket,
     };
     rocket
-        .manage(routes::pages::me::kept_pages())
         .attach(security::shield())
         .attach(security::Headers)
         .attach(security::OriginCheck)
@@ -137,7 +137,6 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 tracing::info!(address = %config.address, port = config.port, "listening");
                 let app = rocket.state::<App>().expect("BUG: App is managed at ignite");
                 let db = app.db.clone();
-                let changes = std::sync::Arc::clone(&app.changes);
                 let retention_days = app.config.audit_retention_days;
                 let login_window = app.config.throttle.window;
                 rocket::tokio::spawn(async move {
@@ -146,12 +145,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                         every.tick().await;
                         log_purge("expired blocklist rows", store::tokens::purge_expired(&db).await);
                         log_purge("old login failures", store::throttle::purge_older_than(&db, login_window).await);
-                        let purged = store::audit::purge_older_than(&db, retention_days).await;
-                        if purged.as_ref().is_ok_and(|rows| *rows > 0) {
-                            // `/me` shows each user's newest events.
-                            changes.to_everyone();
-                        }
-                        log_purge("old audit events", purged);
+                        log_purge("old audit events", store::audit::purge_older_than(&db, retention_days).await);
                         log_purge("spent email tokens", store::email_tokens::purge(&db).await);
                     }
                 });

@@ -5,18 +5,25 @@
 //! - A Content-Security-Policy without `unsafe-inline` (Shield sends none).
 //! - `Cache-Control: no-store` on every response to a request that carries a
 //!   token and on every response that sets one.
+//! - With `cookie_secure` on (SPEC §6): `Strict-Transport-Security` on every
+//!   response, and `Secure` on every cookie, Rocket's own `_flash` included
+//!   (Rocket marks cookies `Secure` only when it serves TLS itself, which
+//!   behind a reverse proxy it does not).
 //! - Unsafe requests whose `Origin` names another site are rerouted to a
 //!   handler that answers 403: a fairing cannot answer by itself.
 
 use rocket::fairing::{Fairing, Info, Kind};
-use rocket::http::{Header, Method};
+use rocket::http::{Cookie, Header, Method};
 use rocket::shield::{Frame, NoSniff, Referrer, Shield};
 use rocket::{Data, Request, Response};
 
+use crate::app::App;
 use crate::auth::cookies::{ACCESS_COOKIE, REFRESH_COOKIE};
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
+
+pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 /// Where a cross-site unsafe request is sent instead of its target.
 pub const CROSS_ORIGIN_PATH: &str = "/__cross-origin";
@@ -53,6 +60,33 @@ impl Fairing for Headers {
         if carried || sets_token {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }
+        if req.rocket().state::<App>().is_some_and(|app| app.config.cookie_secure) {
+            res.set_header(Header::new("Strict-Transport-Security", HSTS));
+            secure_cookies(res);
+        }
+    }
+}
+
+/// Marks every cookie `res` sets `Secure`.
+fn secure_cookies(res: &mut Response<'_>) {
+    if res.headers().get("Set-Cookie").all(|c| Cookie::parse(c).is_ok_and(|c| c.secure() == Some(true))) {
+        return;
+    }
+    let cookies: Vec<String> = res
+        .headers()
+        .get("Set-Cookie")
+        .map(|c| match Cookie::parse(c) {
+            Ok(mut cookie) => {
+                cookie.set_secure(true);
+                cookie.to_string()
+            }
+            // Not a cookie Rocket could have written; left as it is.
+            Err(_) => c.to_owned(),
+        })
+        .collect();
+    res.remove_header("Set-Cookie");
+    for cookie in cookies {
+        res.adjoin_header(Header::new("Set-Cookie", cookie));
     }
 }
 

@@ -60,7 +60,15 @@ pub async fn set_disabled(
 /// `recipebox user promote`: the admin role, given by the operator rather
 /// than by an admin, so not under the last-admin rule (it adds one).
 pub async fn promote(app: &App, user: &user::Model) -> Result<(), AppError> {
-    Ok(app.changes.to_user(user.public_id, store::users::set_role(&app.db, user.id, Role::Admin)).await?)
+    Ok(store::users::set_role(&app.db, user.id, Role::Admin).await?)
+}
+
+/// `recipebox sessions end-all`: every token of every user issued until now
+/// stops working, and every session ends. Returns how many live sessions
+/// ended.
+pub async fn end_every_session(app: &App) -> Result<u64, AppError> {
+    store::users::cut_off_everyone(&app.db).await?;
+    Ok(store::sessions::revoke_everyone(&app.db).await?)
 }
 
 /// Every session of the account ends and every token issued so far stops.
@@ -78,15 +86,13 @@ pub async fn force_logout(
 
 /// Deletes the account; its recipes and sessions go with it.
 pub async fn delete(app: &App, admin: &Authenticated, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
-    // Their recipes go with them: every recipe list is read again.
-    let before = app.changes.to_recipes(change(app, target, AdminChange::Delete)).await?;
+    let before = change(app, target, AdminChange::Delete).await?;
     let deleted = Detail::Deleted { username: before.username, email: before.email };
     audit::record(app, client, Event::admin(AuditKind::UserDeleted, admin.public_id, target.public_id).with(deleted)).await;
     Ok(())
 }
 
-/// Applies an admin's change to `target` (see `store::users::change_as_admin`);
-/// what the target's tokens were worth is looked up again on every instance.
+/// Applies an admin's change to `target` (see `store::users::change_as_admin`).
 async fn change(app: &App, target: &user::Model, change: AdminChange) -> Result<user::Model, AppError> {
-    app.changes.to_user(target.public_id, store::users::change_as_admin(&app.db, target, change)).await
+    store::users::change_as_admin(&app.db, target, change).await
 }

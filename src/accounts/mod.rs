@@ -5,6 +5,7 @@
 //! its audit event in one place.
 
 pub mod admin;
+pub mod delete;
 pub mod overview;
 pub mod reset;
 pub mod verify;
@@ -83,8 +84,21 @@ pub async fn register(app: &App, input: SignupInput<'_>, role: Role) -> Result<u
 }
 
 /// A sign-up from the site or the API: the account and its first session.
+/// At most `signup_max_per_address` accounts per client address within
+/// `signup_window` (429 past it).
 pub async fn signup(app: &App, input: SignupInput<'_>, client: &ClientInfo) -> Result<(user::Model, TokenPair), AppError> {
-    let user = register(app, input, Role::User).await?;
+    let throttle = LoginThrottle::for_signups(app, client);
+    let attempt = throttle.attempt().await?;
+    let user = match register(app, input, Role::User).await {
+        Ok(user) => {
+            throttle.stays_counted(attempt);
+            user
+        }
+        Err(e) => {
+            throttle.take_back(attempt).await?;
+            return Err(e);
+        }
+    };
     let pair = session::start(app, &user, client).await?;
     audit::record(app, client, Event::own(AuditKind::Signup, user.public_id)).await;
     // A new address is unique, so sign-up sends one link per address at
@@ -147,12 +161,12 @@ pub async fn login(
     let user = match check_password(app, email, password).await? {
         PasswordCheck::Matches(user) => user,
         PasswordCheck::UnknownEmail => {
-            throttle.failed(attempt);
+            throttle.stays_counted(attempt);
             audit::record(app, client, failed(None, "unknown_email")).await;
             return Err(AppError::InvalidCredentials);
         }
         PasswordCheck::WrongPassword(user) => {
-            throttle.failed(attempt);
+            throttle.stays_counted(attempt);
             audit::record(app, client, failed(Some(user.public_id), "wrong_password")).await;
             return Err(AppError::InvalidCredentials);
         }
@@ -216,7 +230,7 @@ async fn current_password_matches(app: &App, account: &user::Model, password: &s
         throttle.succeeded(attempt).await?;
         return Ok(true);
     }
-    throttle.failed(attempt);
+    throttle.stays_counted(attempt);
     let event = Event::own(AuditKind::LoginFailed, account.public_id).with(Detail::LoginFailed { reason: "wrong_current_password" });
     audit::record(app, client, event).await;
     Ok(false)

@@ -1,29 +1,26 @@
 //! What `/me` shows about an account besides its recipes — its live
 //! sessions, its newest events, a pending change of address — kept per user
-//! until that user's change counter moves (`crate::changes`). Every write to
-//! these goes through `app.changes.to_user`: a session started, used or
-//! ended (`auth::session`), an event recorded (`audit::record`), a
-//! verification link sent or followed (`accounts::verify`). What time alone
-//! changes (a session or a link expiring) is checked on every read. On
-//! PostgreSQL and MariaDB nothing is kept.
+//! under the user's version (`crate::kept`), which database triggers change
+//! with every write to the user's sessions, email links and audit events
+//! (migration 13), and which comes with the guard's row. What time alone
+//! changes (a session or a link expiring) is checked on every read.
 
 use std::sync::Arc;
 
 use sea_orm::DbErr;
 use time::OffsetDateTime;
-use uuid::Uuid;
+
 
 use crate::accounts::verify;
 use crate::app::App;
 use crate::auth::Authenticated;
-use crate::changes::Kept;
+use crate::kept::Weigh;
 use crate::entities::{email_token, session};
 use crate::store::{self, audit::EventFilter, audit::EventRow};
 
 /// `/me` shows this many of the newest events about the account.
 pub const NEWEST_EVENTS: u64 = 10;
-/// Accounts kept at most.
-const CAPACITY: usize = 1_000;
+const OVERVIEW: &str = "account overview";
 
 pub struct Overview {
     sessions: Vec<session::Model>,
@@ -55,24 +52,35 @@ impl Overview {
     }
 }
 
-pub type OverviewCache = Kept<Uuid, Arc<Overview>>;
+impl Weigh for session::Model {
+    fn bytes(&self) -> usize {
+        self.user_agent.as_ref().map_or(0, |ua| ua.bytes()) + self.ip_address.as_ref().map_or(0, |ip| ip.bytes())
+    }
+}
 
-pub fn cache() -> OverviewCache {
-    Kept::new(CAPACITY)
+impl Weigh for EventRow {
+    fn bytes(&self) -> usize {
+        let text = [&self.ip_address, &self.user_agent, &self.actor_username, &self.subject_username];
+        self.detail.bytes() + text.iter().map(|t| t.as_ref().map_or(0, |t| t.bytes())).sum::<usize>()
+    }
+}
+
+impl Weigh for Overview {
+    fn bytes(&self) -> usize {
+        let pending = self.pending.as_ref().map_or(0, |link| link.email.bytes() + link.token_hash.bytes() + link.purpose.bytes());
+        self.sessions.bytes() + self.events.bytes() + pending
+    }
 }
 
 /// The overview of `user`'s account, read again only after a change to it.
 pub async fn of(app: &App, user: &Authenticated) -> Result<Arc<Overview>, DbErr> {
-    let now = app.changes.user(user.public_id);
-    if let Some(kept) = app.overview_cache.get(&user.public_id, now) {
-        return Ok(kept);
-    }
-    let about = EventFilter { subject: Some(user.public_id), kind: None };
-    let overview = Arc::new(Overview {
-        sessions: store::sessions::list_active(&app.db, user.id).await?,
-        events: store::audit::newest(&app.db, about, NEWEST_EVENTS).await?,
-        pending: store::email_tokens::pending(&app.db, user.id, verify::PURPOSE).await?,
-    });
-    app.overview_cache.put(user.public_id, now, Arc::clone(&overview));
-    Ok(overview)
+    let read = async {
+        let about = EventFilter { subject: Some(user.public_id), kind: None };
+        Ok(Overview {
+            sessions: store::sessions::list_active(&app.db, user.id).await?,
+            events: store::audit::newest(&app.db, about, NEWEST_EVENTS).await?,
+            pending: store::email_tokens::pending(&app.db, user.id, verify::PURPOSE).await?,
+        })
+    };
+    app.kept.get_or_read(OVERVIEW, &user.public_id, &[user.user_version], read).await
 }

@@ -23,9 +23,7 @@ pub async fn send_link(app: &App, user: &user::Model, email: &str, client: &Clie
     LoginThrottle::for_verification_links(app, email, client).count().await?;
     let (token, hash) = link_token();
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
-    // A pending change of address is on the user's `/me`.
-    let issued = store::email_tokens::issue(&app.db, user.id, PURPOSE, hash, email, expires_at);
-    app.changes.to_user(user.public_id, issued).await?;
+    store::email_tokens::issue(&app.db, user.id, PURPOSE, hash, email, expires_at).await?;
     let link = app.mailer.link(&format!("/verify-email?token={token}"));
     let text = format!(
         "Hello {},\n\nPlease confirm that {email} is your address for recipebox by opening this link \
@@ -43,15 +41,10 @@ pub async fn verify(app: &App, token: &str) -> Result<user::Model, AppError> {
     let invalid = || AppError::BadRequest("This verification link is invalid, used or expired. Ask for a new one on your account page.".into());
     let row = store::email_tokens::find_usable(&app.db, PURPOSE, &token_hash(token)).await?.ok_or_else(invalid)?;
     let user = store::users::find_by_id(&app.db, row.user_id).await?.ok_or_else(invalid)?;
-    // The address is in what the guard keeps for each token, and the
-    // pending change on `/me`: both are read again.
-    let verified = app.changes.to_user(user.public_id, async {
-        if !store::email_tokens::consume(&app.db, row.id).await? {
-            return Err(invalid());
-        }
-        store::users::set_verified_email(&app.db, user.id, &row.email).await
-    });
-    verified.await?;
+    if !store::email_tokens::consume(&app.db, row.id).await? {
+        return Err(invalid());
+    }
+    store::users::set_verified_email(&app.db, user.id, &row.email).await?;
     store::users::find_by_id(&app.db, user.id).await?.ok_or_else(invalid)
 }
 

@@ -9,14 +9,14 @@
 //! `type` is checked against what the route expects.
 //!
 //! Every request of a session presents the same access token, so the claims
-//! of an access token that verified are kept under the whole token: the same
-//! bytes again skip the signature, base64 and JSON (bench/RESULTS.md), and
-//! only `exp` is checked again. Revocation is not decided here, so keeping a
-//! verified token's claims lets no revoked token through.
+//! of an access token that verified are kept under the whole token
+//! (`crate::kept`, no version: what the token's bytes say never changes):
+//! the same bytes again skip the signature, base64 and JSON
+//! (bench/RESULTS.md), and only `exp` is checked again. Revocation is not
+//! decided here, so keeping a verified token's claims lets no revoked token
+//! through; only tokens this server signed are ever kept.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -26,11 +26,12 @@ use uuid::Uuid;
 use crate::config::JwtSecret;
 use crate::domain::Role;
 use crate::error::AuthError;
+use crate::kept::{Kept, Weigh};
 
 pub const ISSUER: &str = "recipebox";
 pub const LEEWAY_SECONDS: u64 = 30;
-/// Verified access tokens kept at most; when full, all are dropped.
-const VERIFIED_CAPACITY: usize = 10_000;
+/// The kind of kept answer: the claims of a verified access token.
+const VERIFIED: &str = "verified access token";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -76,13 +77,17 @@ impl fmt::Debug for Claims {
     }
 }
 
+impl Weigh for Claims {
+    fn bytes(&self) -> usize {
+        self.iss.bytes() + self.csrf.bytes()
+    }
+}
+
 /// Signing and verification keys plus the pinned validation rules.
 pub struct JwtKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
-    /// The claims of access tokens that verified, by the whole token.
-    verified: Mutex<HashMap<Box<str>, Claims>>,
 }
 
 impl fmt::Debug for JwtKeys {
@@ -105,7 +110,6 @@ impl JwtKeys {
             encoding: EncodingKey::from_secret(secret.bytes()),
             decoding: DecodingKey::from_secret(secret.bytes()),
             validation,
-            verified: Mutex::default(),
         }
     }
 
@@ -115,15 +119,13 @@ impl JwtKeys {
 
     /// Checks signature, time and shape, then that the token is of `expected`
     /// type. What the database knows (revocation) is `session`'s job.
-    pub fn verify(&self, token: &str, expected: TokenType) -> Result<Claims, AuthError> {
-        let kept = crate::lock(&self.verified).get(token).cloned();
-        let claims = match kept {
+    pub fn verify(&self, kept: &Kept, token: &str, expected: TokenType) -> Result<Claims, AuthError> {
+        let claims = match kept.get::<Claims>(VERIFIED, &token, &[]) {
             Some(claims) if claims.exp < jsonwebtoken::get_current_timestamp() as i64 - LEEWAY_SECONDS as i64 => {
-                crate::lock(&self.verified).remove(token);
                 return Err(AuthError::Expired);
             }
-            Some(claims) => claims,
-            None => self.verify_in_full(token)?,
+            Some(claims) => Claims::clone(&claims),
+            None => self.verify_in_full(kept, token)?,
         };
         if claims.token_type != expected {
             return Err(AuthError::WrongType);
@@ -132,7 +134,7 @@ impl JwtKeys {
     }
 
     /// jsonwebtoken's whole check; keeps the claims of an access token.
-    fn verify_in_full(&self, token: &str) -> Result<Claims, AuthError> {
+    fn verify_in_full(&self, kept: &Kept, token: &str) -> Result<Claims, AuthError> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
@@ -140,11 +142,7 @@ impl JwtKeys {
             })?
             .claims;
         if claims.token_type == TokenType::Access {
-            let mut verified = crate::lock(&self.verified);
-            if verified.len() >= VERIFIED_CAPACITY {
-                verified.clear();
-            }
-            verified.insert(token.into(), claims.clone());
+            kept.put(VERIFIED, &token, &[], claims.clone());
         }
         Ok(claims)
     }
@@ -181,30 +179,29 @@ mod tests {
     #[test]
     fn a_well_formed_token_of_the_right_type_verifies() {
         let token = sign_raw(&claims_json("access"), Algorithm::HS256, SECRET);
-        assert!(keys().verify(&token, TokenType::Access).is_ok());
-        assert_eq!(keys().verify(&token, TokenType::Refresh).unwrap_err(), AuthError::WrongType);
+        assert!(keys().verify(&Kept::new(1 << 20), &token, TokenType::Access).is_ok());
+        assert_eq!(keys().verify(&Kept::new(1 << 20), &token, TokenType::Refresh).unwrap_err(), AuthError::WrongType);
     }
 
     #[test]
     fn a_kept_token_is_checked_again_for_type_and_expiry_and_only_its_own_bytes_match() {
-        let keys = keys();
+        let (keys, kept) = (keys(), Kept::new(1 << 20));
         let token = sign_raw(&claims_json("access"), Algorithm::HS256, SECRET);
-        let claims = keys.verify(&token, TokenType::Access).unwrap();
-        assert!(crate::lock(&keys.verified).contains_key(token.as_str()), "an access token that verified is kept");
-        assert_eq!(keys.verify(&token, TokenType::Refresh).unwrap_err(), AuthError::WrongType, "kept, and still the wrong type");
+        let claims = keys.verify(&kept, &token, TokenType::Access).unwrap();
+        assert!(kept.get::<Claims>(VERIFIED, &token, &[]).is_some(), "an access token that verified is kept");
+        assert_eq!(keys.verify(&kept, &token, TokenType::Refresh).unwrap_err(), AuthError::WrongType, "kept, and still the wrong type");
 
         let (body, signature) = token.rsplit_once('.').unwrap();
         let flipped = if signature.starts_with('A') { 'B' } else { 'A' };
         let tampered = format!("{body}.{flipped}{}", &signature[1..]);
-        assert_eq!(keys.verify(&tampered, TokenType::Access).unwrap_err(), AuthError::Invalid, "other bytes are verified in full");
+        assert_eq!(keys.verify(&kept, &tampered, TokenType::Access).unwrap_err(), AuthError::Invalid, "other bytes are verified in full");
 
-        crate::lock(&keys.verified).insert(token.as_str().into(), Claims { exp: now() - 31, ..claims });
-        assert_eq!(keys.verify(&token, TokenType::Access).unwrap_err(), AuthError::Expired, "exp is checked on every use");
-        assert!(!crate::lock(&keys.verified).contains_key(token.as_str()), "and an expired token is no longer kept");
+        kept.put(VERIFIED, &token, &[], Claims { exp: now() - 31, ..claims });
+        assert_eq!(keys.verify(&kept, &token, TokenType::Access).unwrap_err(), AuthError::Expired, "exp is checked on every use");
 
         let refresh = sign_raw(&claims_json("refresh"), Algorithm::HS256, SECRET);
-        keys.verify(&refresh, TokenType::Refresh).unwrap();
-        assert!(!crate::lock(&keys.verified).contains_key(refresh.as_str()), "a refresh token, used once, is not kept");
+        keys.verify(&kept, &refresh, TokenType::Refresh).unwrap();
+        assert!(kept.get::<Claims>(VERIFIED, &refresh, &[]).is_none(), "a refresh token, used once, is not kept");
     }
 
     #[test]
@@ -232,7 +229,7 @@ mod tests {
             ("garbage", "not.a.token".to_owned(), AuthError::Invalid),
         ];
         for (case, token, expected) in cases {
-            assert_eq!(keys().verify(&token, TokenType::Access).unwrap_err(), expected, "case {case}");
+            assert_eq!(keys().verify(&Kept::new(1 << 20), &token, TokenType::Access).unwrap_err(), expected, "case {case}");
         }
     }
 
@@ -242,7 +239,7 @@ mod tests {
         let header = engine.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let payload = engine.encode(claims_json("access").to_string());
         for token in [format!("{header}.{payload}."), format!("{header}.{payload}")] {
-            assert_eq!(keys().verify(&token, TokenType::Access).unwrap_err(), AuthError::Invalid);
+            assert_eq!(keys().verify(&Kept::new(1 << 20), &token, TokenType::Access).unwrap_err(), AuthError::Invalid);
         }
     }
 
@@ -251,10 +248,10 @@ mod tests {
         let expired_recently = claims_json("access");
         let mut c = expired_recently.clone();
         c["exp"] = json!(now() - 20);
-        assert!(keys().verify(&sign_raw(&c, Algorithm::HS256, SECRET), TokenType::Access).is_ok());
+        assert!(keys().verify(&Kept::new(1 << 20), &sign_raw(&c, Algorithm::HS256, SECRET), TokenType::Access).is_ok());
         c["exp"] = json!(now() - 45);
         assert_eq!(
-            keys().verify(&sign_raw(&c, Algorithm::HS256, SECRET), TokenType::Access).unwrap_err(),
+            keys().verify(&Kept::new(1 << 20), &sign_raw(&c, Algorithm::HS256, SECRET), TokenType::Access).unwrap_err(),
             AuthError::Expired
         );
     }

@@ -3,15 +3,12 @@
 //!
 //! Reading order: `jwt` (claims and the one pinned validation), `password`
 //! (bcrypt off the async workers), `session` (issue, verify, rotate, revoke:
-//! the only code that creates or accepts a token), `cache` (what `session`
-//! last read for a token, and the counters that invalidate it on every
-//! instance), `guard` (resolves the caller once per request), `csrf` (the
+//! the only code that creates or accepts a token), `guard` (resolves the caller once per request), `csrf` (the
 //! form data guard), `cookies`, `throttle` (failed password checks counted
 //! per account and address).
 //!
 //! Invariant: no token text is ever logged or put in an error.
 
-pub mod cache;
 pub mod cookies;
 pub mod csrf;
 pub mod guard;

@@ -6,10 +6,15 @@
 //! one query (`store::tokens::auth_row`): the `jti` is not blocklisted, the
 //! session is not revoked, the user is enabled, and `iat` is not before the
 //! user's `tokens_valid_after`. Roles are read from that row, not the token,
-//! so a demotion takes effect on the next request. An access token's row is
-//! kept in `app.auth_cache` until a change to its user; so every change to
-//! what a user's tokens are worth is written here (or in `accounts`) through
-//! `app.changes.to_user` (see `crate::changes`).
+//! so a demotion takes effect on the next request. That query runs on every
+//! request, on every backend: nothing a token is worth is kept in memory.
+//! The same row brings the versions of what `/me` and the recipe lists keep
+//! (`crate::kept`), so they are checked in the request's one round trip.
+//!
+//! A session lives at most `session_max_age` from its login (SPEC §3): no
+//! token of it expires later, and a refresh past that is refused. An
+//! account has at most [`MAX_SESSIONS`] live sessions; a new login ends the
+//! least recently used beyond that.
 //!
 //! `tokens_valid_after` is kept in whole seconds, like `iat`: a token is
 //! refused when `iat < tokens_valid_after`. A token issued in the very second
@@ -31,11 +36,15 @@ use crate::audit::{self, Event};
 use crate::domain::{AuditKind, Role};
 use crate::entities::user;
 use crate::error::{AppError, AuthError};
+use crate::kept::Version;
 use crate::store::{self, tokens::AuthRow};
 
 /// How stale `sessions.last_used_at` may get before a request refreshes it;
 /// keeps "last used" useful without a write on every request.
 const TOUCH_AFTER_SECONDS: i64 = 60;
+/// Live sessions an account may have; a login past it ends the least
+/// recently used. Also what bounds `/me`'s list of sessions.
+pub const MAX_SESSIONS: usize = 20;
 
 /// A fresh access and refresh token of one session.
 #[derive(Clone)]
@@ -89,11 +98,18 @@ pub struct Authenticated {
     pub csrf: String,
     /// Issued by a password login (not by a refresh).
     pub fresh: bool,
+    /// The version of what `/me` shows of this account, read with the row.
+    pub user_version: Version,
+    /// When the session ends at the latest (Unix seconds).
+    pub session_ends_at: i64,
+    /// The version of every recipe list, read with the row.
+    pub recipes_version: Version,
 }
 
 impl Authenticated {
-    fn new(row: AuthRow, claims: &Claims) -> Self {
+    fn new(app: &App, row: AuthRow, claims: &Claims) -> Self {
         Self {
+            session_ends_at: ends_at(app, row.session_created_at.0),
             id: row.user_id,
             public_id: row.public_id,
             email: row.email,
@@ -106,6 +122,8 @@ impl Authenticated {
             exp: claims.exp,
             csrf: claims.csrf.clone(),
             fresh: claims.fresh,
+            user_version: Version(row.user_version),
+            recipes_version: Version(row.recipes_version),
         }
     }
 
@@ -135,16 +153,27 @@ fn unix_now() -> i64 {
     store::now().unix_timestamp()
 }
 
-/// Signs an access and a refresh token for session `sid`; also returns the
+/// The token ids of one session: whose it is, which, and when it ends at
+/// the latest (`session_max_age` after its login).
+struct SessionIds {
+    sub: Uuid,
+    role: Role,
+    sid: Uuid,
+    ends_at: i64,
+}
+
+/// Signs an access and a refresh token for a session; also returns the
 /// access token's claims, so a caller need not decode what it just signed.
-fn issue(app: &App, sub: Uuid, role: Role, sid: Uuid, csrf: String, fresh: bool) -> anyhow::Result<(TokenPair, Claims)> {
+/// Neither outlives the session.
+fn issue(app: &App, session: &SessionIds, csrf: String, fresh: bool) -> anyhow::Result<(TokenPair, Claims)> {
     let now = unix_now();
+    let SessionIds { sub, role, sid, ends_at } = *session;
     let claims = |token_type: TokenType, ttl: i64| Claims {
         iss: ISSUER.to_owned(),
         sub,
         iat: now,
         nbf: now,
-        exp: now + ttl,
+        exp: (now + ttl).min(ends_at),
         jti: Uuid::new_v4(),
         token_type,
         role,
@@ -161,14 +190,27 @@ fn issue(app: &App, sub: Uuid, role: Role, sid: Uuid, csrf: String, fresh: bool)
     Ok((pair, access))
 }
 
+/// When a session that began at `created_at` ends at the latest.
+pub fn ends_at(app: &App, created_at: OffsetDateTime) -> i64 {
+    created_at.unix_timestamp().saturating_add(app.config.session_max_age)
+}
+
+/// When a session's refresh token issued now expires: its idle timeout,
+/// never past the session's end.
+fn refresh_expiry(app: &App, ends_at: i64) -> i64 {
+    (unix_now() + app.config.refresh_token_ttl).min(ends_at)
+}
+
 /// Starts a session after a successful password login or sign-up.
 pub async fn start(app: &App, user: &user::Model, client: &ClientInfo) -> Result<TokenPair, AppError> {
-    let expires_at = unix_now() + app.config.refresh_token_ttl;
+    let latest_end = unix_now().saturating_add(app.config.session_max_age);
+    let expires_at = refresh_expiry(app, latest_end);
     let new = store::sessions::NewSession { user_agent: client.user_agent.as_deref(), ip_address: client.ip.as_deref(), expires_at };
-    // A new session is on the user's `/me`.
-    let session = app.changes.to_user(user.public_id, store::sessions::create(&app.db, user.id, new)).await?;
+    store::sessions::end_least_recently_used(&app.db, user.id, MAX_SESSIONS - 1).await?;
+    let session = store::sessions::create(&app.db, user.id, new).await?;
     store::users::record_login(&app.db, user.id).await?;
-    Ok(issue(app, user.public_id, user.role, session.sid, random_token(), true)?.0)
+    let ids = SessionIds { sub: user.public_id, role: user.role, sid: session.sid, ends_at: ends_at(app, session.created_at.0).min(latest_end) };
+    Ok(issue(app, &ids, random_token(), true)?.0)
 }
 
 /// A fresh pair for the caller's own session, after they proved their
@@ -177,17 +219,16 @@ pub async fn start(app: &App, user: &user::Model, client: &ClientInfo) -> Result
 /// blocklisted, so a copy of them is worth nothing.
 pub async fn reissue(app: &App, user: &Authenticated, old_refresh: Option<&str>) -> Result<TokenPair, AppError> {
     revoke_own_tokens(app, user, old_refresh).await?;
-    let expires_at = unix_now() + app.config.refresh_token_ttl;
-    touch(app, user.public_id, user.sid, Some(expires_at)).await?;
-    Ok(issue(app, user.public_id, user.role, user.sid, user.csrf.clone(), true)?.0)
+    let ids = SessionIds { sub: user.public_id, role: user.role, sid: user.sid, ends_at: user.session_ends_at };
+    store::sessions::touch(&app.db, user.sid, Some(refresh_expiry(app, ids.ends_at))).await?;
+    Ok(issue(app, &ids, user.csrf.clone(), true)?.0)
 }
 
 /// Blocklists the caller's access token, and `refresh_token` when it belongs
 /// to the same session and user.
 async fn revoke_own_tokens(app: &App, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
-    let access = store::tokens::revoke(&app.db, user.jti, TokenType::Access.as_str(), user.public_id, user.exp);
-    app.changes.to_user(user.public_id, access).await?;
-    if let Some(claims) = refresh_token.and_then(|token| app.keys.verify(token, TokenType::Refresh).ok()) {
+    store::tokens::revoke(&app.db, user.jti, TokenType::Access.as_str(), user.public_id, user.exp).await?;
+    if let Some(claims) = refresh_token.and_then(|token| app.keys.verify(&app.kept, token, TokenType::Refresh).ok()) {
         if claims.sid == user.sid && claims.sub == user.public_id {
             store::tokens::revoke(&app.db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
         }
@@ -204,13 +245,12 @@ async fn load(app: &App, claims: &Claims) -> Result<AuthRow, AppError> {
         // session that never existed.
         AppError::Unauthenticated(AuthError::Revoked)
     })?;
-    admit(&row, claims)?;
+    admit(app, &row, claims)?;
     Ok(row)
 }
 
-/// What the row of a token's session says about the token's own claims:
-/// checked on every request, also when the row was kept in memory.
-fn admit(row: &AuthRow, claims: &Claims) -> Result<(), AppError> {
+/// What the row of a token's session says about the token's own claims.
+fn admit(app: &App, row: &AuthRow, claims: &Claims) -> Result<(), AppError> {
     if row.public_id != claims.sub {
         return Err(AppError::Unauthenticated(AuthError::Invalid));
     }
@@ -218,61 +258,49 @@ fn admit(row: &AuthRow, claims: &Claims) -> Result<(), AppError> {
     if row.session_revoked_at.is_some() || row.disabled_at.is_some() || before_cutoff {
         return Err(AppError::Unauthenticated(AuthError::Revoked));
     }
+    // A token is never issued past its session's end, but the operator
+    // may have shortened `session_max_age` since.
+    if unix_now() > ends_at(app, row.session_created_at.0) {
+        return Err(AppError::Unauthenticated(AuthError::Expired));
+    }
     Ok(())
 }
 
 /// Accepts an access token, or says why not.
 pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppError> {
-    let claims = app.keys.verify(token, TokenType::Access).map_err(AppError::Unauthenticated)?;
-    let row = match app.auth_cache.get(claims.jti, claims.sid, claims.sub) {
-        Ok(row) => {
-            admit(&row, &claims)?;
-            row
-        }
-        Err(stamp) => {
-            let row = load(app, &claims).await?;
-            if row.revoked_jti.is_some() {
-                return Err(AppError::Unauthenticated(AuthError::Revoked));
-            }
-            app.auth_cache.put(claims.jti, claims.sid, stamp, &row);
-            row
-        }
-    };
+    let claims = app.keys.verify(&app.kept, token, TokenType::Access).map_err(AppError::Unauthenticated)?;
+    let row = load(app, &claims).await?;
+    if row.revoked_jti.is_some() {
+        return Err(AppError::Unauthenticated(AuthError::Revoked));
+    }
     if unix_now() - row.session_last_used_at.0.unix_timestamp() > TOUCH_AFTER_SECONDS {
-        if let Err(e) = touch(app, claims.sub, claims.sid, None).await {
+        if let Err(e) = store::sessions::touch(&app.db, claims.sid, None).await {
             tracing::warn!(error = %e, "could not record session use");
         }
     }
-    Ok(Authenticated::new(row, &claims))
-}
-
-/// Records that session `sid` of `user` was used now (and lives until
-/// `expires_at`). `/me` lists sessions by last use, and the kept row of the
-/// guard holds it too: both are read again.
-async fn touch(app: &App, user: Uuid, sid: Uuid, expires_at: Option<i64>) -> Result<(), sea_orm::DbErr> {
-    app.changes.to_user(user, store::sessions::touch(&app.db, sid, expires_at)).await
+    Ok(Authenticated::new(app, row, &claims))
 }
 
 /// Uses a refresh token once: blocklists it and issues a new pair of the same
 /// session. A refresh token that was already used (or revoked at logout)
 /// revokes its whole session: someone holds a copy (SPEC §3 reuse detection).
 pub async fn refresh(app: &App, token: &str, client: &ClientInfo) -> Result<(Authenticated, TokenPair), AppError> {
-    let claims = app.keys.verify(token, TokenType::Refresh).map_err(AppError::Unauthenticated)?;
+    let claims = app.keys.verify(&app.kept, token, TokenType::Refresh).map_err(AppError::Unauthenticated)?;
     let row = load(app, &claims).await?;
     // The blocklist insert is the atomic "first use": of two concurrent uses
     // of one token, exactly one inserts.
     let first_use = row.revoked_jti.is_none()
         && store::tokens::revoke(&app.db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
     if !first_use {
-        app.changes.to_user(claims.sub, store::sessions::revoke(&app.db, claims.sid, None)).await?;
+        store::sessions::revoke(&app.db, claims.sid, None).await?;
         tracing::warn!(sid = %claims.sid, user = %claims.sub, "refresh token reused; session revoked");
         audit::record(app, client, Event::about(AuditKind::RefreshReuseDetected, Some(claims.sub))).await;
         return Err(AppError::Unauthenticated(AuthError::Revoked));
     }
-    let expires_at = unix_now() + app.config.refresh_token_ttl;
-    touch(app, claims.sub, claims.sid, Some(expires_at)).await?;
-    let (pair, access) = issue(app, row.public_id, row.role, claims.sid, claims.csrf.clone(), false)?;
-    Ok((Authenticated::new(row, &access), pair))
+    let ids = SessionIds { sub: row.public_id, role: row.role, sid: claims.sid, ends_at: ends_at(app, row.session_created_at.0) };
+    store::sessions::touch(&app.db, claims.sid, Some(refresh_expiry(app, ids.ends_at))).await?;
+    let (pair, access) = issue(app, &ids, claims.csrf.clone(), false)?;
+    Ok((Authenticated::new(app, row, &access), pair))
 }
 
 /// Logs out one session: blocklists its access token (and the refresh token,
@@ -280,7 +308,7 @@ pub async fn refresh(app: &App, token: &str, client: &ClientInfo) -> Result<(Aut
 /// retires every other token it ever issued.
 pub async fn end(app: &App, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
     revoke_own_tokens(app, user, refresh_token).await?;
-    app.changes.to_user(user.public_id, store::sessions::revoke(&app.db, user.sid, None)).await?;
+    store::sessions::revoke(&app.db, user.sid, None).await?;
     Ok(())
 }
 
@@ -288,11 +316,8 @@ pub async fn end(app: &App, user: &Authenticated, refresh_token: Option<&str>) -
 /// every token issued before now stops working and every session ends.
 /// Returns how many live sessions ended.
 pub async fn end_all(app: &App, user: Account) -> Result<u64, AppError> {
-    let ended = app.changes.to_user(user.public_id, async {
-        store::users::bump_tokens_valid_after(&app.db, user.id).await?;
-        store::sessions::revoke_all(&app.db, user.id, None).await
-    });
-    Ok(ended.await?)
+    store::users::bump_tokens_valid_after(&app.db, user.id).await?;
+    Ok(store::sessions::revoke_all(&app.db, user.id, None).await?)
 }
 
 /// A password change: every session but `keep` ends, and with it every
@@ -302,15 +327,15 @@ pub async fn end_all(app: &App, user: Account) -> Result<u64, AppError> {
 /// keeps its caller logged in; the pages, which hand the browser a new pair
 /// at once, also call [`cut_off`].
 pub async fn end_others(app: &App, user: Account, keep: Uuid) -> Result<u64, AppError> {
-    Ok(app.changes.to_user(user.public_id, store::sessions::revoke_all(&app.db, user.id, Some(keep))).await?)
+    Ok(store::sessions::revoke_all(&app.db, user.id, Some(keep)).await?)
 }
 
 /// Every token of the user issued before now stops working (sessions stay).
 pub async fn cut_off(app: &App, user: Account) -> Result<(), AppError> {
-    Ok(app.changes.to_user(user.public_id, store::users::bump_tokens_valid_after(&app.db, user.id)).await?)
+    Ok(store::users::bump_tokens_valid_after(&app.db, user.id).await?)
 }
 
 /// Ends one of `user`'s sessions; whether a live one ended.
 pub async fn end_one(app: &App, user: Account, sid: Uuid) -> Result<bool, AppError> {
-    Ok(app.changes.to_user(user.public_id, store::sessions::revoke(&app.db, sid, Some(user.id))).await?)
+    Ok(store::sessions::revoke(&app.db, sid, Some(user.id)).await?)
 }

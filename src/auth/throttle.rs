@@ -18,6 +18,10 @@
 //! rest refused. A refused attempt takes its row back too, which keeps the
 //! table bounded by the limits; the hourly purge removes rows older than
 //! the window.
+//!
+//! Sign-ups are counted the same way, per client address alone, with limits
+//! and a window of their own (SPEC §6): an attempt is recorded before the
+//! account is made and taken back when no account was made.
 
 use sha2::{Digest, Sha256};
 
@@ -38,13 +42,20 @@ const RESET_ADDRESS: &str = "rs_addr";
 /// address, so no one can flood someone else's inbox through the site.
 const VERIFY_ACCOUNT: &str = "vf_acct";
 const VERIFY_ADDRESS: &str = "vf_addr";
+/// Accounts made, per client address.
+const SIGNUP_ADDRESS: &str = "su_addr";
 
 /// The counters one login attempt touches.
 pub struct LoginThrottle<'a> {
     app: &'a App,
-    account: String,
+    /// `None` where only the address is counted (sign-ups).
+    account: Option<String>,
     address: Option<String>,
     scopes: (&'static str, &'static str),
+    /// The most attempts per account and per address within `window`.
+    limits: (u64, u64),
+    /// Seconds.
+    window: i64,
 }
 
 /// An attempt that passed the check, recorded as a failure until
@@ -71,7 +82,28 @@ fn wait(newest: &[i64], limit: u64, window: i64, now: i64) -> Option<u64> {
 
 impl<'a> LoginThrottle<'a> {
     pub fn new(app: &'a App, email: &str, client: &ClientInfo) -> Self {
-        Self { app, account: account_key(email), address: client.ip.clone(), scopes: (ACCOUNT, ADDRESS) }
+        let rules: ThrottleRules = app.config.throttle;
+        Self {
+            app,
+            account: Some(account_key(email)),
+            address: client.ip.clone(),
+            scopes: (ACCOUNT, ADDRESS),
+            limits: (rules.per_account, rules.per_address),
+            window: rules.window,
+        }
+    }
+
+    /// The counter of sign-ups from the client's address.
+    pub fn for_signups(app: &'a App, client: &ClientInfo) -> Self {
+        let rules: ThrottleRules = app.config.throttle;
+        Self {
+            app,
+            account: None,
+            address: client.ip.clone(),
+            scopes: (SIGNUP_ADDRESS, SIGNUP_ADDRESS),
+            limits: (0, rules.signups_per_address),
+            window: rules.signup_window,
+        }
     }
 
     /// The counters of verification links sent to `email`.
@@ -86,19 +118,16 @@ impl<'a> LoginThrottle<'a> {
 
     /// The counters of this attempt, with their limits.
     fn counters(&self) -> Vec<(&'static str, &str, u64)> {
-        let rules: ThrottleRules = self.app.config.throttle;
-        let mut counters = vec![(self.scopes.0, self.account.as_str(), rules.per_account)];
-        if let Some(address) = &self.address {
-            counters.push((self.scopes.1, address.as_str(), rules.per_address));
-        }
-        counters
+        let account = self.account.as_deref().map(|account| (self.scopes.0, account, self.limits.0));
+        let address = self.address.as_deref().map(|address| (self.scopes.1, address, self.limits.1));
+        account.into_iter().chain(address).collect()
     }
 
     /// Records this attempt and lets it through, or refuses it with
     /// `Throttled` when the account or the address is past its limit.
     pub async fn attempt(&self) -> Result<Attempt, AppError> {
         let db = &self.app.db;
-        let window = self.app.config.throttle.window;
+        let window = self.window;
         let now = store::now().unix_timestamp();
         let since = now - window;
         let mut rows = Vec::new();
@@ -125,18 +154,27 @@ impl<'a> LoginThrottle<'a> {
     /// A right password: the attempt is no failure, and the account's count
     /// starts again.
     pub async fn succeeded(&self, attempt: Attempt) -> Result<(), AppError> {
-        store::throttle::forget(&self.app.db, &attempt.rows).await?;
-        Ok(store::throttle::clear(&self.app.db, self.scopes.0, &self.account).await?)
+        self.take_back(attempt).await?;
+        match &self.account {
+            Some(account) => Ok(store::throttle::clear(&self.app.db, self.scopes.0, account).await?),
+            None => Ok(()),
+        }
+    }
+
+    /// An attempt that did not count after all (a sign-up that made no
+    /// account).
+    pub async fn take_back(&self, attempt: Attempt) -> Result<(), AppError> {
+        Ok(store::throttle::forget(&self.app.db, &attempt.rows).await?)
     }
 
     /// Counts a request that is never taken back (asking for a link), or
     /// refuses it past a limit.
     pub async fn count(&self) -> Result<(), AppError> {
-        self.attempt().await.map(|attempt| self.failed(attempt))
+        self.attempt().await.map(|attempt| self.stays_counted(attempt))
     }
 
-    /// A wrong password: the attempt stays counted.
-    pub fn failed(&self, attempt: Attempt) {
+    /// A wrong password, or an account made: the attempt stays counted.
+    pub fn stays_counted(&self, attempt: Attempt) {
         drop(attempt);
     }
 }

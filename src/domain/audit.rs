@@ -36,10 +36,13 @@ pub enum AuditKind {
     ForcedLogout,
     #[sea_orm(string_value = "user_deleted")]
     UserDeleted,
+    /// The user deleted their own account (an admin's delete is `UserDeleted`).
+    #[sea_orm(string_value = "account_deleted")]
+    AccountDeleted,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 13] = [
+    pub const ALL: [AuditKind; 14] = [
         AuditKind::Signup,
         AuditKind::Login,
         AuditKind::LoginFailed,
@@ -53,6 +56,7 @@ impl AuditKind {
         AuditKind::UserEnabled,
         AuditKind::ForcedLogout,
         AuditKind::UserDeleted,
+        AuditKind::AccountDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -70,6 +74,7 @@ impl AuditKind {
             AuditKind::UserEnabled => "user_enabled",
             AuditKind::ForcedLogout => "forced_logout",
             AuditKind::UserDeleted => "user_deleted",
+            AuditKind::AccountDeleted => "account_deleted",
         }
     }
 
@@ -89,6 +94,7 @@ impl AuditKind {
             AuditKind::UserEnabled => "Account enabled",
             AuditKind::ForcedLogout => "Logged out by an admin",
             AuditKind::UserDeleted => "Account deleted",
+            AuditKind::AccountDeleted => "Account deleted by its owner",
         }
     }
 }

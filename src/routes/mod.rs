@@ -16,7 +16,7 @@ use rocket::{catch, catchers, routes, Catcher, Request, Route};
 use crate::error::{take_failure, ApiError, AppError, AuthError, PageError};
 
 pub fn pages() -> Vec<Route> {
-    use pages::{account, admin, home, me, recipes, reset};
+    use pages::{account, account_delete, admin, home, me, recipes, reset};
     routes![
         home::home,
         health::healthz,
@@ -37,6 +37,8 @@ pub fn pages() -> Vec<Route> {
         me::verification_resend,
         me::email_form,
         me::email_change,
+        account_delete::account_delete_form,
+        account_delete::account_delete,
         account::verify_email,
         admin::admin_home,
         admin::admin_users,
@@ -60,7 +62,7 @@ pub fn pages() -> Vec<Route> {
 }
 
 pub fn api() -> Vec<Route> {
-    use api::{auth, recipes, users};
+    use api::{auth, me, recipes, users};
     routes![
         users::register,
         users::list,
@@ -73,6 +75,7 @@ pub fn api() -> Vec<Route> {
         auth::logout_delete,
         auth::me,
         auth::change_password,
+        me::delete,
         auth::forgot_password,
         auth::reset_password,
         recipes::list,

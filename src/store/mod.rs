@@ -12,6 +12,7 @@ pub mod sessions;
 pub mod throttle;
 pub mod tokens;
 pub mod users;
+pub mod versions;
 
 use sea_orm::prelude::TimeUnixTimestamp;
 use sea_orm::{DbErr, SqlErr};

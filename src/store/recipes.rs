@@ -10,7 +10,7 @@ use crate::domain::{NewRecipe, Username, Visibility};
 use crate::entities::{recipe, user};
 
 /// Who is looking: decides which private recipes exist for them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Viewer {
     Anonymous,
     User(i64),

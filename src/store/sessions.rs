@@ -61,6 +61,14 @@ pub async fn revoke<C: ConnectionTrait>(db: &C, sid: Uuid, user_id: Option<i64>)
     Ok(update.exec(db).await?.rows_affected > 0)
 }
 
+/// Revokes every live session of every user.
+pub async fn revoke_everyone<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    let update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(now_ts())))
+        .filter(session::Column::RevokedAt.is_null());
+    Ok(update.exec(db).await?.rows_affected)
+}
+
 /// Revokes every live session of a user, optionally sparing one.
 pub async fn revoke_all<C: ConnectionTrait>(db: &C, user_id: i64, except: Option<Uuid>) -> Result<u64, DbErr> {
     let mut update = session::Entity::update_many()
@@ -94,4 +102,19 @@ pub async fn count_active<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<u6
         .filter(session::Column::ExpiresAt.gt(now_ts()))
         .count(db)
         .await
+}
+
+/// Ends a user's live sessions beyond the `keep` most recently used;
+/// returns how many ended.
+pub async fn end_least_recently_used<C: ConnectionTrait>(db: &C, user_id: i64, keep: usize) -> Result<u64, DbErr> {
+    let live = list_active(db, user_id).await?;
+    let beyond: Vec<Uuid> = live.iter().skip(keep).map(|session| session.sid).collect();
+    if beyond.is_empty() {
+        return Ok(0);
+    }
+    let update = session::Entity::update_many()
+        .col_expr(session::Column::RevokedAt, Expr::value(Some(now_ts())))
+        .filter(session::Column::Sid.is_in(beyond))
+        .filter(session::Column::RevokedAt.is_null());
+    Ok(update.exec(db).await?.rows_affected)
 }

@@ -22,15 +22,22 @@ pub struct AuthRow {
     pub tokens_valid_after: TimeUnixTimestamp,
     pub session_revoked_at: Option<TimeUnixTimestamp>,
     pub session_last_used_at: TimeUnixTimestamp,
+    pub session_created_at: TimeUnixTimestamp,
+    /// The version of what `/me` shows of the user (`crate::kept`).
+    pub user_version: i64,
+    /// The version of every recipe list, read in the same round trip.
+    pub recipes_version: i64,
     /// `Some` when this token's `jti` is on the blocklist.
     pub revoked_jti: Option<Uuid>,
 }
 
-/// The session `sid` joined with its user, plus whether `jti` is blocklisted:
-/// one indexed round trip per authenticated request.
+/// The session `sid` joined with its user, plus whether `jti` is blocklisted
+/// and the versions of what is kept in memory: one indexed round trip per
+/// authenticated request.
 ///
 /// ```sql
-/// SELECT u.id, …, s.revoked_at, s.last_used_at, r.jti
+/// SELECT u.id, …, u.version, s.revoked_at, s.last_used_at, s.created_at, r.jti,
+///        (SELECT value FROM versions WHERE name = 'recipes')
 /// FROM sessions s JOIN users u ON u.id = s.user_id
 /// LEFT JOIN revoked_tokens r ON r.jti = $jti
 /// WHERE s.sid = $sid
@@ -51,12 +58,15 @@ pub async fn auth_row<C: ConnectionTrait>(db: &C, sid: Uuid, jti: Uuid) -> Resul
         ("users", "disabled_at", "disabled_at"),
         ("users", "tokens_valid_after", "tokens_valid_after"),
         ("sessions", "revoked_at", "session_revoked_at"),
+        ("users", "version", "user_version"),
         ("sessions", "last_used_at", "session_last_used_at"),
+        ("sessions", "created_at", "session_created_at"),
         ("revoked_tokens", "jti", "revoked_jti"),
     ] {
         let (expr, alias) = column(table, name, alias);
         statement.expr_as(expr, alias);
     }
+    statement.expr_as(super::versions::recipes_subquery(), Alias::new("recipes_version"));
     statement
         .from(session::Entity)
         .inner_join(

@@ -208,6 +208,15 @@ pub async fn bump_tokens_valid_after<C: ConnectionTrait>(db: &C, id: i64) -> Res
         .map(drop)
 }
 
+/// Every user's `tokens_valid_after` moves to now.
+pub async fn cut_off_everyone<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    let now = now_ts();
+    let update = user::Entity::update_many()
+        .col_expr(user::Column::TokensValidAfter, Expr::value(now))
+        .col_expr(user::Column::UpdatedAt, Expr::value(now));
+    Ok(update.exec(db).await?.rows_affected)
+}
+
 /// Users, newest first, optionally those whose email or username contains
 /// `q` (literally and case-insensitively: both columns are stored folded).
 pub async fn list<C: ConnectionTrait>(

@@ -29,6 +29,17 @@ pub fn human(at: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// A span of time in the largest whole unit it fills: "30 days", "2 hours".
+pub fn span(seconds: i64) -> String {
+    let (count, unit) = match seconds {
+        s if s >= 86_400 => (s / 86_400, "day"),
+        s if s >= 3_600 => (s / 3_600, "hour"),
+        s if s >= 60 => (s / 60, "minute"),
+        s => (s, "second"),
+    };
+    format!("{count} {unit}{}", if count == 1 { "" } else { "s" })
+}
+
 /// SPEC §5's user object: no hash, no internal id.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserView {
@@ -197,12 +208,17 @@ pub struct SessionView {
     pub ip: String,
     pub created: String,
     pub last_used: String,
+    /// When it ends at the latest (`session_max_age` after its login),
+    /// however much it is used.
+    pub ends: String,
     pub current: bool,
 }
 
 impl SessionView {
-    pub fn new(session: &session::Model, current_sid: Uuid) -> Self {
+    pub fn new(session: &session::Model, current_sid: Uuid, ends_at: i64) -> Self {
+        let ends = time::OffsetDateTime::from_unix_timestamp(ends_at).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
         Self {
+            ends: human(ends),
             sid: session.sid,
             device: device::describe(session.user_agent.as_deref()),
             ip: session.ip_address.clone().unwrap_or_else(|| "—".into()),
@@ -276,6 +292,16 @@ impl From<&user::Model> for AdminUserView {
             status: if user.disabled_at.is_some() { "disabled" } else { "active" },
             created: human(user.created_at.0),
             last_login: user.last_login_at.map_or_else(|| "never".to_owned(), |at| human(at.0)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn spans_are_told_in_their_largest_whole_unit() {
+        for (seconds, told) in [(2_592_000, "30 days"), (86_400, "1 day"), (7_200, "2 hours"), (90, "1 minute"), (1, "1 second"), (59, "59 seconds")] {
+            assert_eq!(super::span(seconds), told, "{seconds} s");
         }
     }
 }

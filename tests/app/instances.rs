@@ -1,8 +1,8 @@
 //! Several recipebox processes on one database (SPEC.md §3, §6): whatever
 //! one instance revokes, the other refuses on the very next request, and
 //! the login counters and the unique email hold across them. Every token is
-//! used on both instances before it is revoked, so each instance has it in
-//! its authentication cache (on SQLite) when the other revokes it. The database
+//! used on both instances before it is revoked, and every list read twice,
+//! so each instance has kept what it could when the other writes. The database
 //! is the suite's: an SQLite file both processes open, or with
 //! `TEST_DATABASE_URL` a database of its own on PostgreSQL or MariaDB.
 
@@ -25,8 +25,8 @@ fn bearer(token: &str) -> String {
 struct Cluster {
     a: TestServer,
     b: TestServer,
-    _database: TestDatabase,
-    _dir: tempfile::TempDir,
+    database: TestDatabase,
+    dir: tempfile::TempDir,
 }
 
 impl Cluster {
@@ -47,7 +47,7 @@ impl Cluster {
             .output()
             .unwrap();
         assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-        Self { a, b, _database: database, _dir: dir }
+        Self { a, b, database, dir }
     }
 }
 
@@ -249,4 +249,106 @@ fn twenty_concurrent_signups_of_one_email_over_both_instances_make_one_account()
     statuses.sort_unstable();
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 1, "exactly one account: {statuses:?}");
     assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "the rest are 409, none 500 or 503: {statuses:?}");
+}
+
+/// Runs `sql` on the cluster's database from outside both instances, as an
+/// operator with `sqlite3` or `psql` would, or as a writer that committed
+/// and then died before anything else ran.
+fn write_beside_the_app(c: &Cluster, sql: &str) {
+    let runtime = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let db = sea_orm::Database::connect(c.database.url.as_str()).await.unwrap();
+        sea_orm::ConnectionTrait::execute_unprepared(&db, sql).await.unwrap();
+        db.close().await.unwrap();
+    });
+}
+
+fn visitor_sees(server: &TestServer, name: &str) -> bool {
+    let (status, page) = server.request("GET", "/recipes", "", "");
+    assert_eq!(status, 200);
+    page.contains(name)
+}
+
+#[test]
+fn writes_committed_beside_the_app_hold_on_the_next_request_of_every_instance() {
+    let c = Cluster::start();
+    let jo = signup(&c.a, "joy");
+    let body = json!({"name": "Quince paste", "cook_time": 90, "directions": "Stir."}).to_string();
+    assert_eq!(c.a.request("POST", "/api/v1/recipes", &bearer(token(&jo, "access_token")), &body).0, 201);
+    for server in [&c.a, &c.b] {
+        assert!(visitor_sees(server, "Quince paste"));
+        assert!(visitor_sees(server, "Quince paste"), "asked twice: the list is kept now");
+        assert_eq!(me(server, &jo).0, 200);
+    }
+    // No code of the app runs after these commits.
+    write_beside_the_app(&c, "UPDATE recipes SET visibility = 'private'");
+    for server in [&c.a, &c.b] {
+        assert!(!visitor_sees(server, "Quince paste"), "a private recipe leaves every visitor's list at once");
+    }
+    write_beside_the_app(&c, "UPDATE users SET disabled_at = 1 WHERE username = 'joy'");
+    for server in [&c.a, &c.b] {
+        let refused = me(server, &jo);
+        assert_eq!((refused.0, error_code(&refused).as_str()), (401, "token_revoked"), "a disabled user's token, at once");
+    }
+}
+
+#[test]
+fn ending_every_session_from_the_command_line_holds_at_once_on_running_instances() {
+    let c = Cluster::start();
+    let kim = signup(&c.a, "kim");
+    let admin = login(&c.b, "admin@example.com");
+    for server in [&c.a, &c.b] {
+        assert_eq!(me(server, &kim).0, 200);
+        assert_eq!(me(server, &admin).0, 200);
+    }
+    let ended = Command::new(env!("CARGO_BIN_EXE_recipebox"))
+        .args(["sessions", "end-all"])
+        .env("DATABASE_URL", &c.database.url)
+        .env("ROCKET_JWT_SECRET", SECRET)
+        .current_dir(c.dir.path())
+        .output()
+        .unwrap();
+    assert!(ended.status.success(), "{}", String::from_utf8_lossy(&ended.stderr));
+    assert!(String::from_utf8_lossy(&ended.stdout).contains("sessions"), "it says what it did");
+    for server in [&c.a, &c.b] {
+        for pair in [&kim, &admin] {
+            let refused = me(server, pair);
+            assert_eq!((refused.0, error_code(&refused).as_str()), (401, "token_revoked"));
+        }
+        let refresh = server.request("POST", "/api/v1/auth/refresh", &bearer(token(&kim, "refresh_token")), "");
+        assert_eq!(refresh.0, 401, "refresh tokens too");
+    }
+    assert_eq!(me(&c.a, &login(&c.a, "kim@example.com")).0, 200, "a login made after works");
+}
+
+#[test]
+fn two_instances_that_reach_one_sqlite_file_by_different_paths_share_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    if crate::helpers::server_url().is_some() {
+        eprintln!("skipped: a file path is an SQLite matter");
+        return;
+    }
+    let real = dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::os::unix::fs::symlink(&real, dir.path().join("link")).unwrap();
+    let by_path = format!("sqlite://{}?mode=rwc", real.join("r.db").display());
+    let by_link = format!("sqlite://{}?mode=rwc", dir.path().join("link").join("r.db").display());
+    let a = TestServer::start_on(Some(&by_path), &[]).expect("A starts");
+    let b = TestServer::start_on(Some(&by_link), &[]).expect("B starts");
+    let lee = signup(&a, "lee");
+    let auth = bearer(token(&lee, "access_token"));
+    let body = json!({"name": "Nettle soup", "cook_time": 30, "directions": "Simmer."}).to_string();
+    let (status, created) = a.request("POST", "/api/v1/recipes", &auth, &body);
+    assert_eq!(status, 201);
+    for server in [&a, &b] {
+        assert_eq!(me(server, &lee).0, 200);
+        assert!(visitor_sees(server, "Nettle soup"));
+    }
+    let id = json_of(&created)["id"].as_i64().unwrap();
+    let private = json!({"name": "Nettle soup", "cook_time": 30, "directions": "Simmer.", "visibility": "private"}).to_string();
+    assert_eq!(a.request("PUT", &format!("/api/v1/recipes/{id}"), &auth, &private).0, 200);
+    assert!(!visitor_sees(&b, "Nettle soup"), "made private on A, gone from B's visitor list at once");
+    assert_eq!(a.request("POST", "/api/v1/auth/logout", &auth, "").0, 204);
+    let refused = me(&b, &lee);
+    assert_eq!((refused.0, error_code(&refused).as_str()), (401, "token_revoked"), "logged out on A, refused on B at once");
 }

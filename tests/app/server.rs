@@ -118,3 +118,31 @@ fn the_binary_prints_its_version() {
     assert_eq!(String::from_utf8(output.stdout).unwrap().trim(), format!("recipebox {}", env!("CARGO_PKG_VERSION")));
 }
 
+
+#[test]
+fn the_binary_starts_in_an_empty_folder_creating_every_folder_it_writes_to() {
+    // As docs/deploy.md has it: a configured secret, and the folders named
+    // by the configuration missing, the default `data/` among them.
+    for (database, outbox) in [
+        ("sqlite://data/recipebox.db?mode=rwc", None),
+        ("sqlite://var/lib/recipebox/site.db?mode=rwc", Some("spool/mail/outbox")),
+    ] {
+        let mut env = vec![("DATABASE_URL", database)];
+        if let Some(outbox) = outbox {
+            env.push(("ROCKET_OUTBOX_DIR", outbox));
+        }
+        let server = TestServer::start(&env).unwrap_or_else(|log| panic!("{database}: the server did not start:\n{log}"));
+        assert_eq!(server.request("GET", "/healthz", "", "").0, 200);
+        let signup = r#"{"email":"ann@example.com","username":"ann_lee","password":"a long secret phrase"}"#;
+        assert_eq!(server.request("POST", "/api/v1/users", "Content-Type: application/json\r\n", signup).0, 201);
+        let file = database.trim_start_matches("sqlite://").split('?').next().unwrap();
+        assert!(server.dir.path().join(file).is_file(), "{file} was created");
+        let outbox = server.dir.path().join(outbox.unwrap_or("data/outbox"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::read_dir(&outbox).map_or(0, Iterator::count) == 0 {
+            assert!(std::time::Instant::now() < deadline, "the sign-up's message reached {}", outbox.display());
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(!server.dir.path().join("data/jwt_secret").exists(), "a configured secret is not written out");
+    }
+}

@@ -8,7 +8,7 @@ use rocket::{delete, get, post, Request, State};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{openapi, NoStore};
+use super::{responses, NoStore};
 use crate::accounts;
 use crate::app::App;
 use crate::accounts::PasswordChange;
@@ -82,7 +82,7 @@ impl<'r> FromData<'r> for LoginCredentials {
     security((), ("basic" = [])),
     responses(
         (status = 200, description = "Logged in.", body = TokenResponse),
-        (status = 429, response = openapi::TooManyRequests),
+        (status = 429, response = responses::TooManyRequests),
     )
 )]
 #[post("/auth/login", data = "<credentials>")]
@@ -192,7 +192,7 @@ pub struct PasswordChangeRequest {
     security(("access_token" = [])),
     responses(
         (status = 204, description = "Changed; every other session has ended."),
-        (status = 429, response = openapi::TooManyRequests),
+        (status = 429, response = responses::TooManyRequests),
     )
 )]
 #[post("/me/password", data = "<body>")]
@@ -230,7 +230,7 @@ pub struct ForgotPasswordRequest {
     request_body = ForgotPasswordRequest,
     responses(
         (status = 202, description = "Accepted; a link is mailed if the account exists."),
-        (status = 429, response = openapi::TooManyRequests),
+        (status = 429, response = responses::TooManyRequests),
     )
 )]
 #[post("/auth/forgot-password", data = "<body>")]
@@ -261,7 +261,7 @@ pub struct ResetPasswordRequest {
     request_body = ResetPasswordRequest,
     responses(
         (status = 204, description = "The password is changed; every session of the account has ended."),
-        (status = 429, response = openapi::TooManyRequests),
+        (status = 429, response = responses::TooManyRequests),
     )
 )]
 #[post("/auth/reset-password", data = "<body>")]

@@ -2,8 +2,10 @@
 //! never cookies, so it needs no CSRF token.
 
 pub mod auth;
+pub mod me;
 pub mod openapi;
 pub mod recipes;
+pub mod responses;
 pub mod users;
 
 use rocket::http::uri::{fmt::Path, Segments};

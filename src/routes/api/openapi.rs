@@ -22,10 +22,13 @@ use rocket_dyn_templates::{context, Template};
 use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{OpenApi as Document, Ref, RefOr};
-use utoipa::{Modify, OpenApi, ToResponse};
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::Config;
 
-use super::{auth, recipes, users};
+use super::responses::{
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized, ValidationFailed,
+};
+use super::{auth, me, recipes, users};
 use crate::error::ErrorEnvelope;
 
 /// Where the API is mounted; the document's paths start with it.
@@ -45,6 +48,7 @@ pub const BASE: &str = "/api/v1";
         auth::logout_delete,
         auth::me,
         auth::change_password,
+        me::delete,
         auth::forgot_password,
         auth::reset_password,
         recipes::list,
@@ -160,35 +164,6 @@ impl Modify for ShapeErrors {
             }
         }
     }
-}
-
-/// The shared error responses, each with the error envelope as its body.
-macro_rules! error_responses {
-    ($($name:ident: $description:literal $(, $header:literal = $header_description:literal)?;)*) => {$(
-        #[derive(ToResponse)]
-        #[response(
-            description = $description,
-            content_type = "application/json",
-            $(headers(($header = String, description = $header_description)))?
-        )]
-        #[allow(dead_code)]
-        pub struct $name(ErrorEnvelope);
-    )*};
-}
-
-error_responses! {
-    BadRequest: "Malformed: the body is not JSON, or a header cannot be used (`bad_request`).";
-    Unauthorized: "No token, or one that is not accepted: `token_missing`, `token_invalid`, `token_expired`, \
-                   `token_revoked`, `wrong_token_type`, `fresh_token_required`; `invalid_credentials` at login.",
-        "WWW-Authenticate" = "`Bearer` with `error=\"invalid_token\"` and a description.";
-    Forbidden: "Not allowed for this user (`forbidden`), or a cross-site request (`cross_origin`).";
-    NotFound: "Nothing there, or nothing this caller may see (`not_found`).";
-    Conflict: "Already taken (`conflict`, with `fields`), or the last active admin (`last_admin`).";
-    PayloadTooLarge: "The body is over 512 KiB (`payload_too_large`).";
-    ValidationFailed: "Fields or query parameters that are not valid (`validation_failed`, with a message per field \
-                       in `fields`).";
-    TooManyRequests: "Too many attempts (`too_many_requests`).", "Retry-After" = "Seconds to wait.";
-    ServiceUnavailable: "The database is briefly unavailable (`service_unavailable`).", "Retry-After" = "Seconds to wait.";
 }
 
 /// Swagger UI's settings: this document, no call to an outside validator;

@@ -7,7 +7,7 @@ use rocket::{delete, get, post, put, uri, State};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{list_params, openapi, JsonResult};
+use super::{list_params, responses, JsonResult};
 use crate::routes::paging::author_term;
 use crate::app::App;
 use crate::catalog;
@@ -15,7 +15,7 @@ use crate::auth::{ApiUser, MaybeApiUser};
 use crate::domain::{NewRecipe, RecipeInput, Visibility};
 use crate::error::{ApiResult, AppError};
 use crate::routes::json::JsonBody;
-use crate::routes::pages::recipes::viewer;
+use crate::catalog::viewer;
 use crate::store::recipes::{self, RecipeFilter, RecipeRow};
 use crate::views::{PageView, RecipeView};
 use crate::routes::ids::ValidIds;
@@ -91,7 +91,7 @@ pub async fn list(
 ) -> JsonResult<PageView<RecipeView>> {
     let (paging, q) = list_params(page.as_deref(), per_page.as_deref(), q.as_deref())?;
     let filter = RecipeFilter { q, author: author_term(author.as_deref()), ..Default::default() };
-    let found = catalog::list(app, viewer(user.0.as_ref()), filter, paging.page, paging.per_page).await?;
+    let found = catalog::list(app, user.0.as_ref(), filter, paging.page, paging.per_page).await?;
     Ok(Json(PageView::map(found.page.clone(), RecipeView::from)))
 }
 
@@ -137,7 +137,7 @@ pub async fn show(_ids: ValidIds, id: i64, user: MaybeApiUser, app: &State<App>)
     security(("access_token" = [])),
     responses(
         (status = 200, description = "The recipe as it is now.", body = RecipeView),
-        (status = 403, response = openapi::Forbidden),
+        (status = 403, response = responses::Forbidden),
     )
 )]
 #[put("/recipes/<id>", data = "<body>")]
@@ -165,7 +165,7 @@ pub async fn update(
     security(("access_token" = [])),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 403, response = openapi::Forbidden),
+        (status = 403, response = responses::Forbidden),
     )
 )]
 #[delete("/recipes/<id>")]

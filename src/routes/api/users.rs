@@ -7,7 +7,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{list_params, openapi, JsonResult, NoStore};
+use super::{list_params, responses, JsonResult, NoStore};
 use crate::accounts::{self, admin, SignupInput};
 use crate::app::App;
 use crate::auth::{ApiAdmin, ApiUser, ClientInfo};
@@ -41,7 +41,7 @@ pub struct RegisterRequest {
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Signed up and logged in.", body = TokenResponse),
-        (status = 409, response = openapi::Conflict),
+        (status = 409, response = responses::Conflict),
     )
 )]
 #[post("/users", data = "<body>")]
@@ -69,7 +69,7 @@ pub async fn register(
     security(("access_token" = [])),
     responses(
         (status = 200, description = "A page of users.", body = PageView<UserView>),
-        (status = 403, response = openapi::Forbidden),
+        (status = 403, response = responses::Forbidden),
     )
 )]
 #[get("/users?<page>&<per_page>&<q>")]
@@ -93,7 +93,7 @@ pub async fn list(
     security(("access_token" = [])),
     responses(
         (status = 200, description = "The user.", body = UserView),
-        (status = 403, response = openapi::Forbidden),
+        (status = 403, response = responses::Forbidden),
     )
 )]
 #[get("/users/<public_id>")]
@@ -121,8 +121,8 @@ pub struct UserPatch {
     security(("access_token" = [])),
     responses(
         (status = 200, description = "The user as it is now.", body = UserView),
-        (status = 403, response = openapi::Forbidden),
-        (status = 409, response = openapi::Conflict),
+        (status = 403, response = responses::Forbidden),
+        (status = 409, response = responses::Conflict),
     )
 )]
 #[patch("/users/<public_id>", data = "<body>")]
@@ -153,8 +153,8 @@ pub async fn update(
     security(("access_token" = [])),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 403, response = openapi::Forbidden),
-        (status = 409, response = openapi::Conflict),
+        (status = 403, response = responses::Forbidden),
+        (status = 409, response = responses::Conflict),
     )
 )]
 #[delete("/users/<public_id>")]

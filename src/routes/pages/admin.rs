@@ -27,7 +27,7 @@ use crate::entities::user;
 use crate::error::{AppError, PageResult};
 use crate::routes::paging::{bad_query, search_term, Pager, Paging, PAGE_SIZE};
 use crate::store::audit::EventFilter;
-use crate::store::recipes::{RecipeFilter, Viewer};
+use crate::store::recipes::RecipeFilter;
 use crate::store;
 use crate::views::{AdminUserView, EventView, Nav};
 use crate::routes::ids::ValidIds;
@@ -73,7 +73,7 @@ pub async fn admin_user(
     let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
     let target = find_user(app, public_id).await?;
     let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
-    let found = catalog::list(app, Viewer::Admin, own, paging.page, PAGE_SIZE).await?;
+    let found = catalog::list(app, Some(&admin), own, paging.page, PAGE_SIZE).await?;
     let pager = Pager::of(&found.page);
     let sessions = store::sessions::count_active(&app.db, target.id).await?;
     let about = EventFilter { subject: Some(target.public_id), kind: None };
@@ -85,7 +85,7 @@ pub async fn admin_user(
             flash: flash(message),
             user: AdminUserView::from(&target),
             is_self: target.id == admin.id,
-            cards: cards(&found, &templates)?,
+            cards: cards(app, &found, &templates)?,
             pager,
             sessions,
             events,
@@ -275,7 +275,7 @@ pub async fn admin_action_form(
     let target = find_user(app, public_id).await?;
     refuse_last_admin(app, &target, action.removes_admin()).await?;
     let own = RecipeFilter { owner_id: Some(target.id), ..Default::default() };
-    let recipes = catalog::list(app, Viewer::Admin, own, 1, 1).await?.page.total;
+    let recipes = catalog::list(app, Some(&admin), own, 1, 1).await?.page.total;
     Ok(confirm_page(&admin, &target, action.confirmation(&target, recipes)))
 }
 

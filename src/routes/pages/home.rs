@@ -9,7 +9,7 @@ use crate::app::App;
 use crate::catalog;
 use crate::auth::MaybeUser;
 use crate::error::PageResult;
-use crate::routes::pages::recipes::viewer;
+
 use crate::store::recipes::RecipeFilter;
 use crate::views::Nav;
 
@@ -19,10 +19,10 @@ const LATEST: u64 = 10;
 pub async fn home(user: MaybeUser, app: &State<App>, templates: Metadata<'_>, message: Option<FlashMessage<'_>>) -> PageResult<Html> {
     const TEMPLATE: &str = "pages/home";
     let user = user.0.as_ref();
-    let latest = catalog::list(app, viewer(user), RecipeFilter::default(), 1, LATEST).await?;
+    let latest = catalog::list(app, user, RecipeFilter::default(), 1, LATEST).await?;
     let more = latest.page.total > LATEST;
-    Ok(list_page(&latest, TEMPLATE, user, message, |message| {
-        let context = context! { nav: Nav::new(user), flash: flash(message), cards: cards(&latest, &templates)?, more };
+    Ok(list_page(app, &latest, TEMPLATE, user, message, |message| {
+        let context = context! { nav: Nav::new(user), flash: flash(message), cards: cards(app, &latest, &templates)?, more };
         render(&templates, TEMPLATE, context)
     })?)
 }

@@ -1,7 +1,7 @@
 //! `/me`: the profile, the newest own recipes, login sessions, recent
 //! security activity, and the password change.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use rocket::form::FromForm;
 use rocket::http::CookieJar;
@@ -16,8 +16,8 @@ use uuid::Uuid;
 use super::{cards, field_errors, flash, form_again, render, FormReply, Html};
 use crate::accounts::{self, overview, verify, PasswordChange};
 use crate::app::App;
-use crate::catalog::{self, Listing};
-use crate::changes::Kept;
+use crate::catalog;
+use crate::kept::Weigh;
 use crate::domain::Role;
 use crate::auth::cookies::{self, REFRESH_COOKIE};
 use crate::auth::csrf::{ActionForm, Csrf};
@@ -25,26 +25,32 @@ use crate::auth::{session, Authenticated, ClientInfo, CurrentUser, FreshUser};
 use crate::error::{AppError, PageResult};
 use crate::store::recipes::RecipeFilter;
 use crate::store::{self as db_store};
-use crate::views::{human, EventView, Nav, SessionView};
+use crate::views::{human, span, EventView, Nav, SessionView};
 use crate::routes::ids::ValidIds;
 
 /// `/me` shows this many of the newest own recipes, and links to the rest
 /// (and `overview::NEWEST_EVENTS` events).
 const ME_RECIPES: u64 = 20;
-/// Pages kept at most (about 10 kB each).
-const KEPT_PAGES: usize = 1_000;
+const ME_PAGE: &str = "me page";
 
 /// `/me` as rendered for one session of an account, kept under the
-/// account's change counter (which covers the overview) with what it showed
-/// that the counter does not cover: the guard's part, the session's CSRF
-/// value, the own recipes' list (kept under the recipes counter) and the
-/// moment the first session or link shown expires.
+/// account's version (which covers the overview) and the recipes' version
+/// (the own recipes), with what it showed that neither covers: the guard's
+/// part, the session's CSRF value and the moment the first session or link
+/// shown expires. An account has at most `session::MAX_SESSIONS` sessions,
+/// so it has at most that many such pages, each listing at most that many
+/// sessions.
 pub struct MePage {
     profile: (String, String, bool, Role),
     csrf: String,
-    own: Weak<Listing>,
     until: Option<OffsetDateTime>,
     html: Arc<str>,
+}
+
+impl Weigh for MePage {
+    fn bytes(&self) -> usize {
+        self.profile.0.bytes() + self.profile.1.bytes() + self.csrf.bytes() + self.html.bytes()
+    }
 }
 
 impl MePage {
@@ -52,49 +58,27 @@ impl MePage {
         (user.username.clone(), user.email.clone(), user.email_verified, user.role)
     }
 
-    /// Whether this is still the page `user` would be shown with `own`.
-    fn still_shows(&self, user: &Authenticated, own: &Arc<Listing>) -> bool {
+    /// Whether this is still the page `user` would be shown.
+    fn still_shows(&self, user: &Authenticated) -> bool {
         let (username, email, verified, role) = &self.profile;
         (username, email, *verified, *role) == (&user.username, &user.email, user.email_verified, user.role)
             && self.csrf == user.csrf
-            && self.own.as_ptr() == Arc::as_ptr(own)
             && self.until.is_none_or(|until| db_store::now() < until)
     }
 }
 
-/// `/me` pages by (account, session); managed state.
-pub type MePages = Kept<(Uuid, Uuid), Arc<MePage>>;
-
-pub fn kept_pages() -> MePages {
-    Kept::new(KEPT_PAGES)
-}
-
 #[get("/me")]
-pub async fn me(
-    user: CurrentUser,
-    app: &State<App>,
-    pages: &State<MePages>,
-    templates: Metadata<'_>,
-    message: Option<FlashMessage<'_>>,
-) -> PageResult<Html> {
-    // Taken before anything the page shows is read.
-    let stamp = app.changes.user(user.public_id);
+pub async fn me(user: CurrentUser, app: &State<App>, templates: Metadata<'_>, message: Option<FlashMessage<'_>>) -> PageResult<Html> {
     let key = (user.public_id, user.sid);
-    let own = catalog::list(
-        app,
-        super::recipes::viewer(Some(&user)),
-        RecipeFilter { owner_id: Some(user.id), ..Default::default() },
-        1,
-        ME_RECIPES,
-    )
-    .await?;
+    let versions = [user.user_version, user.recipes_version];
     // A flash message is shown once: such a page is not kept.
     let keep = message.is_none();
-    if let Some(page) = pages.get(&key, stamp).filter(|page| keep && page.still_shows(&user, &own)) {
+    if let Some(page) = app.kept.get::<MePage>(ME_PAGE, &key, &versions).filter(|page| keep && page.still_shows(&user)) {
         return Ok(RawHtml(Arc::clone(&page.html)));
     }
+    let own = catalog::list(app, Some(&user), RecipeFilter { owner_id: Some(user.id), ..Default::default() }, 1, ME_RECIPES).await?;
     let overview = overview::of(app, &user).await?;
-    let sessions: Vec<SessionView> = overview.sessions().map(|s| SessionView::new(s, user.sid)).collect();
+    let sessions: Vec<SessionView> = overview.sessions().map(|s| SessionView::new(s, user.sid, session::ends_at(app, s.created_at.0))).collect();
     let events: Vec<EventView> = overview.events.iter().cloned().map(EventView::from).collect();
     let pending_email = overview.pending_email().filter(|e| *e != user.email);
     let context = context! {
@@ -109,22 +93,17 @@ pub async fn me(
         public_id: user.public_id,
         role: user.role,
         joined: human(user.created_at),
-        cards: cards(&own, &templates)?,
+        cards: cards(app, &own, &templates)?,
         recipe_total: own.page.total,
         more_recipes: own.page.total > ME_RECIPES,
         sessions,
+        session_lasts: span(app.config.session_max_age),
         events,
     };
     let html = render(&templates, "pages/me", context)?;
     if keep {
-        let page = MePage {
-            profile: MePage::profile(&user),
-            csrf: user.csrf.clone(),
-            own: Arc::downgrade(&own),
-            until: overview.changes_at(),
-            html: Arc::clone(&html),
-        };
-        pages.put(key, stamp, Arc::new(page));
+        let page = MePage { profile: MePage::profile(&user), csrf: user.csrf.clone(), until: overview.changes_at(), html: Arc::clone(&html) };
+        app.kept.put(ME_PAGE, &key, &versions, page);
     }
     Ok(RawHtml(html))
 }

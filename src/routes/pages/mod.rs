@@ -4,6 +4,7 @@
 //! typed (never a password).
 
 pub mod account;
+pub mod account_delete;
 pub mod admin;
 pub mod home;
 pub mod me;
@@ -21,6 +22,7 @@ use rocket::response::{Flash, Redirect, Responder};
 use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
 
+use crate::app::App;
 use crate::auth::Authenticated;
 use crate::catalog::Listing;
 use crate::views::RecipeCard;
@@ -58,18 +60,18 @@ pub fn render(templates: &Metadata<'_>, name: &'static str, context: impl Serial
 /// in whole: `{% if cards %}{{ cards.html | safe }}{% endif %}`. Rendered
 /// once per kept list, with every value escaped then.
 #[derive(Debug, Serialize)]
-pub struct Cards<'l> {
-    html: &'l str,
+pub struct Cards {
+    html: Arc<str>,
 }
 
 /// The cards of `listing`, `None` for an empty page. An object rather than
 /// the string itself: Tera escapes a string to test it in an `if`, which
 /// for a page of cards cost more than the rest of the page.
-pub fn cards<'l>(listing: &'l Listing, templates: &Metadata<'_>) -> Result<Option<Cards<'l>>, AppError> {
+pub fn cards(app: &App, listing: &Listing, templates: &Metadata<'_>) -> Result<Option<Cards>, AppError> {
     if listing.page.items.is_empty() {
         return Ok(None);
     }
-    let html = listing.cards_html(|rows| {
+    let html = listing.cards_html(app, |rows| {
         // A card shows the recipe alone: nothing in it depends on the viewer.
         let recipes: Vec<RecipeCard> = rows.iter().cloned().map(|row| RecipeCard::new(row, None)).collect();
         render(templates, "partials/cards", context! { recipes })
@@ -81,13 +83,14 @@ pub fn cards<'l>(listing: &'l Listing, templates: &Metadata<'_>) -> Result<Optio
 /// visitor without one sees is the list and nothing else, so it is kept
 /// with the list ([`Listing::page_html`]); any other is rendered now.
 pub fn list_page<'m>(
+    app: &App,
     listing: &Listing,
     template: &'static str,
     user: Option<&Authenticated>,
     message: Option<FlashMessage<'m>>,
     page: impl FnOnce(Option<FlashMessage<'m>>) -> Result<Arc<str>, AppError>,
 ) -> Result<Html, AppError> {
-    let html = if user.is_none() && message.is_none() { listing.page_html(template, || page(None))? } else { page(message)? };
+    let html = if user.is_none() && message.is_none() { listing.page_html(app, template, || page(None))? } else { page(message)? };
     Ok(RawHtml(html))
 }
 

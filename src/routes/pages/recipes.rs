@@ -15,17 +15,10 @@ use crate::auth::{Authenticated, CurrentUser, MaybeUser};
 use crate::domain::{NewRecipe, RecipeInput};
 use crate::error::{AppError, PageResult};
 use crate::routes::paging::{author_term, bad_query, search_term, Pager, Paging};
-use crate::store::recipes::{self, RecipeFilter, RecipeRow, Viewer};
+use crate::catalog::viewer;
+use crate::store::recipes::{self, RecipeFilter, RecipeRow};
 use crate::views::{Nav, RecipeCard};
 use crate::routes::ids::ValidIds;
-
-pub fn viewer(user: Option<&Authenticated>) -> Viewer {
-    match user {
-        Some(user) if user.is_admin() => Viewer::Admin,
-        Some(user) => Viewer::User(user.id),
-        None => Viewer::Anonymous,
-    }
-}
 
 #[derive(Debug, Default, FromForm, Serialize)]
 pub struct RecipeForm {
@@ -97,12 +90,12 @@ pub async fn recipe_list(
     let author = author_term(author.as_deref());
     let user = user.0.as_ref();
     let filter = RecipeFilter { q, author, ..Default::default() };
-    let found = catalog::list(app, viewer(user), filter, paging.page, paging.per_page).await?;
-    Ok(list_page(&found, TEMPLATE, user, message, |message| {
+    let found = catalog::list(app, user, filter, paging.page, paging.per_page).await?;
+    Ok(list_page(app, &found, TEMPLATE, user, message, |message| {
         let context = context! {
             nav: Nav::new(user),
             flash: flash(message),
-            cards: cards(&found, &templates)?,
+            cards: cards(app, &found, &templates)?,
             q,
             author,
             pager: Pager::of(&found.page),

@@ -1,0 +1,204 @@
+//! Account safety (SPEC.md §1, §3, §6): sessions that end, a bound on live
+//! sessions, sign-up limits, HSTS and `Secure` cookies, and what a visitor
+//! can make the server keep in memory.
+
+use std::net::SocketAddr;
+
+use rocket::http::{ContentType, Status};
+use rocket::local::asynchronous::LocalResponse;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::EntityTrait;
+use serde_json::{json, Value};
+
+use crate::helpers::{claims_of, error_code, location, TestApp, TestUser};
+use recipebox::entities::session;
+
+/// Moves every session's login `seconds` into the past.
+async fn age_sessions(t: &TestApp, seconds: i64) {
+    session::Entity::update_many()
+        .col_expr(session::Column::CreatedAt, Expr::col(session::Column::CreatedAt).sub(seconds))
+        .exec(&t.app().db)
+        .await
+        .unwrap();
+}
+
+#[rocket::async_test]
+async fn no_token_of_a_session_expires_after_the_session_does() {
+    let t = TestApp::spawn_with(&[("session_max_age", json!(600))]).await;
+    let (_, tokens) = t.api_signup().await;
+    for token in [&tokens.access, &tokens.refresh] {
+        let claims = claims_of(token);
+        assert!(claims["exp"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap() + 600, "{claims}");
+    }
+}
+
+#[rocket::async_test]
+async fn a_refresh_past_the_sessions_lifetime_is_refused_whatever_the_refresh_tokens_own_expiry() {
+    let t = TestApp::spawn_with(&[("session_max_age", json!(3600))]).await;
+    let (user, _) = t.api_signup().await;
+    let tokens = t.api_login(&user).await;
+    age_sessions(&t, 3601).await;
+    let refreshed = t.post_json("/api/v1/auth/refresh", Some(&tokens.refresh), &Value::Null).await;
+    assert_eq!(error_code(refreshed, Status::Unauthorized).await, "token_expired");
+    let me = t.get_json("/api/v1/me", Some(&tokens.access)).await;
+    assert_eq!(error_code(me, Status::Unauthorized).await, "token_expired", "its access token ends with it");
+    // A new login is a new session, with a lifetime of its own.
+    let again = t.api_login(&user).await;
+    assert_eq!(t.get_json("/api/v1/me", Some(&again.access)).await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn a_browser_whose_session_has_ended_is_sent_to_log_in() {
+    let t = TestApp::spawn_with(&[("session_max_age", json!(3600))]).await;
+    t.signup().await;
+    assert_eq!(t.client.get("/me").dispatch().await.status(), Status::Ok);
+    age_sessions(&t, 3601).await;
+    let response = t.client.get("/me").dispatch().await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(location(&response), "/login?next=%2Fme");
+}
+
+#[rocket::async_test]
+async fn me_shows_when_each_session_ends() {
+    let t = TestApp::spawn().await;
+    t.signup().await;
+    let page = t.client.get("/me").dispatch().await.into_string().await.unwrap();
+    assert!(page.contains("A login lasts 30 days at most"), "{page}");
+    let row = session::Entity::find().one(&t.app().db).await.unwrap().unwrap();
+    let ends = row.created_at.0 + time::Duration::days(30);
+    let shown = recipebox::views::human(ends);
+    assert!(page.contains(&format!(r#"<td data-label="Ends">{shown}</td>"#)), "the end, {shown}, is shown");
+}
+
+#[rocket::async_test]
+async fn an_account_has_at_most_twenty_live_sessions_and_a_new_login_ends_the_least_recently_used() {
+    let t = TestApp::spawn().await;
+    let (user, first) = t.api_signup().await;
+    let mut logins = vec![first];
+    for _ in 0..20 {
+        logins.push(t.api_login(&user).await);
+    }
+    let oldest = t.get_json("/api/v1/me", Some(&logins[0].access)).await;
+    assert_eq!(error_code(oldest, Status::Unauthorized).await, "token_revoked", "the oldest session ended");
+    for (n, tokens) in logins.iter().enumerate().skip(1) {
+        assert_eq!(t.get_json("/api/v1/me", Some(&tokens.access)).await.status(), Status::Ok, "login {n} is live");
+    }
+    let account = t.user_row(&user.email).await.unwrap();
+    assert_eq!(recipebox::store::sessions::count_active(&t.app().db, account.id).await.unwrap(), 20);
+}
+
+fn from(ip: &str) -> SocketAddr {
+    format!("{ip}:50000").parse().unwrap()
+}
+
+async fn api_signup_from<'a>(t: &'a TestApp, user: &TestUser, ip: &str) -> LocalResponse<'a> {
+    let body = json!({"email": user.email, "username": user.username, "password": user.password});
+    t.client.post("/api/v1/users").header(ContentType::JSON).remote(from(ip)).body(body.to_string()).dispatch().await
+}
+
+#[rocket::async_test]
+async fn sign_ups_from_one_address_past_the_limit_get_429_with_retry_after_on_the_api_and_the_page() {
+    let t = TestApp::spawn_with(&[("signup_max_per_address", json!(2)), ("signup_window", json!(600))]).await;
+    // A sign-up that makes no account does not count.
+    let taken_name = TestUser { username: "x".into(), ..TestUser::random() };
+    assert_eq!(api_signup_from(&t, &taken_name, "203.0.113.5").await.status(), Status::UnprocessableEntity);
+    for n in 0..2 {
+        assert_eq!(api_signup_from(&t, &TestUser::random(), "203.0.113.5").await.status(), Status::Created, "sign-up {n}");
+    }
+    let refused = api_signup_from(&t, &TestUser::random(), "203.0.113.5").await;
+    assert_eq!(refused.status(), Status::TooManyRequests);
+    let wait: u64 = refused.headers().get_one("Retry-After").expect("Retry-After").parse().unwrap();
+    assert!((1..=600).contains(&wait), "{wait}");
+
+    let csrf = t.csrf_from("/signup").await;
+    let user = TestUser::random();
+    let fields = [
+        ("email", user.email.as_str()),
+        ("username", &user.username),
+        ("password", &user.password),
+        ("password_confirm", &user.password),
+        ("csrf_token", &csrf),
+    ];
+    let page = t
+        .client
+        .post("/signup")
+        .header(ContentType::Form)
+        .remote(from("203.0.113.5"))
+        .body(crate::helpers::form_body(&fields))
+        .dispatch()
+        .await;
+    assert_eq!(page.status(), Status::TooManyRequests);
+    assert!(page.headers().get_one("Retry-After").is_some());
+    let html = page.into_string().await.unwrap();
+    assert!(html.contains("Too many attempts") && html.contains("/static/style.css"), "the styled page: {html}");
+    assert!(t.user_row(&user.email).await.is_none(), "no account was made");
+
+    assert_eq!(api_signup_from(&t, &TestUser::random(), "198.51.100.7").await.status(), Status::Created, "another address signs up");
+}
+
+#[rocket::async_test]
+async fn with_cookie_secure_every_response_has_hsts_and_every_cookie_is_secure() {
+    let t = TestApp::spawn_with(&[("cookie_secure", json!(true))]).await;
+    let home = t.client.get("/").dispatch().await;
+    assert_eq!(home.headers().get_one("Strict-Transport-Security"), Some("max-age=31536000; includeSubDomains"));
+    let missing = t.client.get("/no/such/page").dispatch().await;
+    assert_eq!(missing.status(), Status::NotFound);
+    assert!(missing.headers().get_one("Strict-Transport-Security").is_some(), "error pages too");
+    assert!(t.get_json("/api/v1/me", None).await.headers().get_one("Strict-Transport-Security").is_some(), "and the API");
+
+    // A sign-up sets the token cookies and a flash message (Rocket's `_flash`).
+    let user = TestUser::random();
+    let response = t.signup_as(&user).await;
+    assert_eq!(response.status(), Status::SeeOther);
+    let cookies: Vec<&str> = response.headers().get("Set-Cookie").collect();
+    for name in ["access_token=", "refresh_token=", "_flash="] {
+        assert!(cookies.iter().any(|c| c.starts_with(name)), "{name} is set: {cookies:?}");
+    }
+    for cookie in cookies {
+        assert!(cookie.split(';').any(|attribute| attribute.trim() == "Secure"), "not Secure: {cookie}");
+    }
+}
+
+#[rocket::async_test]
+async fn without_cookie_secure_there_is_no_hsts() {
+    let t = TestApp::spawn().await;
+    let home = t.client.get("/").dispatch().await;
+    assert_eq!(home.status(), Status::Ok);
+    assert!(home.headers().get_one("Strict-Transport-Security").is_none());
+}
+
+#[rocket::async_test]
+async fn hostile_filters_cannot_make_the_server_keep_more_than_its_budget() {
+    let t = TestApp::spawn().await;
+    let before = t.app().kept.bytes();
+    // Filters no user name can be: each was a kept page before, 30 kB each.
+    for n in 0..200 {
+        let author = format!("{n}{}", "x".repeat(30_000));
+        let response = t.client.get(format!("/recipes?author={author}")).dispatch().await;
+        assert_eq!(response.status(), Status::Ok);
+        let api = t.client.get(format!("/api/v1/recipes?author={author}")).dispatch().await;
+        assert_eq!(api.status(), Status::Ok);
+    }
+    let grown = t.app().kept.bytes() - before;
+    assert!(grown < 64 << 10, "200 hostile filters kept {grown} bytes");
+    // Searches, each a page of its own, stay within the one budget.
+    for n in 0..2_000 {
+        let q = format!("{n:0>200}");
+        assert_eq!(t.client.get(format!("/recipes?q={q}")).dispatch().await.status(), Status::Ok);
+    }
+    assert!(t.app().kept.bytes() <= recipebox::kept::BUDGET);
+}
+
+#[rocket::async_test]
+async fn a_valid_author_filter_is_kept_and_follows_a_write() {
+    let t = TestApp::spawn().await;
+    let (user, tokens) = t.api_signup().await;
+    let recipe = json!({"name": "Barley soup", "description": "", "cook_time": 30, "directions": "Simmer."});
+    assert_eq!(t.post_json("/api/v1/recipes", Some(&tokens.access), &recipe).await.status(), Status::Created);
+    let path = format!("/recipes?author={}", user.username);
+    assert!(t.client.get(path.clone()).dispatch().await.into_string().await.unwrap().contains("Barley soup"));
+    let other = json!({"name": "Rye bread", "description": "", "cook_time": 90, "directions": "Bake."});
+    assert_eq!(t.post_json("/api/v1/recipes", Some(&tokens.access), &other).await.status(), Status::Created);
+    let page = t.client.get(path).dispatch().await.into_string().await.unwrap();
+    assert!(page.contains("Barley soup") && page.contains("Rye bread"), "the kept page was read again after the write");
+}
