@@ -20,6 +20,7 @@ mod m20261123_000010_create_email_tokens;
 mod m20261123_000011_add_email_verified_at;
 mod m20261125_000012_index_recipe_lists;
 mod m20261204_000013_versions;
+mod m20261204_000014_index_list_orders;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000011_add_email_verified_at::Migration),
             Box::new(m20261125_000012_index_recipe_lists::Migration),
             Box::new(m20261204_000013_versions::Migration),
+            Box::new(m20261204_000014_index_list_orders::Migration),
         ]
     }
 }

@@ -2,8 +2,8 @@
 //! exists only for its owner and admins, so every read filters by it.
 
 use sea_orm::prelude::*;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query};
-use sea_orm::{ActiveValue::Set, Condition, DbBackend, FromQueryResult, JoinType, QueryOrder, QuerySelect, Select};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query, QueryStatementBuilder};
+use sea_orm::{ActiveValue::Set, Condition, DbBackend, FromQueryResult, JoinType, QueryOrder, QuerySelect, Select, StatementBuilder};
 
 use super::{like_pattern, now_ts, Page};
 use crate::domain::{NewRecipe, Username, Visibility};
@@ -60,6 +60,10 @@ pub struct RecipeFilter<'a> {
     pub q: Option<&'a str>,
 }
 
+/// One page of the recipes `viewer` may see that match `filter`, newest
+/// first. The page is an index range (migration 14); its total comes from
+/// the counts the database keeps (migration 13), except for a search,
+/// which counts its matches through the search index.
 pub async fn list<C: ConnectionTrait>(
     db: &C,
     viewer: Viewer,
@@ -67,6 +71,16 @@ pub async fn list<C: ConnectionTrait>(
     page: u64,
     per_page: u64,
 ) -> Result<Page<RecipeRow>, DbErr> {
+    let total = match kept_total(db, viewer, &filter).await? {
+        Some(total) => total,
+        None => count_query(db.get_database_backend(), viewer, &filter).count(db).await?,
+    };
+    let items = page_query(db.get_database_backend(), viewer, &filter, page, per_page).into_model::<RecipeRow>().all(db).await?;
+    Ok(Page { items, page, per_page, total })
+}
+
+/// What `filter` asks of the rows, beyond what `viewer` may see.
+fn matching(backend: DbBackend, filter: &RecipeFilter<'_>) -> Condition {
     let mut matching = Condition::all();
     if let Some(owner_id) = filter.owner_id {
         matching = matching.add(recipe::Column::UserId.eq(owner_id));
@@ -76,30 +90,87 @@ pub async fn list<C: ConnectionTrait>(
         // nobody, and is not sent to the database (PostgreSQL refuses a
         // NUL in text outright).
         matching = match Username::parse(author) {
-            Ok(name) => matching.add(user::Column::UsernameKey.eq(name.key())),
+            // The owner's id as a value of its own (a scalar subquery, run
+            // once): the list is then a range of the owner's index, where a
+            // join on the name would walk every recipe newest first.
+            Ok(name) => {
+                let owner = Query::select()
+                    .column(user::Column::Id)
+                    .from(user::Entity)
+                    .and_where(user::Column::UsernameKey.eq(name.key()))
+                    .to_owned();
+                let owner = Expr::SubQuery(None, Box::new(owner.into_sub_query_statement()));
+                matching.add(Expr::col((recipe::Entity, recipe::Column::UserId)).eq(owner))
+            }
             Err(_) => matching.add(Expr::cust("1 = 0")),
         };
     }
     if let Some(q) = filter.q.filter(|q| !q.is_empty()) {
-        matching = matching.add(search(db.get_database_backend(), q));
+        matching = matching.add(search(backend, q));
     }
-    // The count needs the users table only to filter by author; without
-    // that join it reads the recipes table alone.
-    let counted = match filter.author {
-        Some(_) => with_author(viewer),
-        None => recipe::Entity::find().filter(visible_to(viewer)),
-    };
-    let total = counted.filter(matching.clone()).count(db).await?;
-    let query = with_author(viewer).filter(matching);
-    let items = query
+    matching
+}
+
+/// The rows of one page, newest first.
+pub fn page_query(backend: DbBackend, viewer: Viewer, filter: &RecipeFilter<'_>, page: u64, per_page: u64) -> Select<recipe::Entity> {
+    with_author(viewer)
+        .filter(matching(backend, filter))
         .order_by_desc(recipe::Column::CreatedAt)
         .order_by_desc(recipe::Column::Id)
         .offset(page.saturating_sub(1).saturating_mul(per_page))
         .limit(per_page)
-        .into_model::<RecipeRow>()
-        .all(db)
-        .await?;
-    Ok(Page { items, page, per_page, total })
+}
+
+/// Counts the matches of a search (the counts the database keeps are of
+/// whole lists). It needs the users table only to filter by author.
+pub fn count_query(backend: DbBackend, viewer: Viewer, filter: &RecipeFilter<'_>) -> Select<recipe::Entity> {
+    let counted = match filter.author {
+        Some(_) => with_author(viewer),
+        None => recipe::Entity::find().filter(visible_to(viewer)),
+    };
+    counted.filter(matching(backend, filter))
+}
+
+/// The total of a list without a search, from the counts the database
+/// keeps: the public and all recipes (`recipe_tallies`), and each owner's
+/// public and private ones (`users`). `None` for a search.
+async fn kept_total<C: ConnectionTrait>(db: &C, viewer: Viewer, filter: &RecipeFilter<'_>) -> Result<Option<u64>, DbErr> {
+    if filter.q.is_some_and(|q| !q.is_empty()) {
+        return Ok(None);
+    }
+    let owner = match (filter.owner_id, filter.author) {
+        (Some(id), None) => Some(Expr::col((user::Entity, user::Column::Id)).eq(id)),
+        (None, Some(author)) => match Username::parse(author) {
+            Ok(name) => Some(Expr::col((user::Entity, user::Column::UsernameKey)).eq(name.key())),
+            Err(_) => return Ok(Some(0)),
+        },
+        (None, None) => None,
+        // Both at once: no page asks that; counted.
+        (Some(_), Some(_)) => return Ok(None),
+    };
+    let tally = |name: &str| Expr::cust(format!("(SELECT value FROM recipe_tallies WHERE name = '{name}')"));
+    let (public, private) = (Expr::col((user::Entity, Alias::new("public_recipes"))), Expr::col((user::Entity, Alias::new("private_recipes"))));
+    let mut statement = Query::select();
+    match (owner, viewer) {
+        (None, Viewer::Anonymous) => statement.expr_as(tally("public"), Alias::new("total")),
+        (None, Viewer::Admin) => statement.expr_as(tally("all"), Alias::new("total")),
+        (None, Viewer::User(id)) => statement
+            .expr_as(tally("public").add(private), Alias::new("total"))
+            .from(user::Entity)
+            .and_where(Expr::col((user::Entity, user::Column::Id)).eq(id)),
+        (Some(owner), viewer) => {
+            let all_of_it = match viewer {
+                Viewer::Admin => Expr::cust("1 = 1"),
+                Viewer::User(id) => Expr::col((user::Entity, user::Column::Id)).eq(id),
+                Viewer::Anonymous => Expr::cust("1 = 0"),
+            };
+            let total = Expr::case(all_of_it, public.clone().add(private)).finally(public);
+            statement.expr_as(total, Alias::new("total")).from(user::Entity).and_where(owner)
+        }
+    };
+    let row = db.query_one_raw(StatementBuilder::build(&statement, &db.get_database_backend())).await?;
+    // No such user: an empty list.
+    Ok(Some(row.map(|row| row.try_get::<i64>("", "total")).transpose()?.map_or(0, |total: i64| u64::try_from(total).unwrap_or(0))))
 }
 
 /// Fewer characters than this match nothing in SQLite's trigram index.

@@ -17,6 +17,7 @@ mod password;
 mod recipes;
 mod reset;
 mod safety;
+mod scale;
 mod security;
 mod server;
 mod test_server;
