@@ -47,7 +47,12 @@ pub struct Migration;
 ///
 /// - SQLite: `AFTER … FOR EACH ROW` triggers (`recursive_triggers` is off,
 ///   and none of these fires another of them).
-/// - PostgreSQL: one plpgsql function per trigger, of the same name.
+/// - PostgreSQL: one plpgsql function per trigger, of the same name, run
+///   once per statement over its transition tables (`new_rows`,
+///   `old_rows`). Row by row, a statement that writes many rows would
+///   update the one `versions` row as often, in one transaction, and each
+///   update walks the chain of versions the earlier ones left: a million
+///   rows in one `INSERT` took hours.
 /// - MySQL/MariaDB: the same `AFTER` triggers, and for `recipes`,
 ///   `sessions` and `email_tokens` a `BEFORE INSERT` trigger that locks the
 ///   owner's `users` row first. InnoDB's foreign-key check takes a shared
@@ -198,13 +203,72 @@ fn create_triggers(backend: DbBackend, random: &str) -> Result<Vec<String>, DbEr
                 statements.push(format!("CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW BEGIN{body}\nEND"));
             }
             DbBackend::Postgres => {
+                let (referencing, body) = postgres_statement_trigger(&name, event);
+                let body = body.replace("{random}", random);
+                let event = event.split(" OF ").next().unwrap_or(event);
                 statements.push(format!("CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN{body}\nRETURN NULL;\nEND\n$$"));
-                statements.push(format!("CREATE TRIGGER {name} AFTER {event} ON {table} FOR EACH ROW EXECUTE FUNCTION {name}()"));
+                statements.push(format!("CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {referencing} FOR EACH STATEMENT EXECUTE FUNCTION {name}()"));
             }
             other => return Err(DbErr::Migration(format!("migration 13 does not know {other:?}"))),
         }
     }
     Ok(statements)
+}
+
+/// PostgreSQL: the transition tables a trigger reads and its body, run once
+/// per statement; the same writes as the row triggers, summed over the
+/// statement's rows, in the same order of tables.
+fn postgres_statement_trigger(name: &str, event: &str) -> (&'static str, String) {
+    let tables = match event {
+        "INSERT" => "NEW TABLE AS new_rows",
+        "DELETE" => "OLD TABLE AS old_rows",
+        _ => "OLD TABLE AS old_rows NEW TABLE AS new_rows",
+    };
+    // Each recipe as +1 (new) or -1 (old) to its owner's counts.
+    let signed = match event {
+        "INSERT" => "SELECT user_id, visibility, 1 AS n FROM new_rows",
+        "DELETE" => "SELECT user_id, visibility, -1 AS n FROM old_rows",
+        _ => "SELECT user_id, visibility, 1 AS n FROM new_rows UNION ALL SELECT user_id, visibility, -1 FROM old_rows",
+    };
+    let any = if event == "INSERT" { "new_rows" } else { "old_rows" };
+    let body = match name {
+        "versions_recipes_insert" | "versions_recipes_update" | "versions_recipes_delete" => format!(
+            "
+    UPDATE users SET public_recipes = public_recipes + d.public, private_recipes = private_recipes + d.private
+        FROM (SELECT user_id,
+                     SUM(CASE WHEN visibility = 'public' THEN n ELSE 0 END) AS public,
+                     SUM(CASE WHEN visibility = 'public' THEN 0 ELSE n END) AS private
+              FROM ({signed}) AS signed GROUP BY user_id) AS d
+        WHERE users.id = d.user_id AND (d.public <> 0 OR d.private <> 0);
+    UPDATE versions SET value = {{random}} WHERE name = 'recipes' AND EXISTS (SELECT 1 FROM {any});
+    UPDATE recipe_tallies SET value = value + CASE name WHEN 'all' THEN s.all_n ELSE s.public_n END
+        FROM (SELECT COALESCE(SUM(n), 0) AS all_n, COALESCE(SUM(CASE WHEN visibility = 'public' THEN n ELSE 0 END), 0) AS public_n
+              FROM ({signed}) AS signed) AS s
+        WHERE name IN ('all', 'public') AND CASE name WHEN 'all' THEN s.all_n ELSE s.public_n END <> 0;"
+        ),
+        "versions_users_delete" => "
+    UPDATE versions SET value = {random} WHERE name = 'recipes' AND EXISTS (SELECT 1 FROM old_rows);"
+            .to_owned(),
+        "versions_users_update" => "
+    UPDATE versions SET value = {random} WHERE name = 'recipes' AND EXISTS (
+        SELECT 1 FROM old_rows JOIN new_rows ON new_rows.id = old_rows.id
+        WHERE new_rows.username <> old_rows.username OR new_rows.public_id <> old_rows.public_id);"
+            .to_owned(),
+        // The tables that name a user: bump each user a statement touched.
+        other => {
+            let (user, column) = if other.starts_with("versions_audit_events") { ("public_id", "subject_public_id") } else { ("id", "user_id") };
+            let named = match event {
+                "INSERT" => format!("SELECT {column} FROM new_rows"),
+                "DELETE" => format!("SELECT {column} FROM old_rows"),
+                _ => format!("SELECT {column} FROM old_rows UNION SELECT {column} FROM new_rows"),
+            };
+            format!(
+                "
+    UPDATE users SET version = {{random}} WHERE {user} IN ({named});"
+            )
+        }
+    };
+    (tables, body)
 }
 
 /// MySQL/MariaDB: `BEFORE INSERT` triggers that lock the owner's row
