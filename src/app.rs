@@ -3,8 +3,8 @@
 
 use sea_orm::DatabaseConnection;
 
-use crate::auth::jwt::JwtKeys;
-use crate::auth::password::PasswordHasher;
+use crate::crypto::jwt::JwtKeys;
+use crate::crypto::password::PasswordHasher;
 use crate::config::AppConfig;
 use crate::db;
 use crate::kept::{self, Kept};

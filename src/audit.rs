@@ -11,7 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::auth::ClientInfo;
+use crate::client::ClientInfo;
 use crate::domain::{AuditKind, Role};
 use crate::store;
 

@@ -4,7 +4,8 @@
 //! 1. [`config`]: SPEC.md §1's keys, checked at start; the generated secret.
 //! 2. [`domain`]: input parsed into valid values (email, password, recipe …).
 //! 3. [`entities`] and [`store`]: the schema, and every query.
-//! 4. [`auth`]: tokens, bcrypt, sessions, the request guards, CSRF.
+//! 4. [`crypto`]: the JWT keys and bcrypt, plain parts of the state;
+//!    [`auth`]: sessions, the request guards, CSRF; [`client`]: who asks.
 //! 5. [`accounts`]: what people and admins do with accounts, shared by every
 //!    front end; [`audit`]: the trail those actions leave.
 //! 6. [`routes`]: pages, the JSON API, catchers; [`views`]: what clients see.
@@ -25,7 +26,9 @@ pub mod audit;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod entities;

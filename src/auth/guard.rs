@@ -22,6 +22,7 @@ use rocket::request::{FromRequest, Outcome, Request};
 
 use super::cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE};
 use super::session::{self, Authenticated, TokenPair};
+use crate::client::ClientInfo;
 use crate::app::App;
 use crate::error::{fail_guard, AppError, AuthError, GuardFailed};
 
@@ -52,10 +53,6 @@ fn broken(error: AppError) -> AuthState {
             AuthState::Broken(status)
         }
     }
-}
-
-fn user_agent<'r>(req: &'r Request<'_>) -> Option<&'r str> {
-    req.headers().get_one("User-Agent")
 }
 
 /// What the browser guard did to the token cookies of this request.
@@ -323,26 +320,3 @@ impl<'r> FromRequest<'r> for BearerToken {
     }
 }
 
-/// What the audit trail and a new session record about the client: its
-/// address (as Rocket determines it, see `ip_header` in the README) and its
-/// user agent.
-#[derive(Debug, Clone, Default)]
-pub struct ClientInfo {
-    pub ip: Option<String>,
-    pub user_agent: Option<String>,
-}
-
-impl ClientInfo {
-    pub fn of(req: &Request<'_>) -> Self {
-        ClientInfo { ip: req.client_ip().map(|ip| ip.to_string()), user_agent: user_agent(req).map(str::to_owned) }
-    }
-}
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for ClientInfo {
-    type Error = std::convert::Infallible;
-
-    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, Self::Error> {
-        Outcome::Success(ClientInfo::of(req))
-    }
-}

@@ -29,8 +29,8 @@ use rand::RngCore;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::guard::ClientInfo;
-use super::jwt::{Claims, TokenType, ISSUER};
+use crate::client::ClientInfo;
+use crate::crypto::jwt::{Claims, TokenType, ISSUER};
 use crate::app::App;
 use crate::audit::{self, Event};
 use crate::domain::{AuditKind, Role};

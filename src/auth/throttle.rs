@@ -25,7 +25,7 @@
 
 use sha2::{Digest, Sha256};
 
-use super::guard::ClientInfo;
+use crate::client::ClientInfo;
 use crate::app::App;
 use crate::config::ThrottleRules;
 use crate::error::AppError;

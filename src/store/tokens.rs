@@ -107,7 +107,7 @@ pub async fn revoke<C: ConnectionTrait>(
 /// Deletes blocklist rows whose token has expired (past the leeway too):
 /// such a token is refused by its `exp` alone.
 pub async fn purge_expired<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
-    let cutoff = now_ts().0.unix_timestamp() - crate::auth::jwt::LEEWAY_SECONDS as i64;
+    let cutoff = now_ts().0.unix_timestamp() - crate::crypto::jwt::LEEWAY_SECONDS as i64;
     let result = revoked_token::Entity::delete_many()
         .filter(revoked_token::Column::ExpiresAt.lt(ts(cutoff)))
         .exec(db)

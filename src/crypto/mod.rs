@@ -1,0 +1,7 @@
+//! The cryptography the application holds in its state: the JWT keys with
+//! the one pinned validation (`jwt`), and bcrypt off the async workers
+//! (`password`). Plain parts, below the state (`app`) and the features
+//! that use them.
+
+pub mod jwt;
+pub mod password;
