@@ -37,17 +37,25 @@ impl Cluster {
         // The first instance migrates the new database; the second starts on it.
         let a = TestServer::start_on(Some(&database.url), &[]).expect("instance A starts");
         let b = TestServer::start_on(Some(&database.url), &[]).expect("instance B starts");
-        let created = Command::new(env!("CARGO_BIN_EXE_recipebox"))
-            .args(["user", "create", "--email", "admin@example.com", "--username", "chief", "--admin"])
-            .env("DATABASE_URL", &database.url)
+        let cluster = Self { a, b, database, dir };
+        cluster.cli(&["user", "create", "--email", "admin@example.com", "--username", "chief", "--admin"]);
+        cluster
+    }
+
+    /// Runs the command line on the cluster's database, as an operator
+    /// would beside the running instances; returns what it printed.
+    fn cli(&self, args: &[&str]) -> String {
+        let done = Command::new(env!("CARGO_BIN_EXE_recipebox"))
+            .args(args)
+            .env("DATABASE_URL", &self.database.url)
             .env("ROCKET_JWT_SECRET", SECRET)
             .env("ROCKET_BCRYPT_COST", "4")
             .env("RECIPEBOX_PASSWORD", PASSWORD)
-            .current_dir(dir.path())
+            .current_dir(self.dir.path())
             .output()
             .unwrap();
-        assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
-        Self { a, b, database, dir }
+        assert!(done.status.success(), "recipebox {args:?}: {}", String::from_utf8_lossy(&done.stderr));
+        String::from_utf8_lossy(&done.stdout).into_owned()
     }
 }
 
@@ -301,15 +309,7 @@ fn ending_every_session_from_the_command_line_holds_at_once_on_running_instances
         assert_eq!(me(server, &kim).0, 200);
         assert_eq!(me(server, &admin).0, 200);
     }
-    let ended = Command::new(env!("CARGO_BIN_EXE_recipebox"))
-        .args(["sessions", "end-all"])
-        .env("DATABASE_URL", &c.database.url)
-        .env("ROCKET_JWT_SECRET", SECRET)
-        .current_dir(c.dir.path())
-        .output()
-        .unwrap();
-    assert!(ended.status.success(), "{}", String::from_utf8_lossy(&ended.stderr));
-    assert!(String::from_utf8_lossy(&ended.stdout).contains("sessions"), "it says what it did");
+    assert!(c.cli(&["sessions", "end-all"]).contains("sessions"), "it says what it did");
     for server in [&c.a, &c.b] {
         for pair in [&kim, &admin] {
             let refused = me(server, pair);
