@@ -48,15 +48,15 @@ pub struct Listing {
 }
 
 impl Weigh for RecipeRow {
-    fn bytes(&self) -> usize {
-        self.name.bytes() + self.description.bytes() + self.directions.bytes() + self.author_username.bytes()
+    fn heap_bytes(&self) -> usize {
+        [&self.name, &self.description, &self.directions, &self.author_username].iter().map(|text| text.heap_bytes()).sum()
     }
 }
 
 impl Weigh for Listing {
-    fn bytes(&self) -> usize {
-        let key = self.key.as_ref().map_or(0, |key| key.author.bytes() + key.q.bytes());
-        self.page.items.bytes() + key
+    fn heap_bytes(&self) -> usize {
+        let key = self.key.as_ref().map_or(0, |key| key.author.heap_bytes() + key.q.heap_bytes());
+        self.page.items.heap_bytes() + key
     }
 }
 

@@ -44,40 +44,42 @@ const OVERHEAD: u64 = 256;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Version(pub i64);
 
-/// How many bytes a kept value holds, counting what it points to.
+/// The heap a kept value owns, in bytes: what it points to, not its own
+/// inline size (its container counts that: a field in its struct, an
+/// element in its vector's buffer, the value in its cache entry).
 pub trait Weigh {
-    fn bytes(&self) -> usize;
+    fn heap_bytes(&self) -> usize;
 }
 
+/// Behind an `Arc`, its text is the allocation (`Arc<T>` counts it).
 impl Weigh for str {
-    fn bytes(&self) -> usize {
-        self.len()
+    fn heap_bytes(&self) -> usize {
+        0
     }
 }
 
 impl Weigh for String {
-    fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + self.capacity()
+    fn heap_bytes(&self) -> usize {
+        self.capacity()
     }
 }
 
 impl<T: Weigh + ?Sized> Weigh for Arc<T> {
-    fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>() + (**self).bytes()
+    fn heap_bytes(&self) -> usize {
+        // The two reference counts beside the value.
+        2 * std::mem::size_of::<usize>() + std::mem::size_of_val(&**self) + (**self).heap_bytes()
     }
 }
 
 impl<T: Weigh> Weigh for Option<T> {
-    fn bytes(&self) -> usize {
-        self.as_ref().map_or(std::mem::size_of::<Self>(), |value| value.bytes())
+    fn heap_bytes(&self) -> usize {
+        self.as_ref().map_or(0, Weigh::heap_bytes)
     }
 }
 
 impl<T: Weigh> Weigh for Vec<T> {
-    fn bytes(&self) -> usize {
-        std::mem::size_of::<Self>()
-            + (self.capacity() - self.len()) * std::mem::size_of::<T>()
-            + self.iter().map(Weigh::bytes).sum::<usize>()
+    fn heap_bytes(&self) -> usize {
+        self.capacity() * std::mem::size_of::<T>() + self.iter().map(Weigh::heap_bytes).sum::<usize>()
     }
 }
 
@@ -158,7 +160,7 @@ impl Kept {
     }
 
     fn entry<V: Weigh + Send + Sync + 'static>(value: V) -> (Entry, Arc<V>) {
-        let bytes = (std::mem::size_of::<V>() + value.bytes()) as u64;
+        let bytes = (std::mem::size_of::<V>() + value.heap_bytes()) as u64;
         let value = Arc::new(value);
         (Entry { bytes, value: Arc::clone(&value) as Arc<dyn Any + Send + Sync> }, value)
     }

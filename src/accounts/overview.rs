@@ -53,22 +53,27 @@ impl Overview {
 }
 
 impl Weigh for session::Model {
-    fn bytes(&self) -> usize {
-        self.user_agent.as_ref().map_or(0, |ua| ua.bytes()) + self.ip_address.as_ref().map_or(0, |ip| ip.bytes())
+    fn heap_bytes(&self) -> usize {
+        self.user_agent.heap_bytes() + self.ip_address.heap_bytes()
     }
 }
 
 impl Weigh for EventRow {
-    fn bytes(&self) -> usize {
+    fn heap_bytes(&self) -> usize {
         let text = [&self.ip_address, &self.user_agent, &self.actor_username, &self.subject_username];
-        self.detail.bytes() + text.iter().map(|t| t.as_ref().map_or(0, |t| t.bytes())).sum::<usize>()
+        self.detail.heap_bytes() + text.iter().map(|t| t.heap_bytes()).sum::<usize>()
+    }
+}
+
+impl Weigh for email_token::Model {
+    fn heap_bytes(&self) -> usize {
+        self.email.heap_bytes() + self.token_hash.heap_bytes() + self.purpose.heap_bytes()
     }
 }
 
 impl Weigh for Overview {
-    fn bytes(&self) -> usize {
-        let pending = self.pending.as_ref().map_or(0, |link| link.email.bytes() + link.token_hash.bytes() + link.purpose.bytes());
-        self.sessions.bytes() + self.events.bytes() + pending
+    fn heap_bytes(&self) -> usize {
+        self.sessions.heap_bytes() + self.events.heap_bytes() + self.pending.heap_bytes()
     }
 }
 

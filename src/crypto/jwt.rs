@@ -78,8 +78,8 @@ impl fmt::Debug for Claims {
 }
 
 impl Weigh for Claims {
-    fn bytes(&self) -> usize {
-        self.iss.bytes() + self.csrf.bytes()
+    fn heap_bytes(&self) -> usize {
+        self.iss.heap_bytes() + self.csrf.heap_bytes()
     }
 }
 

@@ -48,8 +48,8 @@ pub struct MePage {
 }
 
 impl Weigh for MePage {
-    fn bytes(&self) -> usize {
-        self.profile.0.bytes() + self.profile.1.bytes() + self.csrf.bytes() + self.html.bytes()
+    fn heap_bytes(&self) -> usize {
+        self.profile.0.heap_bytes() + self.profile.1.heap_bytes() + self.csrf.heap_bytes() + self.html.heap_bytes()
     }
 }
 
