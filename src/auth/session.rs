@@ -203,13 +203,14 @@ fn refresh_expiry(app: &App, ends_at: i64) -> i64 {
 
 /// Starts a session after a successful password login or sign-up.
 pub async fn start(app: &App, user: &user::Model, client: &ClientInfo) -> Result<TokenPair, AppError> {
-    let latest_end = unix_now().saturating_add(app.config.session_max_age);
-    let expires_at = refresh_expiry(app, latest_end);
+    // Its first refresh token lives the idle timeout, or the whole session
+    // where that is shorter.
+    let expires_at = unix_now() + app.config.refresh_token_ttl.min(app.config.session_max_age);
     let new = store::sessions::NewSession { user_agent: client.user_agent.as_deref(), ip_address: client.ip.as_deref(), expires_at };
     store::sessions::end_least_recently_used(&app.db, user.id, MAX_SESSIONS - 1).await?;
     let session = store::sessions::create(&app.db, user.id, new).await?;
     store::users::record_login(&app.db, user.id).await?;
-    let ids = SessionIds { sub: user.public_id, role: user.role, sid: session.sid, ends_at: ends_at(app, session.created_at.0).min(latest_end) };
+    let ids = SessionIds { sub: user.public_id, role: user.role, sid: session.sid, ends_at: ends_at(app, session.created_at.0) };
     Ok(issue(app, &ids, random_token(), true)?.0)
 }
 
