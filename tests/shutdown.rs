@@ -23,8 +23,12 @@ use test_server::TestServer;
 fn sigterm_lets_the_request_in_flight_finish_and_the_binary_exits_cleanly() {
     // Rocket waits `grace` seconds for requests in flight (2 by default);
     // the login below hashes on bcrypt's low-priority threads, which a
-    // machine busy with the rest of the suite can hold back.
-    let mut server = TestServer::start(&[("ROCKET_SHUTDOWN", "{grace=8,mercy=2}")]).expect("server starts");
+    // machine busy with the rest of the suite can hold back. At cost 12 the
+    // hash takes a quarter of a second or more, so the signal below comes
+    // while the handler is surely at work, not while the body may still
+    // be on its way to it.
+    let mut server =
+        TestServer::start(&[("ROCKET_SHUTDOWN", "{grace=8,mercy=2}"), ("ROCKET_BCRYPT_COST", "12")]).expect("server starts");
     let mut stream = TcpStream::connect(&server.address).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let body = r#"{"email":"nobody@example.com","password":"a wrong guess of it"}"#;
@@ -46,6 +50,7 @@ fn sigterm_lets_the_request_in_flight_finish_and_the_binary_exits_cleanly() {
     // its body when shutdown begins is not a request in flight to hyper,
     // and was sometimes closed unanswered.
     stream.write_all(body.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(50));
     server.send_sigterm();
     let signalled = Instant::now();
     let mut response = String::new();
