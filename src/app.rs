@@ -9,6 +9,7 @@ use crate::config::AppConfig;
 use crate::db;
 use crate::kept::{self, Kept};
 use crate::mail::Mailer;
+use crate::store::batch::Reads;
 
 pub struct App {
     pub db: DatabaseConnection,
@@ -19,6 +20,8 @@ pub struct App {
     /// Answers kept between requests, checked against versions the
     /// database keeps (`crate::kept`).
     pub kept: Kept,
+    /// The reads every request makes, batched (`crate::store::batch`).
+    pub reads: Reads,
 }
 
 impl App {
@@ -29,6 +32,7 @@ impl App {
         db::migrate(&db).await?;
         let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
         let mailer = Mailer::start(&config.mail)?;
-        Ok(Self { db, keys: JwtKeys::new(&config.jwt_secret), hasher, mailer, kept: Kept::new(kept::BUDGET), config })
+        let reads = Reads::start(&db);
+        Ok(Self { db, reads, keys: JwtKeys::new(&config.jwt_secret), hasher, mailer, kept: Kept::new(kept::BUDGET), config })
     }
 }

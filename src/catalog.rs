@@ -23,8 +23,8 @@ use crate::app::App;
 use crate::auth::Authenticated;
 use crate::domain::{NewRecipe, Username};
 use crate::kept::{Version, Weigh};
-use crate::store::recipes::{self, RecipeFilter, RecipeRow, Viewer};
-use crate::store::{self, Page};
+use crate::store::recipes::{self, ChangeMark, RecipeFilter, RecipeRow, Viewer};
+use crate::store::Page;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 struct ListKey {
@@ -45,6 +45,8 @@ pub struct Listing {
     /// `None` for a list that is not kept, nor anything rendered from it.
     key: Option<ListKey>,
     version: Version,
+    /// For a search, the last recipe change it includes.
+    mark: Option<ChangeMark>,
 }
 
 impl Weigh for RecipeRow {
@@ -61,6 +63,9 @@ impl Weigh for Listing {
 }
 
 const LIST: &str = "recipe list";
+/// A search as last read, under its key alone: the next version's is
+/// brought up to date from it.
+const LATEST_SEARCH: &str = "recipe search, latest";
 const CARDS: &str = "recipe cards";
 
 impl Listing {
@@ -106,21 +111,31 @@ pub fn viewer(user: Option<&Authenticated>) -> Viewer {
 pub async fn list(app: &App, user: Option<&Authenticated>, filter: RecipeFilter<'_>, page: u64, per_page: u64) -> Result<Arc<Listing>, DbErr> {
     let (viewer, version) = match user {
         Some(user) => (viewer(Some(user)), user.recipes_version),
-        None => (Viewer::Anonymous, store::versions::recipes(&app.db).await?),
+        None => (Viewer::Anonymous, app.reads.recipes_version().await?),
     };
     let author = match filter.author.map(Username::parse) {
         Some(Ok(name)) => Some(name.as_ref().to_owned()),
         // Nobody has that name: an empty page, neither read nor kept.
         Some(Err(_)) => {
             let page = Page { items: Vec::new(), page, per_page, total: 0 };
-            return Ok(Arc::new(Listing { page, key: None, version }));
+            return Ok(Arc::new(Listing { page, key: None, version, mark: None }));
         }
         None => None,
     };
     let key = ListKey { viewer, owner_id: filter.owner_id, author, q: filter.q.map(str::to_owned), page, per_page };
     let read = async {
-        let page = recipes::list(&app.db, viewer, filter.clone(), page, per_page).await?;
-        Ok::<_, DbErr>(Listing { page, key: Some(key.clone()), version })
+        if !recipes::searches_by_changes(&filter) {
+            let page = recipes::list(&app.db, viewer, filter.clone(), page, per_page).await?;
+            return Ok::<_, DbErr>(Listing { page, key: Some(key.clone()), version, mark: None });
+        }
+        // A search counts its matches: bring the last one read up to date
+        // from the recipes written since, rather than count again.
+        let latest = app.kept.get::<Listing>(LATEST_SEARCH, &key, &[]);
+        let since = latest.as_ref().and_then(|latest| Some((&latest.page, latest.mark?)));
+        let (page, mark) = recipes::search_page(&app.db, viewer, &filter, page, per_page, since).await?;
+        let listing = Listing { page, key: Some(key.clone()), version, mark };
+        app.kept.put(LATEST_SEARCH, &key, &[], Listing { page: listing.page.clone(), key: listing.key.clone(), version, mark });
+        Ok(listing)
     };
     app.kept.get_or_read(LIST, &key, &[version], read).await
 }

@@ -21,6 +21,7 @@ mod m20261123_000011_add_email_verified_at;
 mod m20261125_000012_index_recipe_lists;
 mod m20261204_000013_versions;
 mod m20261204_000014_index_list_orders;
+mod m20261204_000015_recipe_changes;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000012_index_recipe_lists::Migration),
             Box::new(m20261204_000013_versions::Migration),
             Box::new(m20261204_000014_index_list_orders::Migration),
+            Box::new(m20261204_000015_recipe_changes::Migration),
         ]
     }
 }

@@ -126,7 +126,7 @@ impl MigrationTrait for Migration {
 }
 
 /// The SQL expression of a new random version on this backend.
-async fn random_value(manager: &SchemaManager<'_>) -> Result<&'static str, DbErr> {
+pub(crate) async fn random_value(manager: &SchemaManager<'_>) -> Result<&'static str, DbErr> {
     match manager.get_database_backend() {
         DbBackend::Sqlite => Ok("random()"),
         DbBackend::Postgres => Ok("floor(random() * 1e18)::bigint"),

@@ -6,6 +6,7 @@
 //! turned into field errors here, where the constraint is known.
 
 pub mod audit;
+pub mod batch;
 pub mod email_tokens;
 pub mod recipes;
 pub mod sessions;

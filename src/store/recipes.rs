@@ -3,7 +3,7 @@
 
 use sea_orm::prelude::*;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query, QueryStatementBuilder};
-use sea_orm::{ActiveValue::Set, Condition, DbBackend, FromQueryResult, JoinType, QueryOrder, QuerySelect, Select, StatementBuilder};
+use sea_orm::{ActiveValue::Set, Condition, DbBackend, FromQueryResult, JoinType, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, StatementBuilder};
 
 use super::{like_pattern, now_ts, Page};
 use crate::domain::{NewRecipe, Username, Visibility};
@@ -173,6 +173,129 @@ async fn kept_total<C: ConnectionTrait>(db: &C, viewer: Viewer, filter: &RecipeF
     Ok(Some(row.map(|row| row.try_get::<i64>("", "total")).transpose()?.map_or(0, |total: i64| u64::try_from(total).unwrap_or(0))))
 }
 
+/// The last row of `recipe_changes` (migration 15) a kept search has seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeMark {
+    pub id: i64,
+    pub tag: i64,
+}
+
+/// The most changes a search is brought up to date across; past it, it
+/// counts its matches again.
+pub const MAX_CHANGES: i64 = 10_000;
+
+const CHANGES: &str = "recipe_changes";
+const LAST_ID: &str = "(SELECT id FROM recipe_changes ORDER BY id DESC LIMIT 1)";
+const LAST_TAG: &str = "(SELECT tag FROM recipe_changes ORDER BY id DESC LIMIT 1)";
+
+/// Whether a search's count can be brought up to date from the changes
+/// (migration 15) rather than counted: not when it names an author, since
+/// whom a name names can change without a recipe changing.
+pub fn searches_by_changes(filter: &RecipeFilter<'_>) -> bool {
+    filter.q.is_some_and(|q| !q.is_empty()) && filter.author.is_none()
+}
+
+/// One page of a search (see [`searches_by_changes`]) and the last change it
+/// includes. Given the page as kept at `since`, the total is that one's
+/// plus the matching changes after it, and the page is read again only
+/// when one of them matches; otherwise, or when the changes since are gone
+/// (purged, or a database restored from a backup), too many, or include a
+/// user's deletion or renaming, the matches are counted.
+///
+/// The count and its mark are read in one statement, so in one snapshot on
+/// every backend: a change is either in the count and at or before the
+/// mark, or after the mark and in the next delta, never both.
+pub async fn search_page<C: ConnectionTrait>(
+    db: &C,
+    viewer: Viewer,
+    filter: &RecipeFilter<'_>,
+    page: u64,
+    per_page: u64,
+    since: Option<(&Page<RecipeRow>, ChangeMark)>,
+) -> Result<(Page<RecipeRow>, Option<ChangeMark>), DbErr> {
+    let backend = db.get_database_backend();
+    let mark_of = |row: &QueryResult| -> Result<Option<ChangeMark>, DbErr> {
+        let id: Option<i64> = row.try_get("", "mark_id")?;
+        let tag: Option<i64> = row.try_get("", "mark_tag")?;
+        Ok(id.zip(tag).map(|(id, tag)| ChangeMark { id, tag }))
+    };
+    if let Some((kept, since)) = since {
+        let changes = |signs: &[i64]| {
+            let mut select = Query::select();
+            select
+                .expr(Expr::cust("COUNT(*)"))
+                .from(Alias::new(CHANGES))
+                .and_where(Expr::col(Alias::new("id")).gt(since.id))
+                .and_where(Expr::col(Alias::new("id")).lte(since.id.saturating_add(MAX_CHANGES)))
+                .and_where(Expr::col(Alias::new("sign")).is_in(signs.iter().copied()));
+            if signs != [0] {
+                select.cond_where(changed_matching(viewer, filter));
+            }
+            Expr::SubQuery(None, Box::new(select.into_sub_query_statement()))
+        };
+        let chained = Query::select()
+            .expr(Expr::cust("COUNT(*)"))
+            .from(Alias::new(CHANGES))
+            .and_where(Expr::col(Alias::new("id")).eq(since.id))
+            .and_where(Expr::col(Alias::new("tag")).eq(since.tag))
+            .to_owned();
+        let statement = Query::select()
+            .expr_as(Expr::cust(LAST_ID), Alias::new("mark_id"))
+            .expr_as(Expr::cust(LAST_TAG), Alias::new("mark_tag"))
+            .expr_as(Expr::SubQuery(None, Box::new(chained.into_sub_query_statement())), Alias::new("chained"))
+            .expr_as(changes(&[0]), Alias::new("resets"))
+            .expr_as(changes(&[1]), Alias::new("added"))
+            .expr_as(changes(&[-1]), Alias::new("removed"))
+            .to_owned();
+        let row = db.query_one_raw(StatementBuilder::build(&statement, &backend)).await?;
+        let row = row.ok_or_else(|| DbErr::RecordNotFound("the changes since a kept search".into()))?;
+        let mark = mark_of(&row)?;
+        let [chained, resets, added, removed] = ["chained", "resets", "added", "removed"].map(|name| row.try_get::<i64>("", name));
+        let (chained, resets, added, removed) = (chained?, resets?, added?, removed?);
+        let within = mark.is_some_and(|mark| mark.id - since.id <= MAX_CHANGES);
+        if chained == 1 && resets == 0 && within {
+            let total = u64::try_from(i64::try_from(kept.total).unwrap_or(i64::MAX) + added - removed).unwrap_or(0);
+            let items = if added + removed == 0 {
+                kept.items.clone()
+            } else {
+                page_query(backend, viewer, filter, page, per_page).into_model::<RecipeRow>().all(db).await?
+            };
+            return Ok((Page { items, page, per_page, total }, mark));
+        }
+    }
+    let counted = count_query(backend, viewer, filter).select_only().expr(Expr::cust("COUNT(*)")).into_query();
+    let statement = Query::select()
+        .expr_as(Expr::cust(LAST_ID), Alias::new("mark_id"))
+        .expr_as(Expr::cust(LAST_TAG), Alias::new("mark_tag"))
+        .expr_as(Expr::SubQuery(None, Box::new(counted.into_sub_query_statement())), Alias::new("total"))
+        .to_owned();
+    let row = db.query_one_raw(StatementBuilder::build(&statement, &backend)).await?;
+    let row = row.ok_or_else(|| DbErr::RecordNotFound("a search's count".into()))?;
+    let total = u64::try_from(row.try_get::<i64>("", "total")?).unwrap_or(0);
+    let mark = mark_of(&row)?;
+    let items = page_query(backend, viewer, filter, page, per_page).into_model::<RecipeRow>().all(db).await?;
+    Ok((Page { items, page, per_page, total }, mark))
+}
+
+/// [`visible_to`] and [`matching`] on the rows of `recipe_changes`, for a
+/// search without an author.
+fn changed_matching(viewer: Viewer, filter: &RecipeFilter<'_>) -> Condition {
+    let column = |name: &str| Expr::col(Alias::new(name));
+    let public = column("visibility").eq(Visibility::Public.as_str());
+    let mut condition = match viewer {
+        Viewer::Admin => Condition::all(),
+        Viewer::User(id) => Condition::all().add(Condition::any().add(public).add(column("user_id").eq(id))),
+        Viewer::Anonymous => Condition::all().add(public),
+    };
+    if let Some(owner_id) = filter.owner_id {
+        condition = condition.add(column("user_id").eq(owner_id));
+    }
+    if let Some(q) = filter.q.filter(|q| !q.is_empty()) {
+        condition = condition.add(column("search_text").like(LikeExpr::new(like_pattern(q)).escape('!')));
+    }
+    condition
+}
+
 /// Fewer characters than this match nothing in SQLite's trigram index.
 const TRIGRAM: usize = 3;
 
@@ -250,4 +373,21 @@ pub async fn update<C: ConnectionTrait>(db: &C, id: i64, new: &NewRecipe) -> Res
 
 pub async fn delete<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
     recipe::Entity::delete_by_id(id).exec(db).await.map(drop)
+}
+
+/// How many of the newest `recipe_changes` the purge keeps: the changes a
+/// kept search may still be brought up to date across, and more.
+pub const CHANGES_KEPT: i64 = 100_000;
+
+/// Deletes all but the newest [`CHANGES_KEPT`] recipe changes (never the
+/// newest, which marks where the next ones follow).
+pub async fn purge_changes<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
+    let last = Query::select().expr_as(Expr::cust(LAST_ID), Alias::new("mark_id")).to_owned();
+    let row = db.query_one_raw(StatementBuilder::build(&last, &db.get_database_backend())).await?;
+    let Some(last) = row.map(|row| row.try_get::<Option<i64>>("", "mark_id")).transpose()?.flatten() else { return Ok(0) };
+    let purge = Query::delete()
+        .from_table(Alias::new(CHANGES))
+        .and_where(Expr::col(Alias::new("id")).lte(last - CHANGES_KEPT))
+        .to_owned();
+    Ok(db.execute_raw(StatementBuilder::build(&purge, &db.get_database_backend())).await?.rows_affected())
 }

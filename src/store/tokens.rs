@@ -1,7 +1,7 @@
 //! The blocklist, and the one query that checks a token against the database.
 
 use sea_orm::prelude::*;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, UnionType};
 use sea_orm::{ActiveValue::Set, FromQueryResult, StatementBuilder};
 
 use super::{is_unique_violation, now_ts, ts};
@@ -43,9 +43,60 @@ pub struct AuthRow {
 /// WHERE s.sid = $sid
 /// ```
 pub async fn auth_row<C: ConnectionTrait>(db: &C, sid: Uuid, jti: Uuid) -> Result<Option<AuthRow>, DbErr> {
-    let column = |table: &'static str, column: &'static str, alias: &'static str| {
-        (Expr::col((Alias::new(table), Alias::new(column))), Alias::new(alias))
+    let mut statement = auth_columns();
+    statement
+        .from(session::Entity)
+        .inner_join(user::Entity, Expr::col((user::Entity, user::Column::Id)).equals((session::Entity, session::Column::UserId)))
+        .left_join(revoked_token::Entity, Expr::col((revoked_token::Entity, revoked_token::Column::Jti)).eq(jti))
+        .and_where(Expr::col((session::Entity, session::Column::Sid)).eq(sid));
+    AuthRow::find_by_statement(StatementBuilder::build(&statement, &db.get_database_backend()))
+        .one(db)
+        .await
+}
+
+/// [`auth_row`] for many `(sid, jti)` pairs in one query (`super::batch`),
+/// answered in their order: the pairs are a table of their own, joined as
+/// the one pair is.
+///
+/// ```sql
+/// SELECT asked.i, u.id, …
+/// FROM (SELECT 0 AS i, $sid0 AS sid, $jti0 AS jti UNION ALL SELECT 1, $sid1, $jti1 …) asked
+/// JOIN sessions s ON s.sid = asked.sid JOIN users u ON u.id = s.user_id
+/// LEFT JOIN revoked_tokens r ON r.jti = asked.jti
+/// ```
+pub async fn auth_rows<C: ConnectionTrait>(db: &C, keys: &[(Uuid, Uuid)]) -> Result<Vec<Option<AuthRow>>, DbErr> {
+    let asked_pair = |(i, (sid, jti)): (usize, &(Uuid, Uuid))| {
+        Query::select()
+            .expr_as(Expr::val(i as i64), Alias::new("i"))
+            .expr_as(Expr::val(*sid), Alias::new("sid"))
+            .expr_as(Expr::val(*jti), Alias::new("jti"))
+            .to_owned()
     };
+    let mut pairs = keys.iter().enumerate().map(asked_pair);
+    let Some(mut asked) = pairs.next() else { return Ok(Vec::new()) };
+    for pair in pairs {
+        asked.union(UnionType::All, pair);
+    }
+    let asked_col = |name: &str| Expr::col((Alias::new("asked"), Alias::new(name)));
+    let mut statement = auth_columns();
+    statement
+        .expr_as(asked_col("i"), Alias::new("asked"))
+        .from_subquery(asked, Alias::new("asked"))
+        .inner_join(session::Entity, Expr::col((session::Entity, session::Column::Sid)).eq(asked_col("sid")))
+        .inner_join(user::Entity, Expr::col((user::Entity, user::Column::Id)).equals((session::Entity, session::Column::UserId)))
+        .left_join(revoked_token::Entity, Expr::col((revoked_token::Entity, revoked_token::Column::Jti)).eq(asked_col("jti")));
+    let mut rows = vec![None; keys.len()];
+    for row in db.query_all_raw(StatementBuilder::build(&statement, &db.get_database_backend())).await? {
+        let i = row.try_get::<i64>("", "asked")?;
+        let slot = usize::try_from(i).ok().and_then(|i| rows.get_mut(i));
+        let slot = slot.ok_or_else(|| DbErr::Custom(format!("a batched read answered for a pair it was not asked: {i}")))?;
+        *slot = Some(AuthRow::from_query_result(&row, "")?);
+    }
+    Ok(rows)
+}
+
+/// The columns of an [`AuthRow`].
+fn auth_columns() -> sea_orm::sea_query::SelectStatement {
     let mut statement = Query::select();
     for (table, name, alias) in [
         ("users", "id", "user_id"),
@@ -63,21 +114,10 @@ pub async fn auth_row<C: ConnectionTrait>(db: &C, sid: Uuid, jti: Uuid) -> Resul
         ("sessions", "created_at", "session_created_at"),
         ("revoked_tokens", "jti", "revoked_jti"),
     ] {
-        let (expr, alias) = column(table, name, alias);
-        statement.expr_as(expr, alias);
+        statement.expr_as(Expr::col((Alias::new(table), Alias::new(name))), Alias::new(alias));
     }
     statement.expr_as(super::versions::recipes_subquery(), Alias::new("recipes_version"));
     statement
-        .from(session::Entity)
-        .inner_join(
-            user::Entity,
-            Expr::col((user::Entity, user::Column::Id)).equals((session::Entity, session::Column::UserId)),
-        )
-        .left_join(revoked_token::Entity, Expr::col((revoked_token::Entity, revoked_token::Column::Jti)).eq(jti))
-        .and_where(Expr::col((session::Entity, session::Column::Sid)).eq(sid));
-    AuthRow::find_by_statement(StatementBuilder::build(&statement, &db.get_database_backend()))
-        .one(db)
-        .await
 }
 
 /// Puts `jti` on the blocklist. Returns `false` when it was already there:

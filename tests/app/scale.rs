@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{bearer, server_url, TestApp, TestUser};
 use recipebox::store::recipes::{self, RecipeFilter, Viewer};
+use recipebox::store::Page;
 
 /// 20,000 recipes, one in a hundred of `owner` and the rest of `other`,
 /// one in ten private, written in one statement; then the planner's
@@ -133,4 +134,100 @@ async fn every_list_total_follows_writes_exactly() {
     assert_eq!(gone.status(), Status::NoContent);
     assert_eq!(totals(&t, &ann, &ann_tokens.access, &admin.access).await, [1, 2, 2, 1, 2], "an account deleted");
     assert_eq!(total(&t, "/api/v1/recipes?author=nobody_here", None).await, 0, "an author who does not exist");
+}
+
+/// A search through the store as `viewer`: counted afresh, and brought up
+/// to date from `since` (a page as kept, and the last change it includes).
+async fn search(
+    t: &TestApp,
+    viewer: Viewer,
+    since: Option<(&Page<recipes::RecipeRow>, recipes::ChangeMark)>,
+) -> (Page<recipes::RecipeRow>, Option<recipes::ChangeMark>) {
+    let filter = RecipeFilter { q: Some("saffron"), ..Default::default() };
+    recipes::search_page(&t.app().db, viewer, &filter, 1, 20, since).await.unwrap()
+}
+
+#[rocket::async_test]
+async fn a_kept_search_is_brought_up_to_date_from_the_changes_and_counts_again_when_it_cannot_be() {
+    let t = TestApp::spawn().await;
+    let (ann, ann_tokens) = t.api_signup().await;
+    let (bob, bob_tokens) = t.api_signup().await;
+    let (_, admin) = t.api_admin().await;
+    let ann_id = t.user_row(&ann.email).await.unwrap().id;
+    let bob_id = t.user_row(&bob.email).await.unwrap().id;
+    let viewers = [Viewer::Anonymous, Viewer::User(ann_id), Viewer::User(bob_id), Viewer::Admin];
+    let write = |name: &str, visibility: &str| json!({"name": name, "description": "", "cook_time": 5, "directions": "Do.", "visibility": visibility});
+    let create = |token: String, name: &'static str, visibility: &'static str| {
+        let t = &t;
+        async move {
+            let response = t.post_json("/api/v1/recipes", Some(&token), &write(name, visibility)).await;
+            assert_eq!(response.status(), Status::Created);
+            response.into_json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+        }
+    };
+    let update = |token: String, id: i64, name: &'static str, visibility: &'static str| {
+        let t = &t;
+        async move {
+            let body = write(name, visibility).to_string();
+            let response = t.client.put(format!("/api/v1/recipes/{id}")).header(bearer(&token)).header(ContentType::JSON).body(body).dispatch().await;
+            assert_eq!(response.status(), Status::Ok);
+        }
+    };
+    let rice = create(ann_tokens.access.clone(), "Saffron rice", "public").await;
+    create(ann_tokens.access.clone(), "Saffron tea", "private").await;
+    let soup = create(bob_tokens.access.clone(), "Plain soup", "public").await;
+
+    // Each viewer's search as kept now.
+    let mut kept = Vec::new();
+    for viewer in viewers {
+        let (page, mark) = search(&t, viewer, None).await;
+        kept.push((page, mark.expect("recipes were written, so there are changes")));
+    }
+    assert_eq!(kept.iter().map(|(page, _)| page.total).collect::<Vec<_>>(), [1, 2, 1, 2]);
+
+    // Every kind of write: a match added, hidden, renamed into a match, a
+    // non-match edited, a match deleted, each through the API.
+    create(bob_tokens.access.clone(), "Saffron buns", "private").await;
+    update(ann_tokens.access.clone(), rice, "Saffron rice", "private").await;
+    update(bob_tokens.access.clone(), soup, "Saffron soup", "public").await;
+    let stew = create(ann_tokens.access.clone(), "Stew", "public").await;
+    update(ann_tokens.access.clone(), stew, "Beef stew", "public").await;
+    let deleted = t.client.delete(format!("/api/v1/recipes/{rice}")).header(bearer(&ann_tokens.access)).dispatch().await;
+    assert_eq!(deleted.status(), Status::NoContent);
+
+    for (viewer, (page, mark)) in viewers.iter().zip(&kept) {
+        let (fresh, fresh_mark) = search(&t, *viewer, None).await;
+        let (brought, brought_mark) = search(&t, *viewer, Some((page, *mark))).await;
+        assert_eq!(brought.total, fresh.total, "{viewer:?}: the total brought up to date is the one counted");
+        assert_eq!(brought.items.iter().map(|r| r.id).collect::<Vec<_>>(), fresh.items.iter().map(|r| r.id).collect::<Vec<_>>(), "{viewer:?}");
+        assert_eq!(brought_mark, fresh_mark, "{viewer:?}");
+    }
+    assert_eq!(total(&t, "/api/v1/recipes?q=saffron", None).await, 1, "the soup");
+    assert_eq!(total(&t, "/api/v1/recipes?q=saffron", Some(&ann_tokens.access)).await, 2, "the soup and Ann's tea");
+    assert_eq!(total(&t, "/api/v1/recipes?q=SAFFRON", Some(&admin.access)).await, 3, "and Bob's buns");
+
+    // The delta is what it says: added to a total as kept, whatever it was.
+    let (page, mark) = search(&t, Viewer::Admin, None).await;
+    let mark = mark.unwrap();
+    let doctored = Page { total: 1_000, ..page.clone() };
+    create(bob_tokens.access.clone(), "Saffron cake", "public").await;
+    let (brought, _) = search(&t, Viewer::Admin, Some((&doctored, mark))).await;
+    assert_eq!(brought.total, 1_001, "one match added to the kept total: brought up to date, not counted");
+
+    // It counts again where the changes cannot say: a change row that is
+    // not the one kept (a database restored from a backup) ...
+    let db = &t.app().db;
+    let retag = format!("UPDATE recipe_changes SET tag = tag + 1 WHERE id = {}", mark.id);
+    db.execute_unprepared(&retag).await.unwrap();
+    let (recounted, _) = search(&t, Viewer::Admin, Some((&doctored, mark))).await;
+    assert_eq!(recounted.total, 4, "the chain is broken: counted");
+    // ... and a user deleted, whose recipes some backends delete without
+    // their triggers.
+    let (page, mark) = search(&t, Viewer::Admin, None).await;
+    let doctored = Page { total: 1_000, ..page };
+    let gone = t.client.delete(format!("/api/v1/users/{}", bob_tokens.public_id)).header(bearer(&admin.access)).dispatch().await;
+    assert_eq!(gone.status(), Status::NoContent);
+    let (recounted, _) = search(&t, Viewer::Admin, Some((&doctored, mark.unwrap()))).await;
+    assert_eq!(recounted.total, 1, "Ann's tea is what is left");
+    assert_eq!(total(&t, "/api/v1/recipes?q=saffron", Some(&admin.access)).await, 1);
 }
