@@ -1,8 +1,8 @@
 //! The blocklist, and the one query that checks a token against the database.
 
 use sea_orm::prelude::*;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, UnionType};
-use sea_orm::{ActiveValue::Set, FromQueryResult, StatementBuilder};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement, UnionType};
+use sea_orm::{ActiveValue::Set, DbBackend, FromQueryResult, Statement, StatementBuilder};
 
 use super::{is_unique_violation, now_ts, ts};
 use crate::domain::Role;
@@ -56,7 +56,7 @@ pub async fn auth_row<C: ConnectionTrait>(db: &C, sid: Uuid, jti: Uuid) -> Resul
 
 /// [`auth_row`] for many `(sid, jti)` pairs in one query (`super::batch`),
 /// answered in their order: the pairs are a table of their own, joined as
-/// the one pair is.
+/// the one pair is (on PostgreSQL, two arrays unnested).
 ///
 /// ```sql
 /// SELECT asked.i, u.id, …
@@ -65,6 +65,39 @@ pub async fn auth_row<C: ConnectionTrait>(db: &C, sid: Uuid, jti: Uuid) -> Resul
 /// LEFT JOIN revoked_tokens r ON r.jti = asked.jti
 /// ```
 pub async fn auth_rows<C: ConnectionTrait>(db: &C, keys: &[(Uuid, Uuid)]) -> Result<Vec<Option<AuthRow>>, DbErr> {
+    let Some((first, rest)) = keys.split_first() else { return Ok(Vec::new()) };
+    let statement = match db.get_database_backend() {
+        DbBackend::Postgres => postgres_auth_rows(keys),
+        backend => StatementBuilder::build(&asked_pairs(first, rest), &backend),
+    };
+    let mut rows = vec![None; keys.len()];
+    for row in db.query_all_raw(statement).await? {
+        let i = row.try_get::<i64>("", "asked")?;
+        let slot = usize::try_from(i).ok().and_then(|i| rows.get_mut(i));
+        let slot = slot.ok_or_else(|| DbErr::Custom(format!("a batched read answered for a pair it was not asked: {i}")))?;
+        *slot = Some(AuthRow::from_query_result(&row, "")?);
+    }
+    Ok(rows)
+}
+
+/// PostgreSQL: the pairs as two arrays, so that every batch, whatever its
+/// size, is the one statement, prepared and planned once.
+fn postgres_auth_rows(keys: &[(Uuid, Uuid)]) -> Statement {
+    let array = |part: fn(&(Uuid, Uuid)) -> Uuid| format!("{{{}}}", keys.iter().map(|key| part(key).to_string()).collect::<Vec<_>>().join(","));
+    let columns: Vec<String> = AUTH_COLUMNS.iter().map(|(table, column, alias)| format!("{table}.{column} AS {alias}")).collect();
+    let sql = format!(
+        "SELECT asked.i - 1 AS asked, {}, {} AS recipes_version \
+         FROM unnest(CAST($1 AS uuid[]), CAST($2 AS uuid[])) WITH ORDINALITY AS asked(sid, jti, i) \
+         JOIN sessions ON sessions.sid = asked.sid JOIN users ON users.id = sessions.user_id \
+         LEFT JOIN revoked_tokens ON revoked_tokens.jti = asked.jti",
+        columns.join(", "),
+        super::versions::RECIPES,
+    );
+    Statement::from_sql_and_values(DbBackend::Postgres, sql, [array(|key| key.0).into(), array(|key| key.1).into()])
+}
+
+/// The pairs as a table of `SELECT`s joined by `UNION ALL`.
+fn asked_pairs(first: &(Uuid, Uuid), rest: &[(Uuid, Uuid)]) -> SelectStatement {
     let asked_pair = |(i, (sid, jti)): (usize, &(Uuid, Uuid))| {
         Query::select()
             .expr_as(Expr::val(i as i64), Alias::new("i"))
@@ -72,10 +105,9 @@ pub async fn auth_rows<C: ConnectionTrait>(db: &C, keys: &[(Uuid, Uuid)]) -> Res
             .expr_as(Expr::val(*jti), Alias::new("jti"))
             .to_owned()
     };
-    let mut pairs = keys.iter().enumerate().map(asked_pair);
-    let Some(mut asked) = pairs.next() else { return Ok(Vec::new()) };
-    for pair in pairs {
-        asked.union(UnionType::All, pair);
+    let mut asked = asked_pair((0, first));
+    for (i, pair) in rest.iter().enumerate() {
+        asked.union(UnionType::All, asked_pair((i + 1, pair)));
     }
     let asked_col = |name: &str| Expr::col((Alias::new("asked"), Alias::new(name)));
     let mut statement = auth_columns();
@@ -85,35 +117,30 @@ pub async fn auth_rows<C: ConnectionTrait>(db: &C, keys: &[(Uuid, Uuid)]) -> Res
         .inner_join(session::Entity, Expr::col((session::Entity, session::Column::Sid)).eq(asked_col("sid")))
         .inner_join(user::Entity, Expr::col((user::Entity, user::Column::Id)).equals((session::Entity, session::Column::UserId)))
         .left_join(revoked_token::Entity, Expr::col((revoked_token::Entity, revoked_token::Column::Jti)).eq(asked_col("jti")));
-    let mut rows = vec![None; keys.len()];
-    for row in db.query_all_raw(StatementBuilder::build(&statement, &db.get_database_backend())).await? {
-        let i = row.try_get::<i64>("", "asked")?;
-        let slot = usize::try_from(i).ok().and_then(|i| rows.get_mut(i));
-        let slot = slot.ok_or_else(|| DbErr::Custom(format!("a batched read answered for a pair it was not asked: {i}")))?;
-        *slot = Some(AuthRow::from_query_result(&row, "")?);
-    }
-    Ok(rows)
+    statement
 }
 
-/// The columns of an [`AuthRow`].
-fn auth_columns() -> sea_orm::sea_query::SelectStatement {
+/// The columns of an [`AuthRow`]: table, column, alias.
+const AUTH_COLUMNS: [(&str, &str, &str); 14] = [
+    ("users", "id", "user_id"),
+    ("users", "public_id", "public_id"),
+    ("users", "email", "email"),
+    ("users", "username", "username"),
+    ("users", "role", "role"),
+    ("users", "created_at", "created_at"),
+    ("users", "email_verified_at", "email_verified_at"),
+    ("users", "disabled_at", "disabled_at"),
+    ("users", "tokens_valid_after", "tokens_valid_after"),
+    ("sessions", "revoked_at", "session_revoked_at"),
+    ("users", "version", "user_version"),
+    ("sessions", "last_used_at", "session_last_used_at"),
+    ("sessions", "created_at", "session_created_at"),
+    ("revoked_tokens", "jti", "revoked_jti"),
+];
+
+fn auth_columns() -> SelectStatement {
     let mut statement = Query::select();
-    for (table, name, alias) in [
-        ("users", "id", "user_id"),
-        ("users", "public_id", "public_id"),
-        ("users", "email", "email"),
-        ("users", "username", "username"),
-        ("users", "role", "role"),
-        ("users", "created_at", "created_at"),
-        ("users", "email_verified_at", "email_verified_at"),
-        ("users", "disabled_at", "disabled_at"),
-        ("users", "tokens_valid_after", "tokens_valid_after"),
-        ("sessions", "revoked_at", "session_revoked_at"),
-        ("users", "version", "user_version"),
-        ("sessions", "last_used_at", "session_last_used_at"),
-        ("sessions", "created_at", "session_created_at"),
-        ("revoked_tokens", "jti", "revoked_jti"),
-    ] {
+    for (table, name, alias) in AUTH_COLUMNS {
         statement.expr_as(Expr::col((Alias::new(table), Alias::new(name))), Alias::new(alias));
     }
     statement.expr_as(super::versions::recipes_subquery(), Alias::new("recipes_version"));

@@ -8,7 +8,7 @@ use sea_orm::{FromQueryResult, Statement};
 
 use crate::kept::Version;
 
-const RECIPES: &str = "(SELECT value FROM versions WHERE name = 'recipes')";
+pub(super) const RECIPES: &str = "(SELECT value FROM versions WHERE name = 'recipes')";
 
 /// The recipes' version as a column of a larger query (the guard's).
 pub fn recipes_subquery() -> Expr {

@@ -202,3 +202,47 @@ async fn a_valid_author_filter_is_kept_and_follows_a_write() {
     let page = t.client.get(path).dispatch().await.into_string().await.unwrap();
     assert!(page.contains("Barley soup") && page.contains("Rye bread"), "the kept page was read again after the write");
 }
+
+/// `sid` and `jti` of a token, as the guard reads them.
+fn session_of(token: &str) -> (sea_orm::prelude::Uuid, sea_orm::prelude::Uuid) {
+    let claims = claims_of(token);
+    let uuid = |name: &str| claims[name].as_str().unwrap().parse().unwrap();
+    (uuid("sid"), uuid("jti"))
+}
+
+#[rocket::async_test]
+async fn a_batched_read_answers_each_token_as_it_would_alone() {
+    let t = TestApp::spawn().await;
+    let (ann, ann_tokens) = t.api_signup().await;
+    let (bob, bob_tokens) = t.api_signup().await;
+    let bob_gone = t.api_login(&bob).await;
+    let logout = t.client.post("/api/v1/auth/logout").header(crate::helpers::bearer(&bob_gone.access)).dispatch().await;
+    assert_eq!(logout.status(), Status::NoContent);
+    let nobody = (sea_orm::prelude::Uuid::new_v4(), sea_orm::prelude::Uuid::new_v4());
+    let asked = [session_of(&ann_tokens.access), nobody, session_of(&bob_gone.access), session_of(&bob_tokens.access), session_of(&ann_tokens.access)];
+    let rows = recipebox::store::tokens::auth_rows(&t.app().db, &asked).await.unwrap();
+    for (i, (sid, jti)) in asked.iter().enumerate() {
+        let alone = recipebox::store::tokens::auth_row(&t.app().db, *sid, *jti).await.unwrap();
+        let facts = |row: &Option<recipebox::store::tokens::AuthRow>| {
+            row.as_ref().map(|row| (row.username.clone(), row.session_revoked_at.is_some(), row.revoked_jti.is_some()))
+        };
+        assert_eq!(facts(&rows[i]), facts(&alone), "pair {i}");
+    }
+    let name = |i: usize| rows[i].as_ref().map(|row| row.username.clone());
+    assert_eq!(name(0).as_deref(), Some(ann.username.as_str()));
+    assert_eq!(name(1), None, "no such session");
+    assert!(rows[2].as_ref().is_some_and(|row| row.session_revoked_at.is_some() && row.revoked_jti.is_some()), "logged out");
+    assert_eq!(name(3).as_deref(), Some(bob.username.as_str()));
+    assert_eq!(name(4), name(0), "the same pair twice");
+
+    // Through the guard, many requests at once: each gets its own answer.
+    let requests = (0..24).map(|i| {
+        let token = [&ann_tokens.access, &bob_gone.access, &bob_tokens.access][i % 3].clone();
+        let t = &t;
+        async move { (i, t.get_json("/api/v1/me", Some(&token)).await.status()) }
+    });
+    for (i, status) in rocket::futures::future::join_all(requests).await {
+        let expected = if i % 3 == 1 { Status::Unauthorized } else { Status::Ok };
+        assert_eq!(status, expected, "request {i}");
+    }
+}
