@@ -4,12 +4,19 @@
 //! version comes with the guard's one query for a logged-in caller
 //! ([`Authenticated::recipes_version`]); a visitor's request reads it alone.
 //!
-//! A list's count is what costs: it reads every recipe the viewer may see.
-//! Lists are read far more often than recipes are written, so the pages,
-//! the API and search all go through [`list`]. Rendering a list's cards
-//! costs next (Tera builds its context value by value), so the cards' HTML
-//! and a visitor's whole page are kept beside the list, under the same key
-//! and version.
+//! A list's page is an index range and its total a count the database
+//! keeps (migrations 13 and 14), so reading one again after a write costs
+//! little. A search's total is the one count no trigger can keep: it would
+//! be counted again after every write on any instance. So the search as
+//! last read is kept under its key alone too, with the last recipe change
+//! it includes (`recipe_changes`, migration 15); the next version's is that
+//! one brought up to date from the changes since, in one small query
+//! (`store::recipes::search_page`), and its page is read again only when
+//! one of them matches.
+//!
+//! Rendering a list's cards costs next (Tera builds its context value by
+//! value), so the cards' HTML and a visitor's whole page are kept beside
+//! the list, under the same key and version.
 //!
 //! After a change every connection misses the same list at once; one of
 //! them reads it while the others wait for its answer.

@@ -17,7 +17,12 @@
 //! back into versions a running process has kept answers under.
 //!
 //! Versions are part of the key: an answer under an old version is never
-//! found again and leaves as the budget needs room. The budget counts each
+//! found again and leaves as the budget needs room. A feature may also keep
+//! something under no version at all, but then never as an answer: only as
+//! the starting point of a read that checks it against the database itself
+//! (`crate::catalog` keeps the last search read so, with the mark of the
+//! last change it includes, and brings it up to date from the changes the
+//! database logged since). The budget counts each
 //! entry by its real size (its key, its value's heap bytes and a fixed
 //! overhead), across every kind, whatever a visitor sends: an input too
 //! large to be a key is refused where it is read (`routes`), and an answer
