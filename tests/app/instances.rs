@@ -283,15 +283,24 @@ fn writes_committed_beside_the_app_hold_on_the_next_request_of_every_instance() 
     let jo = signup(&c.a, "joy");
     let body = json!({"name": "Quince paste", "cook_time": 90, "directions": "Stir."}).to_string();
     assert_eq!(c.a.request("POST", "/api/v1/recipes", &bearer(token(&jo, "access_token")), &body).0, 201);
+    let found = |server: &TestServer| json_of(&server.request("GET", "/api/v1/recipes?q=quince", "", "").1)["total"].as_u64().unwrap();
     for server in [&c.a, &c.b] {
         assert!(visitor_sees(server, "Quince paste"));
         assert!(visitor_sees(server, "Quince paste"), "asked twice: the list is kept now");
+        assert_eq!(found(server), 1);
         assert_eq!(me(server, &jo).0, 200);
+    }
+    // Another recipe, so that each instance's kept search is brought up to
+    // date from the changes (not counted) from here on.
+    write_beside_the_app(&c, "UPDATE recipes SET cook_time = 95");
+    for server in [&c.a, &c.b] {
+        assert_eq!(found(server), 1);
     }
     // No code of the app runs after these commits.
     write_beside_the_app(&c, "UPDATE recipes SET visibility = 'private'");
     for server in [&c.a, &c.b] {
         assert!(!visitor_sees(server, "Quince paste"), "a private recipe leaves every visitor's list at once");
+        assert_eq!(found(server), 0, "and every visitor's search");
     }
     write_beside_the_app(&c, "UPDATE users SET disabled_at = 1 WHERE username = 'joy'");
     for server in [&c.a, &c.b] {
