@@ -146,8 +146,8 @@ async fn the_window_slides_failures_older_than_it_stop_counting() {
     // clears the account's count, never the address's.
     // (and the sign-up's verification link, counted too). The app's own
     // clean-up, started with it, may run late on a busy machine and purge
-    // some of them first.
-    assert!((1..=17).contains(&purged), "old rows are purged: {purged}");
+    // some or all of them first: either way none is left.
+    assert!(purged <= 17, "old rows are purged: {purged}");
     assert!(login_failure::Entity::find().all(&t.app().db).await.unwrap().is_empty());
 }
 
