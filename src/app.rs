@@ -25,13 +25,13 @@ pub struct App {
 }
 
 impl App {
-    /// Connects, applies pending migrations, prepares the keys and starts
-    /// the mail delivery task.
+    /// Connects, applies pending migrations, prepares the keys and opens
+    /// the mail transport (the server starts the deliverer at liftoff).
     pub async fn start(config: AppConfig) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url, &config.pool).await?;
         db::migrate(&db).await?;
         let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
-        let mailer = Mailer::start(&config.mail)?;
+        let mailer = Mailer::new(&config.mail)?;
         let reads = Reads::start(&db);
         Ok(Self { db, reads, keys: JwtKeys::new(&config.jwt_secret), hasher, mailer, kept: Kept::new(kept::BUDGET), config })
     }

@@ -53,6 +53,8 @@ struct RawConfig {
     smtp_url: Option<String>,
     mail_from: Option<String>,
     outbox_dir: String,
+    mail_retry_seconds: i64,
+    mail_retry_for: i64,
 }
 
 impl Default for RawConfig {
@@ -81,6 +83,8 @@ impl Default for RawConfig {
             smtp_url: None,
             mail_from: None,
             outbox_dir: "data/outbox".into(),
+            mail_retry_seconds: 30,
+            mail_retry_for: 86_400,
         }
     }
 }
@@ -147,6 +151,11 @@ pub struct MailSettings {
     pub from: lettre::message::Mailbox,
     /// Where messages are written when there is no `smtp_url`.
     pub outbox_dir: PathBuf,
+    /// The wait after a message's first failed try, doubled after each
+    /// further one (up to an hour).
+    pub retry_seconds: i64,
+    /// How long after it was queued a message is tried before it fails.
+    pub retry_for: i64,
 }
 
 impl fmt::Debug for MailSettings {
@@ -156,6 +165,8 @@ impl fmt::Debug for MailSettings {
             .field("smtp", &self.smtp_url.as_ref().map(|_| "<configured>"))
             .field("from", &self.from.to_string())
             .field("outbox_dir", &self.outbox_dir)
+            .field("retry_seconds", &self.retry_seconds)
+            .field("retry_for", &self.retry_for)
             .finish()
     }
 }
@@ -299,7 +310,14 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
             return Err(ConfigError::AtLeastOne(key));
         }
     }
-    for (key, seconds) in [("login_window", raw.login_window), ("session_max_age", raw.session_max_age), ("signup_window", raw.signup_window)] {
+    let positive = [
+        ("login_window", raw.login_window),
+        ("session_max_age", raw.session_max_age),
+        ("signup_window", raw.signup_window),
+        ("mail_retry_seconds", raw.mail_retry_seconds),
+        ("mail_retry_for", raw.mail_retry_for),
+    ];
+    for (key, seconds) in positive {
         if seconds <= 0 {
             return Err(ConfigError::Ttl(key));
         }
@@ -320,7 +338,14 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
     }
     let from = raw.mail_from.as_deref().unwrap_or("recipebox <recipebox@localhost>");
     let from = from.parse().map_err(|_| ConfigError::Invalid("mail_from must be an address such as \"recipebox <no-reply@example.com>\"".into()))?;
-    let mail = MailSettings { public_url, smtp_url: raw.smtp_url, from, outbox_dir: PathBuf::from(raw.outbox_dir) };
+    let mail = MailSettings {
+        public_url,
+        smtp_url: raw.smtp_url,
+        from,
+        outbox_dir: PathBuf::from(raw.outbox_dir),
+        retry_seconds: raw.mail_retry_seconds,
+        retry_for: raw.mail_retry_for,
+    };
     Ok(AppConfig {
         database_url: raw.database_url,
         jwt_secret,

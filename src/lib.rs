@@ -132,13 +132,15 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
             }
         }))
         .attach(Template::fairing())
-        .attach(AdHoc::on_liftoff("announce and purge", |rocket| {
+        .attach(AdHoc::on_liftoff("announce, deliver mail and purge", |rocket| {
             Box::pin(async move {
                 let config = rocket.config();
                 // Tests that start the binary on port 0 read this line.
                 println!("recipebox listening on http://{}:{}", config.address, config.port);
                 tracing::info!(address = %config.address, port = config.port, "listening");
                 let app = rocket.state::<App>().expect("BUG: App is managed at ignite");
+                // Only a server delivers mail, not a command-line run.
+                app.mailer.deliver(app.db.clone());
                 let db = app.db.clone();
                 let retention_days = app.config.audit_retention_days;
                 let login_window = app.config.throttle.window;
@@ -151,6 +153,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                         log_purge("old audit events", store::audit::purge_older_than(&db, retention_days).await);
                         log_purge("spent email tokens", store::email_tokens::purge(&db).await);
                         log_purge("old recipe changes", store::recipes::purge_changes(&db).await);
+                        log_purge("delivered and failed mail", store::outbox::purge(&db).await);
                     }
                 });
             })

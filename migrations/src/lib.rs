@@ -22,6 +22,7 @@ mod m20261125_000012_index_recipe_lists;
 mod m20261204_000013_versions;
 mod m20261204_000014_index_list_orders;
 mod m20261204_000015_recipe_changes;
+mod m20261204_000016_mail_outbox;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_versions::Migration),
             Box::new(m20261204_000014_index_list_orders::Migration),
             Box::new(m20261204_000015_recipe_changes::Migration),
+            Box::new(m20261204_000016_mail_outbox::Migration),
         ]
     }
 }

@@ -20,6 +20,7 @@ use crate::domain::{AuditKind, FieldErrors};
 use crate::entities::user;
 use crate::error::{AppError, AuthError};
 use crate::store;
+use sea_orm::TransactionTrait;
 use crate::store::users::AdminChange;
 use crate::views::{device, human};
 
@@ -40,9 +41,13 @@ pub async fn delete_own(app: &App, user: &Authenticated, current_password: &str,
     if !current_password_matches(app, &account, current_password, client).await? {
         return Err(AppError::Validation(FieldErrors::single("current_password", "That is not your current password.")));
     }
-    let deleted = store::users::change_as_admin(&app.db, &account, AdminChange::Delete).await?;
+    // The account goes and its notice is queued in one transaction.
+    let txn = app.db.begin().await?;
+    let deleted = store::users::change_as_admin(&txn, &account, AdminChange::Delete).await?;
+    app.mailer.queue(&txn, &deleted.email, NOTICE_SUBJECT, notice(app, &deleted, client)).await?;
+    txn.commit().await?;
+    app.mailer.wake();
     audit::record(app, client, Event::own(AuditKind::AccountDeleted, deleted.public_id)).await;
-    app.mailer.send(&deleted.email, NOTICE_SUBJECT, notice(app, &deleted, client));
     Ok(())
 }
 

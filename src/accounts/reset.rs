@@ -17,6 +17,7 @@ use crate::entities::{email_token, user};
 use crate::error::AppError;
 use crate::mail::Mailer;
 use crate::store;
+use sea_orm::TransactionTrait;
 
 pub const PURPOSE: &str = "reset";
 /// How long a reset link works.
@@ -44,7 +45,6 @@ async fn send_link(db: &sea_orm::DatabaseConnection, mailer: &Mailer, email: &st
     };
     let (token, token_hash) = link_token();
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
-    store::email_tokens::issue(db, user.id, PURPOSE, token_hash, &user.email, expires_at).await?;
     let link = mailer.link(&format!("/reset-password?token={token}"));
     let text = format!(
         "Hello {},\n\nSomeone (we hope you) asked to reset the password of your recipebox account.\n\
@@ -52,7 +52,11 @@ async fn send_link(db: &sea_orm::DatabaseConnection, mailer: &Mailer, email: &st
          If you did not ask for it, ignore this message: your password stays as it is.\n",
         user.username
     );
-    mailer.send(&user.email, "Reset your recipebox password", text);
+    let txn = db.begin().await?;
+    store::email_tokens::issue(&txn, user.id, PURPOSE, token_hash, &user.email, expires_at).await?;
+    mailer.queue(&txn, &user.email, "Reset your recipebox password", text).await?;
+    txn.commit().await?;
+    mailer.wake();
     Ok(())
 }
 
@@ -94,18 +98,22 @@ pub async fn reset(
         return Err(invalid_link());
     }
     let password_hash = app.hasher.hash(password.expose()).await?;
-    store::users::set_password_hash(&app.db, user.id, password_hash).await?;
-    store::email_tokens::retire(&app.db, user.id, PURPOSE).await?;
-    let sessions = session::end_all(app, (&user).into()).await?;
-    let pair = if log_in { Some(session::start(app, &user, client).await?) } else { None };
-    let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
-    audit::record(app, client, event).await;
     let text = format!(
         "Hello {},\n\nThe password of your recipebox account was just changed with a reset link, and every \
          session was logged out.\n\nIf that was not you, ask for a new link at {} at once.\n",
         user.username,
         app.mailer.link("/forgot-password")
     );
-    app.mailer.send(&user.email, "Your recipebox password was changed", text);
+    // The new password and its notice go together.
+    let txn = app.db.begin().await?;
+    store::users::set_password_hash(&txn, user.id, password_hash).await?;
+    app.mailer.queue(&txn, &user.email, "Your recipebox password was changed", text).await?;
+    txn.commit().await?;
+    app.mailer.wake();
+    store::email_tokens::retire(&app.db, user.id, PURPOSE).await?;
+    let sessions = session::end_all(app, (&user).into()).await?;
+    let pair = if log_in { Some(session::start(app, &user, client).await?) } else { None };
+    let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
+    audit::record(app, client, event).await;
     Ok((user, pair))
 }

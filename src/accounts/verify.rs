@@ -11,6 +11,7 @@ use crate::domain::{Email, FieldErrors};
 use crate::entities::user;
 use crate::error::AppError;
 use crate::store;
+use sea_orm::TransactionTrait;
 
 pub const PURPOSE: &str = "verify";
 /// How long a verification link works.
@@ -23,14 +24,18 @@ pub async fn send_link(app: &App, user: &user::Model, email: &str, client: &Clie
     LoginThrottle::for_verification_links(app, email, client).count().await?;
     let (token, hash) = link_token();
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
-    store::email_tokens::issue(&app.db, user.id, PURPOSE, hash, email, expires_at).await?;
     let link = app.mailer.link(&format!("/verify-email?token={token}"));
     let text = format!(
         "Hello {},\n\nPlease confirm that {email} is your address for recipebox by opening this link \
          within 48 hours:\n\n{link}\n\nIf you did not ask for it, ignore this message.\n",
         user.username
     );
-    app.mailer.send(email, "Confirm your email address", text);
+    // The link and its message go together, or not at all.
+    let txn = app.db.begin().await?;
+    store::email_tokens::issue(&txn, user.id, PURPOSE, hash, email, expires_at).await?;
+    app.mailer.queue(&txn, email, "Confirm your email address", text).await?;
+    txn.commit().await?;
+    app.mailer.wake();
     Ok(())
 }
 

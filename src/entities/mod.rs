@@ -8,6 +8,7 @@
 pub mod audit_event;
 pub mod email_token;
 pub mod login_failure;
+pub mod mail_message;
 pub mod recipe;
 pub mod revoked_token;
 pub mod session;

@@ -48,6 +48,7 @@ pub fn pages() -> Vec<Route> {
         admin::admin_action_form,
         admin::admin_action,
         admin::admin_audit,
+        admin::admin_mail,
         recipes::recipe_list,
         recipes::recipe_new_form,
         recipes::recipe_create,

@@ -2,7 +2,7 @@
 
 use sea_orm::prelude::*;
 use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
-use sea_orm::{ActiveValue::Set, Condition, DbBackend, QueryOrder, QuerySelect, TransactionTrait};
+use sea_orm::{ActiveValue::Set, Condition, DbBackend, QueryOrder, QuerySelect, TransactionSession, TransactionTrait};
 
 use super::{is_unique_violation, like_pattern, now_ts, Page};
 use crate::domain::{Email, FieldErrors, Role, Username};
@@ -112,7 +112,7 @@ fn active_admin() -> Condition {
 /// change, and is refused, and the two cannot deadlock. SQLite has no row
 /// locks: there the transaction takes the database's write lock with its
 /// first statement, so the check and the change see no other writer.
-pub async fn change_as_admin(db: &DatabaseConnection, target: &user::Model, change: AdminChange) -> Result<user::Model, AppError> {
+pub async fn change_as_admin<C: TransactionTrait>(db: &C, target: &user::Model, change: AdminChange) -> Result<user::Model, AppError> {
     let txn = db.begin().await?;
     if txn.get_database_backend() == DbBackend::Sqlite {
         user::Entity::update_many()

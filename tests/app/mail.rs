@@ -78,6 +78,7 @@ async fn mail_goes_to_the_smtp_server_and_a_failed_delivery_is_tried_again() {
         ("smtp_url", json!(format!("smtp://127.0.0.1:{port}"))),
         ("public_url", json!("https://recipes.example.com/")),
         ("mail_from", json!("recipebox <no-reply@recipes.example.com>")),
+        ("mail_retry_seconds", json!(1)),
     ])
     .await;
     let (user, _) = t.api_signup().await;

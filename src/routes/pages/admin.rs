@@ -352,3 +352,27 @@ pub async fn admin_audit(
         },
     ))
 }
+
+/// The outbox at a glance (SPEC.md §6): what waits, what went in the last
+/// day, what failed, and the last error; never a body or a link.
+#[get("/admin/mail")]
+pub async fn admin_mail(admin: AdminUser, app: &State<App>) -> PageResult<Template> {
+    let summary = store::outbox::summary(&app.db).await?;
+    let oldest_waiting = summary.oldest_waiting.map(|at| crate::views::human(at.0));
+    let (last_error, last_error_at) = match summary.last_error {
+        Some((error, at)) => (Some(error), Some(crate::views::human(at.0))),
+        None => (None, None),
+    };
+    Ok(Template::render(
+        "pages/admin/mail",
+        context! {
+            nav: Nav::new(Some(&admin)),
+            queued: summary.queued,
+            sent_last_day: summary.sent_last_day,
+            failed: summary.failed,
+            oldest_waiting,
+            last_error,
+            last_error_at,
+        },
+    ))
+}
