@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod delete;
+pub mod notices;
 pub mod overview;
 pub mod reset;
 pub mod verify;
@@ -23,6 +24,7 @@ use crate::domain::{AuditKind, Email, FieldErrors, Password, Role, Username};
 use crate::entities::user;
 use crate::error::AppError;
 use crate::store;
+use sea_orm::TransactionTrait;
 
 /// A new random token for a link sent by email, and its hash: the link
 /// carries the token, the database only the hash.
@@ -99,7 +101,7 @@ pub async fn signup(app: &App, input: SignupInput<'_>, client: &ClientInfo) -> R
             return Err(e);
         }
     };
-    let pair = session::start(app, &user, client).await?;
+    let pair = session::start(app, &user, client, None).await?;
     audit::record(app, client, Event::own(AuditKind::Signup, user.public_id)).await;
     // A new address is unique, so sign-up sends one link per address at
     // most; were it throttled anyway, the account still stands.
@@ -182,11 +184,24 @@ pub async fn login(
             if let Some((session_user, refresh)) = other {
                 session::end(app, session_user, refresh).await?;
             }
-            session::start(app, &user, client).await?
+            session::start(app, &user, client, new_device_notice(app, &user, client).await?).await?
         }
     };
     audit::record(app, client, Event::own(AuditKind::Login, user.public_id)).await;
     Ok((user, pair))
+}
+
+/// The notice of a login from a device the account has not used before:
+/// one whose browser and system (`views::device::family`) no session of
+/// the account, live or ended, has had. So each device is announced once.
+async fn new_device_notice(app: &App, user: &user::Model, client: &ClientInfo) -> Result<Option<session::Notice>, AppError> {
+    let family = crate::views::device::family(client.user_agent.as_deref());
+    let known = store::sessions::user_agents(&app.db, user.id).await?;
+    if known.iter().any(|agent| crate::views::device::family(agent.as_deref()) == family) {
+        return Ok(None);
+    }
+    let what = format!("Someone logged in to your recipebox account from a device it had not used before ({family})");
+    Ok(Some(session::Notice { to: user.email.clone(), subject: notices::NEW_DEVICE, text: notices::text(app, &user.username, &what, client) }))
 }
 
 /// Ends the caller's session: both its tokens are revoked.
@@ -268,7 +283,12 @@ pub async fn change_password(
         return Err(AppError::Validation(errors));
     };
     let hash = app.hasher.hash(new_password.expose()).await?;
-    store::users::set_password_hash(&app.db, account.id, hash).await?;
+    let what = "The password of your recipebox account was changed, and every other session was logged out";
+    let txn = app.db.begin().await?;
+    store::users::set_password_hash(&txn, account.id, hash).await?;
+    app.mailer.queue(&txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client)).await?;
+    txn.commit().await?;
+    app.mailer.wake();
     // A reset link sent before no longer works.
     store::email_tokens::retire(&app.db, account.id, reset::PURPOSE).await?;
     let sessions = session::end_others(app, (&account).into(), user.sid).await?;

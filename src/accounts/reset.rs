@@ -98,21 +98,17 @@ pub async fn reset(
         return Err(invalid_link());
     }
     let password_hash = app.hasher.hash(password.expose()).await?;
-    let text = format!(
-        "Hello {},\n\nThe password of your recipebox account was just changed with a reset link, and every \
-         session was logged out.\n\nIf that was not you, ask for a new link at {} at once.\n",
-        user.username,
-        app.mailer.link("/forgot-password")
-    );
+    let what = "The password of your recipebox account was changed with a reset link, and every session was logged out";
+    let text = super::notices::text(app, &user.username, what, client);
     // The new password and its notice go together.
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, user.id, password_hash).await?;
-    app.mailer.queue(&txn, &user.email, "Your recipebox password was changed", text).await?;
+    app.mailer.queue(&txn, &user.email, super::notices::PASSWORD_CHANGED, text).await?;
     txn.commit().await?;
     app.mailer.wake();
     store::email_tokens::retire(&app.db, user.id, PURPOSE).await?;
     let sessions = session::end_all(app, (&user).into()).await?;
-    let pair = if log_in { Some(session::start(app, &user, client).await?) } else { None };
+    let pair = if log_in { Some(session::start(app, &user, client, None).await?) } else { None };
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
     Ok((user, pair))

@@ -42,14 +42,25 @@ pub async fn send_link(app: &App, user: &user::Model, email: &str, client: &Clie
 /// Follows a verification link: the address it was sent to becomes the
 /// user's verified address. `BadRequest` when the link is unknown, used,
 /// retired or expired; `Conflict` when someone took the new address since.
-pub async fn verify(app: &App, token: &str) -> Result<user::Model, AppError> {
+pub async fn verify(app: &App, token: &str, client: &ClientInfo) -> Result<user::Model, AppError> {
     let invalid = || AppError::BadRequest("This verification link is invalid, used or expired. Ask for a new one on your account page.".into());
     let row = store::email_tokens::find_usable(&app.db, PURPOSE, &token_hash(token)).await?.ok_or_else(invalid)?;
     let user = store::users::find_by_id(&app.db, row.user_id).await?.ok_or_else(invalid)?;
     if !store::email_tokens::consume(&app.db, row.id).await? {
         return Err(invalid());
     }
-    store::users::set_verified_email(&app.db, user.id, &row.email).await?;
+    if row.email == user.email {
+        store::users::set_verified_email(&app.db, user.id, &row.email).await?;
+    } else {
+        // An address changed: the notice goes to the old one, with the change.
+        let what = format!("The email address of your recipebox account was changed from {} to {}", user.email, row.email);
+        let text = super::notices::text(app, &user.username, &what, client);
+        let txn = app.db.begin().await?;
+        store::users::set_verified_email(&txn, user.id, &row.email).await?;
+        app.mailer.queue(&txn, &user.email, super::notices::EMAIL_CHANGED, text).await?;
+        txn.commit().await?;
+        app.mailer.wake();
+    }
     store::users::find_by_id(&app.db, user.id).await?.ok_or_else(invalid)
 }
 

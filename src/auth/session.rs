@@ -28,6 +28,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use time::OffsetDateTime;
 use uuid::Uuid;
+use sea_orm::TransactionTrait;
 
 use crate::client::ClientInfo;
 use crate::crypto::jwt::{Claims, TokenType, ISSUER};
@@ -202,16 +203,35 @@ fn refresh_expiry(app: &App, ends_at: i64) -> i64 {
 }
 
 /// Starts a session after a successful password login or sign-up.
-pub async fn start(app: &App, user: &user::Model, client: &ClientInfo) -> Result<TokenPair, AppError> {
+pub async fn start(app: &App, user: &user::Model, client: &ClientInfo, notice: Option<Notice>) -> Result<TokenPair, AppError> {
     // Its first refresh token lives the idle timeout, or the whole session
     // where that is shorter.
     let expires_at = unix_now() + app.config.refresh_token_ttl.min(app.config.session_max_age);
     let new = store::sessions::NewSession { user_agent: client.user_agent.as_deref(), ip_address: client.ip.as_deref(), expires_at };
     store::sessions::end_least_recently_used(&app.db, user.id, MAX_SESSIONS - 1).await?;
-    let session = store::sessions::create(&app.db, user.id, new).await?;
-    store::users::record_login(&app.db, user.id).await?;
+    // Written first, so that on SQLite the transaction holds the write lock
+    // from its start (a read first could not become a write after another
+    // connection's commit).
+    let txn = app.db.begin().await?;
+    let session = store::sessions::create(&txn, user.id, new).await?;
+    store::users::record_login(&txn, user.id).await?;
+    if let Some(notice) = &notice {
+        app.mailer.queue(&txn, &notice.to, notice.subject, notice.text.clone()).await?;
+    }
+    txn.commit().await?;
+    if notice.is_some() {
+        app.mailer.wake();
+    }
     let ids = SessionIds { sub: user.public_id, role: user.role, sid: session.sid, ends_at: ends_at(app, session.created_at.0) };
     Ok(issue(app, &ids, random_token(), true)?.0)
+}
+
+/// A message to queue with a new session, in its transaction (the login
+/// from a new device's notice, written by `accounts`).
+pub struct Notice {
+    pub to: String,
+    pub subject: &'static str,
+    pub text: String,
 }
 
 /// A fresh pair for the caller's own session, after they proved their

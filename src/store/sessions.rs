@@ -2,7 +2,7 @@
 
 use sea_orm::prelude::*;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, QueryOrder};
+use sea_orm::{ActiveValue::Set, QueryOrder, QuerySelect};
 
 use super::{now_ts, ts};
 use crate::entities::session;
@@ -117,4 +117,17 @@ pub async fn end_least_recently_used<C: ConnectionTrait>(db: &C, user_id: i64, k
         .filter(session::Column::Sid.is_in(beyond))
         .filter(session::Column::RevokedAt.is_null());
     Ok(update.exec(db).await?.rows_affected)
+}
+
+/// The user agent of every session the user has had, live or ended (one
+/// row each for the distinct ones).
+pub async fn user_agents<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Vec<Option<String>>, DbErr> {
+    session::Entity::find()
+        .select_only()
+        .column(session::Column::UserAgent)
+        .distinct()
+        .filter(session::Column::UserId.eq(user_id))
+        .into_tuple()
+        .all(db)
+        .await
 }

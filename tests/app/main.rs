@@ -12,6 +12,7 @@ mod instances;
 mod mail;
 mod me;
 mod migrations;
+mod notices;
 mod outbox;
 mod openapi;
 mod password;

@@ -109,6 +109,10 @@ async fn an_email_change_keeps_the_old_address_until_the_new_one_is_confirmed() 
 
     assert_eq!(t.client.get(link_in(&message)).dispatch().await.status(), Status::SeeOther);
     assert!(verified(&t, new_email).await, "the new address is the account's, verified");
+    let notice = t.mail(recipebox::accounts::notices::EMAIL_CHANGED, 1).await.remove(0);
+    assert!(notice.contains(&format!("To: {}", user.email)), "the notice goes to the old address: {notice}");
+    assert!(notice.contains(new_email) && notice.contains("/forgot-password"), "{notice}");
+    assert!(!notice.contains("token="), "and carries no link with a token");
     assert_eq!(api_email(&t, &tokens.access).await, new_email, "a token issued before the change shows the new address at once");
     let old = t.post_json("/api/v1/auth/login", None, &json!({"email": user.email, "password": user.password})).await;
     assert_eq!(old.status(), Status::Unauthorized, "the old address no longer logs in");

@@ -160,6 +160,7 @@ async fn every_page_is_clean_accessible_and_photographed() {
         ("admin-confirm-disable", format!("{bob}/disable")),
         ("admin-confirm-delete", format!("{bob}/delete")),
         ("admin-audit", "/admin/audit".to_owned()),
+        ("admin-mail", "/admin/mail".to_owned()),
     ] {
         check_page(&browser, &server, axe, name, &path, &mut problems).await;
     }

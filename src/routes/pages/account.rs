@@ -199,7 +199,7 @@ mod tests {
 
 /// Follows a verification link; the token leaves the URL with the redirect.
 #[get("/verify-email?<token>")]
-pub async fn verify_email(token: Option<String>, app: &State<App>) -> PageResult<Flash<Redirect>> {
-    let user = accounts::verify::verify(app, token.as_deref().unwrap_or_default()).await?;
+pub async fn verify_email(token: Option<String>, app: &State<App>, client: ClientInfo) -> PageResult<Flash<Redirect>> {
+    let user = accounts::verify::verify(app, token.as_deref().unwrap_or_default(), &client).await?;
     Ok(Flash::success(Redirect::to(uri!(super::home::home)), format!("Thank you: {} is verified.", user.email)))
 }

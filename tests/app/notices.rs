@@ -1,0 +1,92 @@
+//! Notices by mail (SPEC.md §6): each once, saying what happened, when,
+//! from which device and address, and what to do if it was not the owner;
+//! never a secret.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use rocket::http::{ContentType, Header, Status};
+use serde_json::json;
+
+use crate::helpers::{bearer, TestApp, TestUser};
+use recipebox::accounts::notices::{NEW_DEVICE, PASSWORD_CHANGED};
+
+const FIREFOX: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0";
+const FIREFOX_NEXT: &str = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0";
+const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36";
+
+fn from(ip: &str) -> SocketAddr {
+    format!("{ip}:50000").parse().unwrap()
+}
+
+/// How many messages about `subject` the outbox holds, once delivery of
+/// what was queued has had time to happen.
+async fn count(t: &TestApp, subject: &str) -> usize {
+    rocket::tokio::time::sleep(Duration::from_millis(300)).await;
+    let header = format!("Subject: {subject}\r\n");
+    std::fs::read_dir(t.dir.path().join("outbox"))
+        .map(|files| files.filter_map(|f| std::fs::read_to_string(f.ok()?.path()).ok()).filter(|text| text.contains(&header)).count())
+        .unwrap_or(0)
+}
+
+async fn login_with(t: &TestApp, user: &TestUser, agent: &'static str, ip: &str) -> String {
+    let body = json!({"email": user.email, "password": user.password}).to_string();
+    let response = t
+        .client
+        .post("/api/v1/auth/login")
+        .header(ContentType::JSON)
+        .header(Header::new("User-Agent", agent))
+        .remote(from(ip))
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(response.status(), Status::Ok);
+    response.into_json::<serde_json::Value>().await.unwrap()["access_token"].as_str().unwrap().to_owned()
+}
+
+#[rocket::async_test]
+async fn a_login_from_a_device_the_account_has_not_used_is_announced_once_per_device() {
+    let t = TestApp::spawn().await;
+    let (user, _) = t.api_signup().await;
+    login_with(&t, &user, FIREFOX, "203.0.113.7").await;
+    let notice = t.mail(NEW_DEVICE, 1).await.remove(0);
+    assert!(notice.contains(&format!("To: {}", user.email)));
+    for fact in ["Firefox on Linux", "Firefox 132 on Linux", "203.0.113.7", "UTC", "/forgot-password"] {
+        assert!(notice.contains(fact), "the notice says {fact:?}: {notice}");
+    }
+    assert!(!notice.contains(&user.password) && !notice.contains("token"), "no secret: {notice}");
+
+    login_with(&t, &user, FIREFOX, "203.0.113.8").await;
+    login_with(&t, &user, FIREFOX_NEXT, "203.0.113.8").await;
+    assert_eq!(count(&t, NEW_DEVICE).await, 1, "the same browser and system again, updated or not, is no new device");
+    login_with(&t, &user, CHROME, "198.51.100.4").await;
+    assert_eq!(count(&t, NEW_DEVICE).await, 2, "another browser is");
+    let chrome = t.mail(NEW_DEVICE, 2).await.into_iter().find(|m| m.contains("Chrome")).unwrap();
+    assert!(chrome.contains("Windows") && chrome.contains("198.51.100.4"), "{chrome}");
+}
+
+#[rocket::async_test]
+async fn a_password_change_is_announced_once_with_the_device_and_address_and_no_secret() {
+    let t = TestApp::spawn().await;
+    let (user, _) = t.api_signup().await;
+    let access = login_with(&t, &user, FIREFOX, "203.0.113.9").await;
+    let new_password = "another long secret phrase";
+    let body = json!({"current_password": user.password, "new_password": new_password}).to_string();
+    let changed = t
+        .client
+        .post("/api/v1/me/password")
+        .header(bearer(&access))
+        .header(ContentType::JSON)
+        .header(Header::new("User-Agent", CHROME))
+        .remote(from("198.51.100.23"))
+        .body(body)
+        .dispatch()
+        .await;
+    assert_eq!(changed.status(), Status::NoContent);
+    let notice = t.mail(PASSWORD_CHANGED, 1).await.remove(0);
+    for fact in ["password of your recipebox account was changed", "Chrome 131 on Windows 10", "198.51.100.23", "/forgot-password"] {
+        assert!(notice.contains(fact), "the notice says {fact:?}: {notice}");
+    }
+    assert!(!notice.contains(new_password) && !notice.contains(&user.password), "no password in it: {notice}");
+    assert_eq!(count(&t, PASSWORD_CHANGED).await, 1);
+}
