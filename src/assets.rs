@@ -48,6 +48,21 @@ pub fn templates(figment: Figment) -> std::io::Result<(Figment, Option<Extracted
     Ok((figment, Some(ExtractedTemplates(dir))))
 }
 
+/// The mail templates (`templates/mail/`, built in), named as Rocket's
+/// loader names its templates, without extensions (`mail/notice`, so that
+/// `{% extends "mail/base" %}` holds in both): plain text, never escaped.
+/// Rocket loads them too, and never renders them.
+pub fn mail_templates() -> Result<rocket_dyn_templates::tera::Tera, rocket_dyn_templates::tera::Error> {
+    let mut tera = rocket_dyn_templates::tera::Tera::default();
+    let files = TEMPLATES.get_dir("mail").into_iter().flat_map(|dir| dir.files());
+    let named = files.filter_map(|file| {
+        let name = file.path().to_str()?.strip_suffix(".txt.tera")?;
+        Some((name.to_owned(), file.contents_utf8()?.to_owned()))
+    });
+    tera.add_raw_templates(named.collect::<Vec<_>>())?;
+    Ok(tera)
+}
+
 /// The routes under `/static`: a folder when one is configured (or, in a
 /// debug build, the source tree's), else the built-in files.
 pub fn static_files(figment: &Figment) -> Vec<Route> {
@@ -69,6 +84,37 @@ fn built_in(path: PathBuf) -> Option<(ContentType, &'static [u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_mail_template_renders_in_one_look_as_plain_text() {
+        let tera = mail_templates().unwrap();
+        let mut context = rocket_dyn_templates::tera::Context::new();
+        for (key, value) in [
+            ("username", "<b>ann</b>"),
+            ("site", "https://recipes.example.com"),
+            ("what", "Something happened"),
+            ("when", "4 Dec 2026, 12:00 UTC"),
+            ("device", "Firefox 132 on Linux"),
+            ("ip", "203.0.113.7"),
+            ("email", "ann@example.com"),
+            ("link", "https://recipes.example.com/x?token=abc&y=1"),
+        ] {
+            context.insert(key, value);
+        }
+        context.insert("advice", &None::<String>);
+        for name in ["mail/notice", "mail/verify", "mail/reset"] {
+            let text = tera.render(name, &context).unwrap();
+            assert!(text.starts_with("Hello <b>ann</b>,\n\n"), "{name}, unescaped: {text}");
+            assert!(text.ends_with("--\nrecipebox - https://recipes.example.com\n"), "{name}: {text}");
+        }
+        let notice = tera.render("mail/notice", &context).unwrap();
+        for fact in ["Something happened.", "Firefox 132 on Linux", "203.0.113.7", "https://recipes.example.com/forgot-password"] {
+            assert!(notice.contains(fact), "{fact}: {notice}");
+        }
+        assert!(tera.render("mail/reset", &context).unwrap().contains("token=abc&y=1"), "a link is not escaped");
+        // ASCII, so that a link stays on one line of the message (`mail::body_of`).
+        assert!(tera.render("mail/base", &context).unwrap().is_ascii());
+    }
 
     #[test]
     fn the_binary_carries_every_template_and_static_file() {

@@ -55,6 +55,8 @@ enum Transport {
 #[derive(Clone)]
 pub struct Mailer {
     transport: Transport,
+    /// `templates/mail/`: every message's text, in one look.
+    templates: Arc<rocket_dyn_templates::tera::Tera>,
     from: lettre::message::Mailbox,
     public_url: String,
     retry_seconds: i64,
@@ -87,12 +89,21 @@ impl Mailer {
         };
         Ok(Self {
             transport,
+            templates: Arc::new(crate::assets::mail_templates().context("the mail templates do not parse")?),
             from: settings.from.clone(),
             public_url: settings.public_url.clone(),
             retry_seconds: settings.retry_seconds,
             retry_for: settings.retry_for,
             wake: Arc::new(Notify::new()),
         })
+    }
+
+    /// The text of `template` (`mail/notice`, …) to `username`, with
+    /// `context` and the site's address as `site`.
+    pub fn text(&self, template: &str, username: &str, mut context: rocket_dyn_templates::tera::Context) -> anyhow::Result<String> {
+        context.insert("username", username);
+        context.insert("site", &self.public_url);
+        self.templates.render(template, &context).with_context(|| format!("the mail template {template} does not render"))
     }
 
     /// `path` (starting with `/`) on this site, for a link in a message.

@@ -22,7 +22,6 @@ use crate::error::{AppError, AuthError};
 use crate::store;
 use sea_orm::TransactionTrait;
 use crate::store::users::AdminChange;
-use crate::views::{device, human};
 
 pub const NOTICE_SUBJECT: &str = "Your recipebox account was deleted";
 
@@ -44,7 +43,7 @@ pub async fn delete_own(app: &App, user: &Authenticated, current_password: &str,
     // The account goes and its notice is queued in one transaction.
     let txn = app.db.begin().await?;
     let deleted = store::users::change_as_admin(&txn, &account, AdminChange::Delete).await?;
-    app.mailer.queue(&txn, &deleted.email, NOTICE_SUBJECT, notice(app, &deleted, client)).await?;
+    app.mailer.queue(&txn, &deleted.email, NOTICE_SUBJECT, notice(app, &deleted, client)?).await?;
     txn.commit().await?;
     app.mailer.wake();
     audit::record(app, client, Event::own(AuditKind::AccountDeleted, deleted.public_id)).await;
@@ -57,21 +56,15 @@ pub async fn delete_own(app: &App, user: &Authenticated, current_password: &str,
 /// lead nowhere), so it says to reply, which reaches `mail_from`, the
 /// site's operators; to change the password wherever else it is used; and
 /// that signing up again is open.
-fn notice(app: &App, account: &user::Model, client: &ClientInfo) -> String {
-    format!(
-        "Hello {username},\n\n\
-         Your recipebox account ({email}) and every recipe in it were deleted on {when}, \
-         and every browser and app logged in to it was logged out.\n\n\
-         Device: {device}\nAddress: {ip}\n\n\
-         If that was you, there is nothing more to do.\n\n\
-         If it was not you, someone knew your password. The account cannot be restored: reply to this \
-         message to tell the site's operators, and change that password wherever else you use it. \
-         You are welcome to sign up again at {signup}.\n",
-        username = account.username,
-        email = account.email,
-        when = human(store::now()),
-        device = device::describe(client.user_agent.as_deref()),
-        ip = client.ip.as_deref().unwrap_or("unknown"),
-        signup = app.mailer.link("/signup"),
-    )
+fn notice(app: &App, account: &user::Model, client: &ClientInfo) -> Result<String, AppError> {
+    let what = format!(
+        "Your recipebox account ({}) and every recipe in it were deleted, and every browser and app logged in to it was logged out",
+        account.email
+    );
+    let advice = format!(
+        "If it was not you, someone knew your password. The account cannot be restored: reply to this message to tell \
+         the site's operators, and change that password wherever else you use it. You are welcome to sign up again at {}.",
+        app.mailer.link("/signup")
+    );
+    super::notices::text(app, &account.username, &what, client, Some(&advice))
 }

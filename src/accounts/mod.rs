@@ -201,7 +201,7 @@ async fn new_device_notice(app: &App, user: &user::Model, client: &ClientInfo) -
         return Ok(None);
     }
     let what = format!("Someone logged in to your recipebox account from a device it had not used before ({family})");
-    Ok(Some(session::Notice { to: user.email.clone(), subject: notices::NEW_DEVICE, text: notices::text(app, &user.username, &what, client) }))
+    Ok(Some(session::Notice { to: user.email.clone(), subject: notices::NEW_DEVICE, text: notices::text(app, &user.username, &what, client, None)? }))
 }
 
 /// Ends the caller's session: both its tokens are revoked.
@@ -286,7 +286,7 @@ pub async fn change_password(
     let what = "The password of your recipebox account was changed, and every other session was logged out";
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, account.id, hash).await?;
-    app.mailer.queue(&txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client)).await?;
+    app.mailer.queue(&txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client, None)?).await?;
     txn.commit().await?;
     app.mailer.wake();
     // A reset link sent before no longer works.

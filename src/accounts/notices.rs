@@ -1,10 +1,13 @@
 //! Notices by mail (SPEC.md §6): each says what happened, when, from which
 //! device and address, and what to do if it was not the account's owner,
-//! in one look for all of them. Each is queued in the transaction of the
-//! change it reports (`crate::mail`).
+//! in one look for all of them (`templates/mail/notice.txt.tera`). Each is
+//! queued in the transaction of the change it reports (`crate::mail`).
+
+use rocket_dyn_templates::tera::Context;
 
 use crate::app::App;
 use crate::auth::ClientInfo;
+use crate::error::AppError;
 use crate::store;
 use crate::views::{device, human};
 
@@ -14,17 +17,14 @@ pub const NEW_DEVICE: &str = "A new device logged in to your recipebox account";
 
 /// The text of a notice to `username` that `what` happened just now,
 /// through `client`. `what` is a sentence without its final stop.
-pub fn text(app: &App, username: &str, what: &str, client: &ClientInfo) -> String {
-    format!(
-        "Hello {username},\n\n\
-         {what}.\n\n\
-         When: {when}\nDevice: {device}\nAddress: {ip}\n\n\
-         If that was you, there is nothing more to do.\n\n\
-         If it was not you, someone may know your password: choose a new one at once at {reset} \
-         (that also logs out every browser and app), and change it wherever else you use it.\n",
-        when = human(store::now()),
-        device = device::describe(client.user_agent.as_deref()),
-        ip = client.ip.as_deref().unwrap_or("unknown"),
-        reset = app.mailer.link("/forgot-password"),
-    )
+/// `advice`, when given, replaces what to do if it was not them (the
+/// default: a new password through `/forgot-password`).
+pub fn text(app: &App, username: &str, what: &str, client: &ClientInfo, advice: Option<&str>) -> Result<String, AppError> {
+    let mut context = Context::new();
+    context.insert("what", what);
+    context.insert("when", &human(store::now()));
+    context.insert("device", &device::describe(client.user_agent.as_deref()));
+    context.insert("ip", client.ip.as_deref().unwrap_or("unknown"));
+    context.insert("advice", &advice);
+    Ok(app.mailer.text("mail/notice", username, context)?)
 }

@@ -45,13 +45,9 @@ async fn send_link(db: &sea_orm::DatabaseConnection, mailer: &Mailer, email: &st
     };
     let (token, token_hash) = link_token();
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
-    let link = mailer.link(&format!("/reset-password?token={token}"));
-    let text = format!(
-        "Hello {},\n\nSomeone (we hope you) asked to reset the password of your recipebox account.\n\
-         Open this link within an hour to choose a new one; it works once:\n\n{link}\n\n\
-         If you did not ask for it, ignore this message: your password stays as it is.\n",
-        user.username
-    );
+    let mut context = rocket_dyn_templates::tera::Context::new();
+    context.insert("link", &mailer.link(&format!("/reset-password?token={token}")));
+    let text = mailer.text("mail/reset", &user.username, context).map_err(|e| sea_orm::DbErr::Custom(format!("{e:#}")))?;
     let txn = db.begin().await?;
     store::email_tokens::issue(&txn, user.id, PURPOSE, token_hash, &user.email, expires_at).await?;
     mailer.queue(&txn, &user.email, "Reset your recipebox password", text).await?;
@@ -99,7 +95,7 @@ pub async fn reset(
     }
     let password_hash = app.hasher.hash(password.expose()).await?;
     let what = "The password of your recipebox account was changed with a reset link, and every session was logged out";
-    let text = super::notices::text(app, &user.username, what, client);
+    let text = super::notices::text(app, &user.username, what, client, None)?;
     // The new password and its notice go together.
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, user.id, password_hash).await?;

@@ -24,12 +24,10 @@ pub async fn send_link(app: &App, user: &user::Model, email: &str, client: &Clie
     LoginThrottle::for_verification_links(app, email, client).count().await?;
     let (token, hash) = link_token();
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
-    let link = app.mailer.link(&format!("/verify-email?token={token}"));
-    let text = format!(
-        "Hello {},\n\nPlease confirm that {email} is your address for recipebox by opening this link \
-         within 48 hours:\n\n{link}\n\nIf you did not ask for it, ignore this message.\n",
-        user.username
-    );
+    let mut context = rocket_dyn_templates::tera::Context::new();
+    context.insert("email", email);
+    context.insert("link", &app.mailer.link(&format!("/verify-email?token={token}")));
+    let text = app.mailer.text("mail/verify", &user.username, context)?;
     // The link and its message go together, or not at all.
     let txn = app.db.begin().await?;
     store::email_tokens::issue(&txn, user.id, PURPOSE, hash, email, expires_at).await?;
@@ -54,7 +52,7 @@ pub async fn verify(app: &App, token: &str, client: &ClientInfo) -> Result<user:
     } else {
         // An address changed: the notice goes to the old one, with the change.
         let what = format!("The email address of your recipebox account was changed from {} to {}", user.email, row.email);
-        let text = super::notices::text(app, &user.username, &what, client);
+        let text = super::notices::text(app, &user.username, &what, client, None)?;
         let txn = app.db.begin().await?;
         store::users::set_verified_email(&txn, user.id, &row.email).await?;
         app.mailer.queue(&txn, &user.email, super::notices::EMAIL_CHANGED, text).await?;
