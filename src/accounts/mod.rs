@@ -184,7 +184,8 @@ pub async fn login(
             if let Some((session_user, refresh)) = other {
                 session::end(app, session_user, refresh).await?;
             }
-            session::start(app, &user, client, new_device_notice(app, &user, client).await?).await?
+            let notice = |known: &[Option<String>]| new_device_notice(app, &user, client, known);
+            session::start(app, &user, client, Some(&notice)).await?
         }
     };
     audit::record(app, client, Event::own(AuditKind::Login, user.public_id)).await;
@@ -194,9 +195,8 @@ pub async fn login(
 /// The notice of a login from a device the account has not used before:
 /// one whose browser and system (`views::device::family`) no session of
 /// the account, live or ended, has had. So each device is announced once.
-async fn new_device_notice(app: &App, user: &user::Model, client: &ClientInfo) -> Result<Option<session::Notice>, AppError> {
+fn new_device_notice(app: &App, user: &user::Model, client: &ClientInfo, known: &[Option<String>]) -> Result<Option<session::Notice>, AppError> {
     let family = crate::views::device::family(client.user_agent.as_deref());
-    let known = store::sessions::user_agents(&app.db, user.id).await?;
     if known.iter().any(|agent| crate::views::device::family(agent.as_deref()) == family) {
         return Ok(None);
     }

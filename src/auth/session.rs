@@ -203,18 +203,24 @@ fn refresh_expiry(app: &App, ends_at: i64) -> i64 {
 }
 
 /// Starts a session after a successful password login or sign-up.
-pub async fn start(app: &App, user: &user::Model, client: &ClientInfo, notice: Option<Notice>) -> Result<TokenPair, AppError> {
+pub async fn start(app: &App, user: &user::Model, client: &ClientInfo, notice: Option<&NoticeOf<'_>>) -> Result<TokenPair, AppError> {
     // Its first refresh token lives the idle timeout, or the whole session
     // where that is shorter.
     let expires_at = unix_now() + app.config.refresh_token_ttl.min(app.config.session_max_age);
     let new = store::sessions::NewSession { user_agent: client.user_agent.as_deref(), ip_address: client.ip.as_deref(), expires_at };
     store::sessions::end_least_recently_used(&app.db, user.id, MAX_SESSIONS - 1).await?;
-    // Written first, so that on SQLite the transaction holds the write lock
-    // from its start (a read first could not become a write after another
-    // connection's commit).
+    // The user's row is written first. On SQLite the transaction then holds
+    // the write lock from its start (a read first could not become a write
+    // after another connection's commit). On PostgreSQL and MariaDB the
+    // row's lock puts the account's logins in line, so each one reads the
+    // sessions of those before it: a notice is decided once.
     let txn = app.db.begin().await?;
-    let session = store::sessions::create(&txn, user.id, new).await?;
     store::users::record_login(&txn, user.id).await?;
+    let notice = match notice {
+        Some(decide) => decide(&store::sessions::user_agents(&txn, user.id).await?)?,
+        None => None,
+    };
+    let session = store::sessions::create(&txn, user.id, new).await?;
     if let Some(notice) = &notice {
         app.mailer.queue(&txn, &notice.to, notice.subject, notice.text.clone()).await?;
     }
@@ -226,8 +232,12 @@ pub async fn start(app: &App, user: &user::Model, client: &ClientInfo, notice: O
     Ok(issue(app, &ids, random_token(), true)?.0)
 }
 
-/// A message to queue with a new session, in its transaction (the login
-/// from a new device's notice, written by `accounts`).
+/// What decides, from the user agents of every session the account has
+/// had, the message to queue with a new one (`accounts` writes the login
+/// from a new device's notice).
+pub type NoticeOf<'a> = dyn Fn(&[Option<String>]) -> Result<Option<Notice>, AppError> + Send + Sync + 'a;
+
+/// A message to queue with a new session, in its transaction.
 pub struct Notice {
     pub to: String,
     pub subject: &'static str,

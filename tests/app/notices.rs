@@ -61,7 +61,11 @@ async fn a_login_from_a_device_the_account_has_not_used_is_announced_once_per_de
     assert_eq!(count(&t, NEW_DEVICE).await, 1, "the same browser and system again, updated or not, is no new device");
     login_with(&t, &user, CHROME, "198.51.100.4").await;
     assert_eq!(count(&t, NEW_DEVICE).await, 2, "another browser is");
-    let chrome = t.mail(NEW_DEVICE, 2).await.into_iter().find(|m| m.contains("Chrome")).unwrap();
+    // Two first logins from one new device at once: one notice.
+    const SAFARI: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15";
+    rocket::tokio::join!(login_with(&t, &user, SAFARI, "192.0.2.1"), login_with(&t, &user, SAFARI, "192.0.2.2"));
+    assert_eq!(count(&t, NEW_DEVICE).await, 3, "the second login at once sees the first one's session");
+    let chrome = t.mail(NEW_DEVICE, 3).await.into_iter().find(|m| m.contains("Chrome")).unwrap();
     assert!(chrome.contains("Windows") && chrome.contains("198.51.100.4"), "{chrome}");
 }
 
