@@ -4,9 +4,9 @@
 //! file per message under `outbox_dir` (`data/outbox/` by default),
 //! through lettre.
 //!
-//! A feature queues a message in the transaction of what it tells
-//! ([`Mailer::queue`], then [`Mailer::wake`] once it committed), or alone
-//! ([`Mailer::send`]); the request never waits for delivery. Each instance
+//! A feature queues a message in the transaction of what it tells and
+//! commits the two together ([`Mailer::commit_with`]); the request never
+//! waits for delivery. Each instance
 //! runs a deliverer ([`Mailer::deliver`]) that claims due messages with a
 //! lease (`store::outbox::claim`), so a message is sent once, or again
 //! only when an instance died mid-send and its lease ran out. It wakes at
@@ -27,7 +27,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::Body;
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rocket::tokio::sync::Notify;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr};
+use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 use crate::config::MailSettings;
 use crate::entities::mail_message;
@@ -111,28 +111,19 @@ impl Mailer {
         format!("{}{path}", self.public_url)
     }
 
-    /// Puts a plain-text message to `to` in the outbox, in `db`'s
-    /// transaction: it goes only if that commits. Call [`Mailer::wake`]
-    /// after the commit. An address no message can be sent to is logged
-    /// and not queued (addresses are checked at sign-up; this is a guard).
-    pub async fn queue<C: ConnectionTrait>(&self, db: &C, to: &str, subject: &str, text: String) -> Result<(), DbErr> {
-        if let Err(e) = to.parse::<lettre::message::Mailbox>() {
-            tracing::warn!(subject, error = %e, "mail not queued: the address cannot be written to");
-            return Ok(());
+    /// Puts a plain-text message to `to` in the outbox within `txn` and
+    /// commits: the message goes if and only if what `txn` wrote does.
+    /// Then this instance's deliverer is woken. An address no message can
+    /// be sent to is logged and not queued (addresses are checked at
+    /// sign-up; this is a guard), and the rest is committed all the same.
+    pub async fn commit_with(&self, txn: DatabaseTransaction, to: &str, subject: &str, text: String) -> Result<(), DbErr> {
+        match to.parse::<lettre::message::Mailbox>() {
+            Ok(_) => outbox::queue(&txn, to, subject, text).await?,
+            Err(e) => tracing::warn!(subject, error = %e, "mail not queued: the address cannot be written to"),
         }
-        outbox::queue(db, to, subject, text).await
-    }
-
-    /// [`Mailer::queue`] on its own, delivered at once.
-    pub async fn send(&self, db: &DatabaseConnection, to: &str, subject: &str, text: String) -> Result<(), DbErr> {
-        self.queue(db, to, subject, text).await?;
-        self.wake();
-        Ok(())
-    }
-
-    /// Tells this instance's deliverer that a message was queued.
-    pub fn wake(&self) {
+        txn.commit().await?;
         self.wake.notify_one();
+        Ok(())
     }
 
     /// Starts this instance's deliverer on `db` (needs a runtime).

@@ -43,9 +43,7 @@ pub async fn delete_own(app: &App, user: &Authenticated, current_password: &str,
     // The account goes and its notice is queued in one transaction.
     let txn = app.db.begin().await?;
     let deleted = store::users::change_as_admin(&txn, &account, AdminChange::Delete).await?;
-    app.mailer.queue(&txn, &deleted.email, NOTICE_SUBJECT, notice(app, &deleted, client)?).await?;
-    txn.commit().await?;
-    app.mailer.wake();
+    app.mailer.commit_with(txn, &deleted.email, NOTICE_SUBJECT, notice(app, &deleted, client)?).await?;
     audit::record(app, client, Event::own(AuditKind::AccountDeleted, deleted.public_id)).await;
     Ok(())
 }

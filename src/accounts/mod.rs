@@ -286,9 +286,7 @@ pub async fn change_password(
     let what = "The password of your recipebox account was changed, and every other session was logged out";
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, account.id, hash).await?;
-    app.mailer.queue(&txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client, None)?).await?;
-    txn.commit().await?;
-    app.mailer.wake();
+    app.mailer.commit_with(txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client, None)?).await?;
     // A reset link sent before no longer works.
     store::email_tokens::retire(&app.db, account.id, reset::PURPOSE).await?;
     let sessions = session::end_others(app, (&account).into(), user.sid).await?;

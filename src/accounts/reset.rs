@@ -32,14 +32,14 @@ pub async fn request(app: &App, email: &str, client: &ClientInfo) -> Result<(), 
     let (db, mailer, email) = (app.db.clone(), app.mailer.clone(), email.to_owned());
     rocket::tokio::spawn(async move {
         if let Err(e) = send_link(&db, &mailer, &email).await {
-            tracing::warn!(error = %e, "a password reset link could not be prepared");
+            tracing::warn!(error = format!("{e:#}"), "a password reset link could not be prepared");
         }
     });
     Ok(())
 }
 
 /// Sends a reset link to `email` if it belongs to an enabled account.
-async fn send_link(db: &sea_orm::DatabaseConnection, mailer: &Mailer, email: &str) -> Result<(), sea_orm::DbErr> {
+async fn send_link(db: &sea_orm::DatabaseConnection, mailer: &Mailer, email: &str) -> anyhow::Result<()> {
     let Some(user) = store::users::find_by_email(db, email).await?.filter(|u| u.disabled_at.is_none()) else {
         return Ok(());
     };
@@ -47,12 +47,10 @@ async fn send_link(db: &sea_orm::DatabaseConnection, mailer: &Mailer, email: &st
     let expires_at = store::now().unix_timestamp() + LINK_TTL_SECONDS;
     let mut context = rocket_dyn_templates::tera::Context::new();
     context.insert("link", &mailer.link(&format!("/reset-password?token={token}")));
-    let text = mailer.text("mail/reset", &user.username, context).map_err(|e| sea_orm::DbErr::Custom(format!("{e:#}")))?;
+    let text = mailer.text("mail/reset", &user.username, context)?;
     let txn = db.begin().await?;
     store::email_tokens::issue(&txn, user.id, PURPOSE, token_hash, &user.email, expires_at).await?;
-    mailer.queue(&txn, &user.email, "Reset your recipebox password", text).await?;
-    txn.commit().await?;
-    mailer.wake();
+    mailer.commit_with(txn, &user.email, "Reset your recipebox password", text).await?;
     Ok(())
 }
 
@@ -99,9 +97,7 @@ pub async fn reset(
     // The new password and its notice go together.
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, user.id, password_hash).await?;
-    app.mailer.queue(&txn, &user.email, super::notices::PASSWORD_CHANGED, text).await?;
-    txn.commit().await?;
-    app.mailer.wake();
+    app.mailer.commit_with(txn, &user.email, super::notices::PASSWORD_CHANGED, text).await?;
     store::email_tokens::retire(&app.db, user.id, PURPOSE).await?;
     let sessions = session::end_all(app, (&user).into()).await?;
     let pair = if log_in { Some(session::start(app, &user, client, None).await?) } else { None };

@@ -31,9 +31,7 @@ pub async fn send_link(app: &App, user: &user::Model, email: &str, client: &Clie
     // The link and its message go together, or not at all.
     let txn = app.db.begin().await?;
     store::email_tokens::issue(&txn, user.id, PURPOSE, hash, email, expires_at).await?;
-    app.mailer.queue(&txn, email, "Confirm your email address", text).await?;
-    txn.commit().await?;
-    app.mailer.wake();
+    app.mailer.commit_with(txn, email, "Confirm your email address", text).await?;
     Ok(())
 }
 
@@ -55,9 +53,7 @@ pub async fn verify(app: &App, token: &str, client: &ClientInfo) -> Result<user:
         let text = super::notices::text(app, &user.username, &what, client, None)?;
         let txn = app.db.begin().await?;
         store::users::set_verified_email(&txn, user.id, &row.email).await?;
-        app.mailer.queue(&txn, &user.email, super::notices::EMAIL_CHANGED, text).await?;
-        txn.commit().await?;
-        app.mailer.wake();
+        app.mailer.commit_with(txn, &user.email, super::notices::EMAIL_CHANGED, text).await?;
     }
     store::users::find_by_id(&app.db, user.id).await?.ok_or_else(invalid)
 }

@@ -221,12 +221,9 @@ pub async fn start(app: &App, user: &user::Model, client: &ClientInfo, notice: O
         None => None,
     };
     let session = store::sessions::create(&txn, user.id, new).await?;
-    if let Some(notice) = &notice {
-        app.mailer.queue(&txn, &notice.to, notice.subject, notice.text.clone()).await?;
-    }
-    txn.commit().await?;
-    if notice.is_some() {
-        app.mailer.wake();
+    match notice {
+        Some(notice) => app.mailer.commit_with(txn, &notice.to, notice.subject, notice.text).await?,
+        None => txn.commit().await?,
     }
     let ids = SessionIds { sub: user.public_id, role: user.role, sid: session.sid, ends_at: ends_at(app, session.created_at.0) };
     Ok(issue(app, &ids, random_token(), true)?.0)

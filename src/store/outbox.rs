@@ -55,21 +55,17 @@ pub async fn claim<C: ConnectionTrait>(db: &C, owner: &str, limit: u64, lease_se
         .into_tuple()
         .all(db)
         .await?;
-    let mut claimed = Vec::new();
     for id in candidates {
-        let taken = mail_message::Entity::update_many()
+        mail_message::Entity::update_many()
             .col_expr(Column::LeaseOwner, Expr::value(Some(owner.to_owned())))
             .col_expr(Column::LeaseUntil, Expr::value(Some(ts(at + lease_seconds))))
             .filter(Column::Id.eq(id))
             .filter(claimable(at))
             .exec(db)
             .await?;
-        if taken.rows_affected == 1 {
-            let row = mail_message::Entity::find_by_id(id).filter(Column::LeaseOwner.eq(owner)).one(db).await?;
-            claimed.extend(row);
-        }
     }
-    Ok(claimed)
+    // `owner` is new to each claim: its rows are the ones just taken.
+    mail_message::Entity::find().filter(Column::LeaseOwner.eq(owner)).order_by_asc(Column::Id).all(db).await
 }
 
 /// Marks a message `owner` claimed as sent and deletes its body.
