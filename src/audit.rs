@@ -27,6 +27,11 @@ pub enum Detail {
     Deleted { username: String, email: String },
     /// Why a login failed (never what was typed).
     LoginFailed { reason: &'static str },
+    /// How a login passed its second step (`totp`, `recovery_code`,
+    /// `remembered_browser`).
+    SecondStep { second_step: &'static str },
+    /// Recovery codes left after one was used.
+    CodesLeft { codes_left: u64 },
 }
 
 impl Detail {

@@ -40,6 +40,8 @@ pub enum ErrorCode {
     TokenRevoked,
     WrongTokenType,
     FreshTokenRequired,
+    SecondFactorRequired,
+    SecondFactorInvalid,
     Forbidden,
     CsrfFailed,
     CrossOrigin,
@@ -55,6 +57,21 @@ pub enum ErrorCode {
 #[derive(Serialize, ToSchema)]
 pub struct ErrorEnvelope {
     error: ErrorBody,
+    /// Only with `second_factor_required`: what `POST
+    /// /api/v1/auth/second-factor` takes with the code (single use, 5 minutes).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    second_factor_token: Option<String>,
+}
+
+/// The token of a half-done login (SPEC §5 `second_factor_token`); never
+/// printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TicketToken(pub String);
+
+impl std::fmt::Debug for TicketToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TicketToken(<redacted>)")
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -113,6 +130,13 @@ pub enum AppError {
     BadRequest(String),
     #[error("invalid email or password")]
     InvalidCredentials,
+    /// A right password for an account with a second factor: the login
+    /// goes on with the ticket and a code.
+    #[error("the second step of the login is required")]
+    SecondFactorRequired(TicketToken),
+    /// A wrong code, or a ticket that is unknown, used or expired.
+    #[error("wrong second factor or expired login")]
+    SecondFactorInvalid,
     #[error("not authenticated: {0:?}")]
     Unauthenticated(AuthError),
     #[error("forbidden")]
@@ -141,7 +165,10 @@ impl AppError {
             AppError::Validation(_) => Status::UnprocessableEntity,
             AppError::Conflict(_) | AppError::LastAdmin => Status::Conflict,
             AppError::BadRequest(_) => Status::BadRequest,
-            AppError::InvalidCredentials | AppError::Unauthenticated(_) => Status::Unauthorized,
+            AppError::InvalidCredentials
+            | AppError::Unauthenticated(_)
+            | AppError::SecondFactorRequired(_)
+            | AppError::SecondFactorInvalid => Status::Unauthorized,
             AppError::Forbidden | AppError::CsrfRejected | AppError::CrossOrigin => Status::Forbidden,
             AppError::NotFound => Status::NotFound,
             AppError::PayloadTooLarge => Status::PayloadTooLarge,
@@ -158,6 +185,8 @@ impl AppError {
             AppError::Conflict(_) => ErrorCode::Conflict,
             AppError::BadRequest(_) => ErrorCode::BadRequest,
             AppError::InvalidCredentials => ErrorCode::InvalidCredentials,
+            AppError::SecondFactorRequired(_) => ErrorCode::SecondFactorRequired,
+            AppError::SecondFactorInvalid => ErrorCode::SecondFactorInvalid,
             AppError::Unauthenticated(reason) => reason.code(),
             AppError::Forbidden => ErrorCode::Forbidden,
             AppError::CsrfRejected => ErrorCode::CsrfFailed,
@@ -179,6 +208,12 @@ impl AppError {
             AppError::Conflict(_) => "That is already taken.".into(),
             AppError::BadRequest(why) => why.clone(),
             AppError::InvalidCredentials => "Invalid email or password".into(),
+            AppError::SecondFactorRequired(_) => {
+                "The password is right; now send a code from the authenticator app, or a recovery code, \
+                 with the second_factor_token."
+                    .into()
+            }
+            AppError::SecondFactorInvalid => "That code is not right, or this login has expired.".into(),
             AppError::Unauthenticated(reason) => reason.description().into(),
             AppError::Forbidden => "You are not allowed to do that.".into(),
             AppError::CsrfRejected => {
@@ -237,7 +272,7 @@ impl AppError {
     fn title(&self) -> &'static str {
         match self {
             AppError::CsrfRejected => "Form expired",
-            AppError::Unauthenticated(_) | AppError::InvalidCredentials => "Please log in",
+            AppError::Unauthenticated(_) | AppError::InvalidCredentials | AppError::SecondFactorInvalid => "Please log in",
             AppError::Throttled { .. } => "Slow down",
             AppError::LastAdmin => "The last admin",
             _ => self.status().reason().unwrap_or("Error"),
@@ -331,11 +366,18 @@ impl<'r> Responder<'r, 'static> for ApiError {
             AppError::Validation(fields) | AppError::Conflict(fields) => Some(fields.clone()),
             _ => None,
         };
-        let body = ErrorEnvelope { error: ErrorBody { code: error.code(), message: error.public_message(), fields } };
+        let second_factor_token = match &error {
+            AppError::SecondFactorRequired(ticket) => Some(ticket.0.clone()),
+            _ => None,
+        };
+        let body = ErrorEnvelope { error: ErrorBody { code: error.code(), message: error.public_message(), fields }, second_factor_token };
         let mut response = (error.status(), Json(body)).respond_to(req)?;
         match &error {
             // SPEC §5: every 401 names the Bearer scheme and says why.
-            AppError::Unauthenticated(_) | AppError::InvalidCredentials => {
+            AppError::Unauthenticated(_)
+            | AppError::InvalidCredentials
+            | AppError::SecondFactorRequired(_)
+            | AppError::SecondFactorInvalid => {
                 response.set_header(Header::new(
                     "WWW-Authenticate",
                     format!(

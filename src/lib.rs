@@ -152,6 +152,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                         log_purge("old login failures", store::throttle::purge_older_than(&db, login_window).await);
                         log_purge("old audit events", store::audit::purge_older_than(&db, retention_days).await);
                         log_purge("spent email tokens", store::email_tokens::purge(&db).await);
+                        log_purge("expired login tickets and remembered browsers", store::factors::purge(&db).await);
                         log_purge("old recipe changes", store::recipes::purge_changes(&db).await);
                         log_purge("delivered and failed mail", store::outbox::purge(&db).await);
                     }

@@ -9,6 +9,7 @@ pub mod delete;
 pub mod notices;
 pub mod overview;
 pub mod reset;
+pub mod two_factor;
 pub mod verify;
 
 use base64::Engine as _;
@@ -101,7 +102,7 @@ pub async fn signup(app: &App, input: SignupInput<'_>, client: &ClientInfo) -> R
             return Err(e);
         }
     };
-    let pair = session::start(app, &user, client, None).await?;
+    let pair = session::start(app, &user, client, None, true).await?;
     audit::record(app, client, Event::own(AuditKind::Signup, user.public_id)).await;
     // A new address is unique, so sign-up sends one link per address at
     // most; were it throttled anyway, the account still stands.
@@ -141,10 +142,28 @@ async fn check_password(app: &App, email: &str, password: &str) -> Result<Passwo
     Ok(PasswordCheck::Matches(user))
 }
 
+/// How a login goes on to its second step, for an account that has one.
+pub struct SecondStep<'a> {
+    /// Where the ticket works: the pages or the API.
+    pub via: two_factor::Via,
+    /// Where the browser goes once logged in.
+    pub next: Option<String>,
+    /// The browser's "remember this browser" cookie.
+    pub remembered: Option<&'a str>,
+}
+
 /// A password login. Unknown email and wrong password are one error after
 /// the same work; a disabled account is refused (403) only after the
 /// password proved right, so it reveals nothing to a guesser. A throttled
 /// account or address is refused (429) before bcrypt runs.
+///
+/// For an account with a second factor a right password is not a login:
+/// it is `SecondFactorRequired` with the ticket the second step takes
+/// (`two_factor::finish`, then [`complete_login`]). The account's failure
+/// count is cleared only by a whole login, so a guesser who has the
+/// password gets no new budget of codes with each right password. A
+/// remembered browser skips the step, but its session is not fresh; a
+/// logged-in visitor confirming their password is always asked.
 ///
 /// `current` is the browser's session when it already has one: the same
 /// account logging in again (to get a fresh token) keeps that session with
@@ -152,10 +171,10 @@ async fn check_password(app: &App, email: &str, password: &str) -> Result<Passwo
 /// holds one session at a time.
 pub async fn login(
     app: &App,
-    email: &str,
-    password: &str,
+    (email, password): (&str, &str),
     client: &ClientInfo,
     current: Option<(&Authenticated, Option<&str>)>,
+    second: SecondStep<'_>,
 ) -> Result<(user::Model, TokenPair), AppError> {
     let failed = |subject: Option<Uuid>, reason| Event::about(AuditKind::LoginFailed, subject).with(Detail::LoginFailed { reason });
     let throttle = LoginThrottle::new(app, email, client);
@@ -173,22 +192,48 @@ pub async fn login(
             return Err(AppError::InvalidCredentials);
         }
     };
-    throttle.succeeded(attempt).await?;
     if user.disabled_at.is_some() {
+        throttle.succeeded(attempt).await?;
         audit::record(app, client, failed(Some(user.public_id), "disabled")).await;
         return Err(AppError::Forbidden);
     }
+    let mut detail = Detail::None;
+    if two_factor::required(app, &user).await? {
+        let confirming = current.is_some_and(|(session_user, _)| session_user.id == user.id);
+        if confirming || !two_factor::remembered(app, &user, second.remembered).await? {
+            throttle.take_back(attempt).await?;
+            let ticket = two_factor::begin(app, &user, second.via, second.next).await?;
+            return Err(AppError::SecondFactorRequired(ticket));
+        }
+        detail = Detail::SecondStep { second_step: "remembered_browser" };
+    }
+    throttle.succeeded(attempt).await?;
+    let fresh = matches!(detail, Detail::None);
+    complete_login(app, user, client, current, fresh, detail).await
+}
+
+/// The session of a login that passed every step it needs: the browser's
+/// own session again for the same account (new tokens), or a new one.
+/// `fresh` unless a remembered browser stood in for the second step.
+pub async fn complete_login(
+    app: &App,
+    user: user::Model,
+    client: &ClientInfo,
+    current: Option<(&Authenticated, Option<&str>)>,
+    fresh: bool,
+    detail: Detail,
+) -> Result<(user::Model, TokenPair), AppError> {
     let pair = match current {
-        Some((session_user, refresh)) if session_user.id == user.id => session::reissue(app, session_user, refresh).await?,
+        Some((session_user, refresh)) if session_user.id == user.id && fresh => session::reissue(app, session_user, refresh).await?,
         other => {
             if let Some((session_user, refresh)) = other {
                 session::end(app, session_user, refresh).await?;
             }
             let notice = |known: &[Option<String>]| new_device_notice(app, &user, client, known);
-            session::start(app, &user, client, Some(&notice)).await?
+            session::start(app, &user, client, Some(&notice), fresh).await?
         }
     };
-    audit::record(app, client, Event::own(AuditKind::Login, user.public_id)).await;
+    audit::record(app, client, Event::own(AuditKind::Login, user.public_id).with(detail)).await;
     Ok((user, pair))
 }
 
@@ -286,6 +331,7 @@ pub async fn change_password(
     let what = "The password of your recipebox account was changed, and every other session was logged out";
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, account.id, hash).await?;
+    store::factors::forget_browsers(&txn, account.id).await?;
     app.mailer.commit_with(txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client, None)?).await?;
     // A reset link sent before no longer works.
     store::email_tokens::retire(&app.db, account.id, reset::PURPOSE).await?;

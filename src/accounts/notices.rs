@@ -14,6 +14,11 @@ use crate::views::{device, human};
 pub const PASSWORD_CHANGED: &str = "Your recipebox password was changed";
 pub const EMAIL_CHANGED: &str = "Your recipebox email address was changed";
 pub const NEW_DEVICE: &str = "A new device logged in to your recipebox account";
+pub const TWO_FACTOR_ON: &str = "Two-step login is on for your recipebox account";
+pub const TWO_FACTOR_OFF: &str = "Two-step login is off for your recipebox account";
+pub const TWO_FACTOR_RESET: &str = "An admin reset the two-step login of your recipebox account";
+pub const RECOVERY_CODES_RENEWED: &str = "New recovery codes for your recipebox account";
+pub const RECOVERY_CODE_USED: &str = "A recovery code of your recipebox account was used";
 
 /// The text of a notice to `username` that `what` happened just now,
 /// through `client`. `what` is a sentence without its final stop.

@@ -7,6 +7,7 @@
 //! does any password change. Using a link sets the new password, ends every
 //! session of the user and starts a new one, and mails a notice.
 
+use super::two_factor::{self, Via};
 use super::{link_token, token_hash};
 use crate::app::App;
 use crate::audit::{self, Detail, Event};
@@ -14,7 +15,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::auth::{session, ClientInfo, TokenPair};
 use crate::domain::{AuditKind, FieldErrors};
 use crate::entities::{email_token, user};
-use crate::error::AppError;
+use crate::error::{AppError, TicketToken};
 use crate::mail::Mailer;
 use crate::store;
 use sea_orm::TransactionTrait;
@@ -70,9 +71,21 @@ pub async fn check(app: &App, token: &str) -> Result<(email_token::Model, user::
     Ok((row, user))
 }
 
+/// What follows a reset.
+pub enum AfterReset {
+    /// The pages' browser is logged in.
+    LoggedIn(TokenPair),
+    /// The account has a second factor: the browser goes on to the second
+    /// step with this ticket (SPEC §4: never a session by the link alone).
+    SecondStep(TicketToken),
+    /// The API logs nobody in.
+    Nothing,
+}
+
 /// Sets a new password through a reset token: every session of the user
-/// ends and a notice is mailed. With `log_in` (the pages) a new session
-/// starts and its pair is returned; the API only answers 204.
+/// ends, every remembered browser is forgotten and a notice is mailed.
+/// With `log_in` (the pages) the browser is logged in, or sent on to the
+/// second step; the API only answers 204.
 pub async fn reset(
     app: &App,
     token: &str,
@@ -80,7 +93,7 @@ pub async fn reset(
     confirm: Option<&str>,
     log_in: bool,
     client: &ClientInfo,
-) -> Result<(user::Model, Option<TokenPair>), AppError> {
+) -> Result<(user::Model, AfterReset), AppError> {
     let (row, user) = check(app, token).await?;
     let mut errors = FieldErrors::new();
     let password = super::check_new_password(app, &mut errors, "new_password", (new_password, confirm), (&user.email, &user.username));
@@ -97,11 +110,16 @@ pub async fn reset(
     // The new password and its notice go together.
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, user.id, password_hash).await?;
+    store::factors::forget_browsers(&txn, user.id).await?;
     app.mailer.commit_with(txn, &user.email, super::notices::PASSWORD_CHANGED, text).await?;
     store::email_tokens::retire(&app.db, user.id, PURPOSE).await?;
     let sessions = session::end_all(app, (&user).into()).await?;
-    let pair = if log_in { Some(session::start(app, &user, client, None).await?) } else { None };
+    let after = match log_in {
+        false => AfterReset::Nothing,
+        true if two_factor::required(app, &user).await? => AfterReset::SecondStep(two_factor::begin(app, &user, Via::Page, None).await?),
+        true => AfterReset::LoggedIn(session::start(app, &user, client, None, true).await?),
+    };
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
-    Ok((user, pair))
+    Ok((user, after))
 }

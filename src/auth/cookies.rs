@@ -73,3 +73,33 @@ pub fn set_reset_token(jar: &CookieJar<'_>, token: &str, config: &AppConfig) {
 pub fn clear_reset_token(jar: &CookieJar<'_>) {
     jar.remove(Cookie::build(RESET_COOKIE).path("/reset-password"));
 }
+
+/// A half-done login (SPEC §4): the ticket of a right password, for the
+/// second step alone. Only `/login…` receives it, for five minutes.
+pub const TICKET_COOKIE: &str = "login_ticket";
+/// "Remember this browser": skips the second step for 30 days. Only
+/// `/login…` receives it.
+pub const REMEMBER_COOKIE: &str = "remembered_browser";
+const LOGIN_PATH: &str = "/login";
+
+fn login_cookie(name: &'static str, value: String, seconds: i64, config: &AppConfig) -> Cookie<'static> {
+    Cookie::build((name, value))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path(LOGIN_PATH)
+        .secure(config.cookie_secure)
+        .max_age(Duration::seconds(seconds))
+        .build()
+}
+
+pub fn set_ticket(jar: &CookieJar<'_>, token: &str, seconds: i64, config: &AppConfig) {
+    jar.add(login_cookie(TICKET_COOKIE, token.to_owned(), seconds, config));
+}
+
+pub fn clear_ticket(jar: &CookieJar<'_>) {
+    jar.remove(Cookie::build(TICKET_COOKIE).path(LOGIN_PATH));
+}
+
+pub fn set_remembered(jar: &CookieJar<'_>, token: &str, seconds: i64, config: &AppConfig) {
+    jar.add(login_cookie(REMEMBER_COOKIE, token.to_owned(), seconds, config));
+}

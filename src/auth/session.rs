@@ -97,7 +97,8 @@ pub struct Authenticated {
     pub jti: Uuid,
     pub exp: i64,
     pub csrf: String,
-    /// Issued by a password login (not by a refresh).
+    /// Issued by a login that passed every factor of the account (not by a
+    /// refresh, nor a login whose second step a remembered browser skipped).
     pub fresh: bool,
     /// The version of what `/me` shows of this account, read with the row.
     pub user_version: Version,
@@ -202,8 +203,16 @@ fn refresh_expiry(app: &App, ends_at: i64) -> i64 {
     (unix_now() + app.config.refresh_token_ttl).min(ends_at)
 }
 
-/// Starts a session after a successful password login or sign-up.
-pub async fn start(app: &App, user: &user::Model, client: &ClientInfo, notice: Option<&NoticeOf<'_>>) -> Result<TokenPair, AppError> {
+/// Starts a session after a successful login or sign-up. `fresh` when the
+/// login passed every factor the account has (SPEC §4): not when a
+/// remembered browser skipped the second step.
+pub async fn start(
+    app: &App,
+    user: &user::Model,
+    client: &ClientInfo,
+    notice: Option<&NoticeOf<'_>>,
+    fresh: bool,
+) -> Result<TokenPair, AppError> {
     // Its first refresh token lives the idle timeout, or the whole session
     // where that is shorter.
     let expires_at = unix_now() + app.config.refresh_token_ttl.min(app.config.session_max_age);
@@ -226,7 +235,7 @@ pub async fn start(app: &App, user: &user::Model, client: &ClientInfo, notice: O
         None => txn.commit().await?,
     }
     let ids = SessionIds { sub: user.public_id, role: user.role, sid: session.sid, ends_at: ends_at(app, session.created_at.0) };
-    Ok(issue(app, &ids, random_token(), true)?.0)
+    Ok(issue(app, &ids, random_token(), fresh)?.0)
 }
 
 /// What decides, from the user agents of every session the account has

@@ -39,10 +39,22 @@ pub enum AuditKind {
     /// The user deleted their own account (an admin's delete is `UserDeleted`).
     #[sea_orm(string_value = "account_deleted")]
     AccountDeleted,
+    #[sea_orm(string_value = "two_factor_enabled")]
+    TwoFactorEnabled,
+    #[sea_orm(string_value = "two_factor_disabled")]
+    TwoFactorDisabled,
+    #[sea_orm(string_value = "recovery_codes_renewed")]
+    RecoveryCodesRenewed,
+    #[sea_orm(string_value = "recovery_code_used")]
+    RecoveryCodeUsed,
+    #[sea_orm(string_value = "two_factor_reset")]
+    TwoFactorReset,
+    #[sea_orm(string_value = "browser_forgotten")]
+    BrowserForgotten,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 14] = [
+    pub const ALL: [AuditKind; 20] = [
         AuditKind::Signup,
         AuditKind::Login,
         AuditKind::LoginFailed,
@@ -57,6 +69,12 @@ impl AuditKind {
         AuditKind::ForcedLogout,
         AuditKind::UserDeleted,
         AuditKind::AccountDeleted,
+        AuditKind::TwoFactorEnabled,
+        AuditKind::TwoFactorDisabled,
+        AuditKind::RecoveryCodesRenewed,
+        AuditKind::RecoveryCodeUsed,
+        AuditKind::TwoFactorReset,
+        AuditKind::BrowserForgotten,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -75,6 +93,12 @@ impl AuditKind {
             AuditKind::ForcedLogout => "forced_logout",
             AuditKind::UserDeleted => "user_deleted",
             AuditKind::AccountDeleted => "account_deleted",
+            AuditKind::TwoFactorEnabled => "two_factor_enabled",
+            AuditKind::TwoFactorDisabled => "two_factor_disabled",
+            AuditKind::RecoveryCodesRenewed => "recovery_codes_renewed",
+            AuditKind::RecoveryCodeUsed => "recovery_code_used",
+            AuditKind::TwoFactorReset => "two_factor_reset",
+            AuditKind::BrowserForgotten => "browser_forgotten",
         }
     }
 
@@ -95,6 +119,12 @@ impl AuditKind {
             AuditKind::ForcedLogout => "Logged out by an admin",
             AuditKind::UserDeleted => "Account deleted",
             AuditKind::AccountDeleted => "Account deleted by its owner",
+            AuditKind::TwoFactorEnabled => "Two-step login turned on",
+            AuditKind::TwoFactorDisabled => "Two-step login turned off",
+            AuditKind::RecoveryCodesRenewed => "New recovery codes",
+            AuditKind::RecoveryCodeUsed => "Recovery code used",
+            AuditKind::TwoFactorReset => "Second factors reset by an admin",
+            AuditKind::BrowserForgotten => "Remembered browser forgotten",
         }
     }
 }

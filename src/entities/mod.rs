@@ -8,8 +8,12 @@
 pub mod audit_event;
 pub mod email_token;
 pub mod login_failure;
+pub mod login_ticket;
 pub mod mail_message;
 pub mod recipe;
+pub mod recovery_code;
+pub mod remembered_browser;
 pub mod revoked_token;
 pub mod session;
+pub mod totp_secret;
 pub mod user;

@@ -16,7 +16,7 @@ use rocket::{catch, catchers, routes, Catcher, Request, Route};
 use crate::error::{take_failure, ApiError, AppError, AuthError, PageError};
 
 pub fn pages() -> Vec<Route> {
-    use pages::{account, account_delete, admin, home, me, recipes, reset};
+    use pages::{account, account_delete, admin, home, me, recipes, reset, security};
     routes![
         home::home,
         health::healthz,
@@ -24,6 +24,8 @@ pub fn pages() -> Vec<Route> {
         account::signup,
         account::login_form,
         account::login,
+        account::second_step_form,
+        account::second_step,
         account::logout,
         reset::forgot_password_form,
         reset::forgot_password,
@@ -37,6 +39,12 @@ pub fn pages() -> Vec<Route> {
         me::verification_resend,
         me::email_form,
         me::email_change,
+        security::security,
+        security::enrol_form,
+        security::enrol,
+        security::disable,
+        security::renew_codes,
+        security::forget_browser,
         account_delete::account_delete_form,
         account_delete::account_delete,
         account::verify_email,
@@ -49,6 +57,8 @@ pub fn pages() -> Vec<Route> {
         admin::admin_action,
         admin::admin_audit,
         admin::admin_mail,
+        admin::admin_two_factor_reset_form,
+        admin::admin_two_factor_reset,
         recipes::recipe_list,
         recipes::recipe_new_form,
         recipes::recipe_create,
@@ -71,6 +81,7 @@ pub fn api() -> Vec<Route> {
         users::update,
         users::delete,
         auth::login,
+        auth::second_factor,
         auth::refresh,
         auth::logout,
         auth::logout_delete,

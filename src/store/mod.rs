@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod batch;
 pub mod email_tokens;
+pub mod factors;
 pub mod outbox;
 pub mod recipes;
 pub mod sessions;

@@ -278,6 +278,15 @@ pub struct AdminUserView {
     pub status: &'static str,
     pub created: String,
     pub last_login: String,
+    /// Two-step login is on.
+    pub two_factor: bool,
+}
+
+impl AdminUserView {
+    pub fn with_two_factor(mut self, on: bool) -> Self {
+        self.two_factor = on;
+        self
+    }
 }
 
 impl From<&user::Model> for AdminUserView {
@@ -292,6 +301,7 @@ impl From<&user::Model> for AdminUserView {
             status: if user.disabled_at.is_some() { "disabled" } else { "active" },
             created: human(user.created_at.0),
             last_login: user.last_login_at.map_or_else(|| "never".to_owned(), |at| human(at.0)),
+            two_factor: false,
         }
     }
 }

@@ -445,6 +445,90 @@ impl Browser {
     }
 }
 
+/// What axe-core finds on the current page: serious and critical
+/// violations only, one line each with the elements involved.
+pub async fn axe_violations(browser: &Browser, axe: &str) -> Vec<String> {
+    browser.client.execute(&format!("{axe}\nreturn true;"), vec![]).await.expect("axe-core loads");
+    let found = browser
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, { resultTypes: ['violations'] })
+               .then(r => done(r.violations
+                 .filter(v => v.impact === 'serious' || v.impact === 'critical')
+                 .map(v => `${v.impact} ${v.id}: ${v.help} at ${v.nodes.map(n => n.target.join(' ')).slice(0, 5).join(', ')}`)))
+               .catch(e => done(['axe failed: ' + e]));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    found.as_array().unwrap().iter().map(|v| v.as_str().unwrap_or_default().to_owned()).collect()
+}
+
+/// Page script must not be able to read a token: not in `document.cookie`
+/// (the token cookies are HttpOnly), not in web storage.
+pub async fn readable_tokens(browser: &Browser) -> Value {
+    browser
+        .client
+        .execute(
+            "const found = [];
+             for (const c of document.cookie.split(';')) {
+               const name = c.split('=')[0].trim();
+               if (['access_token', 'refresh_token', 'reset_token'].includes(name)) found.push('cookie ' + name);
+             }
+             for (const store of [localStorage, sessionStorage]) {
+               for (let i = 0; i < store.length; i++) found.push('storage ' + store.key(i));
+             }
+             if (/eyJ[A-Za-z0-9_-]{10,}\\.[A-Za-z0-9_-]{10,}\\./.test(document.documentElement.outerHTML)) found.push('a JWT in the page');
+             return found;",
+            vec![],
+        )
+        .await
+        .unwrap()
+}
+
+/// Checks the page the browser is on, adding to `problems`: console
+/// errors and warnings (CSP violations among them; the page's own 4xx
+/// status excepted), a token page script can read, serious or critical
+/// axe-core violations (when `axe` is there), and sideways scrolling at
+/// 390 px and 1280 px, with a screenshot `{name}-{width}.png` at each.
+pub async fn check_current(browser: &Browser, axe: Option<&str>, name: &str, problems: &mut Vec<String>) {
+    let at = browser.path().await;
+    // An error page's own status (a 404, a form's 422) is what it should
+    // be, though Chromium logs it as a failed load; any other is a problem.
+    let url = browser.client.current_url().await.unwrap().to_string();
+    let own_status = format!("SEVERE: {url} - Failed to load resource: the server responded with a status of 4");
+    for message in browser.console_problems().await {
+        if !message.starts_with(&own_status) {
+            problems.push(format!("{name} ({at}): console {message}"));
+        }
+    }
+    let tokens = readable_tokens(browser).await;
+    if tokens != serde_json::json!([]) {
+        problems.push(format!("{name} ({at}): page script can read {tokens}"));
+    }
+    if let Some(axe) = axe {
+        for violation in axe_violations(browser, axe).await {
+            problems.push(format!("{name} ({at}): axe {violation}"));
+        }
+    }
+    // Nothing may scroll sideways, on a phone least of all.
+    for width in [390, 1280] {
+        if let Err(overflow) = browser.screenshot(name, width).await {
+            problems.push(overflow);
+        }
+    }
+    for width in [390, 1280] {
+        let shot = screenshot_dir().join(format!("{name}-{width}.png"));
+        if !std::fs::metadata(&shot).is_ok_and(|m| m.len() > 1000) {
+            problems.push(format!("{name}: no screenshot at {}", shot.display()));
+        }
+    }
+    for message in browser.console_problems().await {
+        problems.push(format!("{name} ({at}) at 390 px or 1280 px: console {message}"));
+    }
+}
+
 /// `target/screenshots/`.
 pub fn screenshot_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("screenshots")

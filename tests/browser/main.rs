@@ -6,3 +6,4 @@ mod harness;
 mod journey;
 mod keyboard;
 mod pages;
+mod two_factor;

@@ -9,7 +9,8 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{responses, NoStore};
-use crate::accounts;
+use crate::accounts::two_factor::{self, Via};
+use crate::accounts::{self, SecondStep};
 use crate::app::App;
 use crate::accounts::PasswordChange;
 use crate::auth::{session, ApiUser, BearerToken, ClientInfo};
@@ -75,6 +76,10 @@ impl<'r> FromData<'r> for LoginCredentials {
 /// Send `{email, password}` as JSON, or HTTP Basic with the email as user
 /// name and no body. Failed attempts are throttled per account and per
 /// client address; a throttled attempt is 429 even with the right password.
+///
+/// For an account with two-step login, the right password answers 401
+/// `second_factor_required` with a `second_factor_token` beside `error`:
+/// send it with a code to `POST /api/v1/auth/second-factor` within 5 minutes.
 #[utoipa::path(
     operation_id = "login",
     tag = "auth",
@@ -82,6 +87,7 @@ impl<'r> FromData<'r> for LoginCredentials {
     security((), ("basic" = [])),
     responses(
         (status = 200, description = "Logged in.", body = TokenResponse),
+        (status = 401, response = responses::SecondFactorRequired),
         (status = 429, response = responses::TooManyRequests),
     )
 )]
@@ -91,7 +97,47 @@ pub async fn login(
     client: ClientInfo,
     app: &State<App>,
 ) -> ApiResult<NoStore<Json<TokenResponse>>> {
-    let (user, pair) = accounts::login(app, &credentials.email, &credentials.password, &client, None).await?;
+    let second = SecondStep { via: Via::Api, next: None, remembered: None };
+    let (user, pair) = accounts::login(app, (&credentials.email, &credentials.password), &client, None, second).await?;
+    Ok(NoStore::new(TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl)))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct SecondFactorRequest {
+    /// From the login's `second_factor_required` answer.
+    #[serde(default)]
+    #[schema(required = true)]
+    second_factor_token: String,
+    /// The 6 digits the authenticator app shows now, or an unused recovery
+    /// code (`xxxxx-xxxxx`).
+    #[serde(default)]
+    #[schema(required = true)]
+    code: String,
+}
+
+/// The second step of a login: the token from `second_factor_required` and
+/// a code. A code is accepted once; a recovery code works once. Wrong codes
+/// count as failed logins (429 past the limits); a wrong code leaves the
+/// token usable until it expires, a right one uses it up.
+#[utoipa::path(
+    operation_id = "second_factor",
+    tag = "auth",
+    request_body = SecondFactorRequest,
+    responses(
+        (status = 200, description = "Logged in.", body = TokenResponse),
+        (status = 401, response = responses::SecondFactorInvalid),
+        (status = 429, response = responses::TooManyRequests),
+    )
+)]
+#[post("/auth/second-factor", data = "<body>")]
+pub async fn second_factor(
+    body: JsonBody<SecondFactorRequest>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> ApiResult<NoStore<Json<TokenResponse>>> {
+    let body = body.0;
+    let (user, _, passed) = two_factor::finish(app, Via::Api, &body.second_factor_token, &body.code, &client).await?;
+    let (user, pair) = accounts::complete_login(app, user, &client, None, true, passed.detail()).await?;
     Ok(NoStore::new(TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl)))
 }
 

@@ -26,7 +26,8 @@ use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::Config;
 
 use super::responses::{
-    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, ServiceUnavailable, TooManyRequests, Unauthorized, ValidationFailed,
+    BadRequest, Conflict, Forbidden, NotFound, PayloadTooLarge, SecondFactorInvalid, SecondFactorRequired, ServiceUnavailable,
+    TooManyRequests, Unauthorized, ValidationFailed,
 };
 use super::{auth, me, recipes, users};
 use crate::error::ErrorEnvelope;
@@ -43,6 +44,7 @@ pub const BASE: &str = "/api/v1";
         users::update,
         users::delete,
         auth::login,
+        auth::second_factor,
         auth::refresh,
         auth::logout,
         auth::logout_delete,
@@ -63,6 +65,8 @@ pub const BASE: &str = "/api/v1";
         responses(
             BadRequest,
             Unauthorized,
+            SecondFactorRequired,
+            SecondFactorInvalid,
             Forbidden,
             NotFound,
             Conflict,

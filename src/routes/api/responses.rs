@@ -26,6 +26,10 @@ error_responses! {
     Unauthorized: "No token, or one that is not accepted: `token_missing`, `token_invalid`, `token_expired`, \
                    `token_revoked`, `wrong_token_type`, `fresh_token_required`; `invalid_credentials` at login.",
         "WWW-Authenticate" = "`Bearer` with `error=\"invalid_token\"` and a description.";
+    SecondFactorRequired: "The password is right, and the account has two-step login (`second_factor_required`): \
+                           beside `error`, a `second_factor_token` for `POST /api/v1/auth/second-factor`.";
+    SecondFactorInvalid: "A wrong code, or a `second_factor_token` that is unknown, used or expired \
+                          (`second_factor_invalid`).";
     Forbidden: "Not allowed for this user (`forbidden`), or a cross-site request (`cross_origin`).";
     NotFound: "Nothing there, or nothing this caller may see (`not_found`).";
     Conflict: "Already taken (`conflict`, with `fields`), or the last active admin (`last_admin`).";

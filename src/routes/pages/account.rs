@@ -1,16 +1,17 @@
 //! Sign-up, login and logout pages.
 
 use rocket::form::FromForm;
-use rocket::http::CookieJar;
+use rocket::http::{CookieJar, Status};
 use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, State};
 use rocket_dyn_templates::{context, Template};
 
 use super::{field_errors, flash, form_again, FormReply};
-use crate::accounts::{self, SignupInput};
+use crate::accounts::two_factor::{self, Via};
+use crate::accounts::{self, SecondStep, SignupInput};
 use crate::app::App;
-use crate::auth::cookies::{self, REFRESH_COOKIE};
+use crate::auth::cookies::{self, REFRESH_COOKIE, REMEMBER_COOKIE, TICKET_COOKIE};
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{Authenticated, ClientInfo, MaybeUser};
 use crate::error::{AppError, PageResult};
@@ -150,13 +151,104 @@ pub async fn login(
     let next = safe_next(form.next.as_deref());
     let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
     let session = current.0.as_ref().map(|user| (user, refresh.as_deref()));
-    let (user, pair) = match accounts::login(app, &form.email, &form.password, &client, session).await {
+    let second = SecondStep { via: Via::Page, next: next.clone(), remembered: jar.get(REMEMBER_COOKIE).map(|c| c.value()) };
+    let (user, pair) = match accounts::login(app, (&form.email, &form.password), &client, session, second).await {
         Ok(done) => done,
+        Err(AppError::SecondFactorRequired(ticket)) => {
+            cookies::set_ticket(jar, &ticket.0, two_factor::TICKET_SECONDS, &app.config);
+            return Ok(FormReply::Done(Flash::success(Redirect::to(uri!(second_step_form)), "Your password is right.")));
+        }
         Err(error) => {
             let email = Some(form.email.trim());
             return form_again(error, |e| login_page(jar, app, current.0.as_ref(), email, next.clone(), Some(e), None));
         }
     };
+    cookies::set_tokens(jar, &pair, &app.config);
+    let target = next.unwrap_or_else(|| "/".into());
+    Ok(FormReply::Done(Flash::success(Redirect::to(target), format!("Logged in as {}.", user.username))))
+}
+
+#[derive(Debug, FromForm)]
+pub struct SecondStepForm {
+    #[field(default = String::new())]
+    code: String,
+    #[field(default = false)]
+    remember: bool,
+}
+
+fn second_step_page(
+    jar: &CookieJar<'_>,
+    app: &App,
+    current: Option<&Authenticated>,
+    error: Option<&AppError>,
+    message: Option<FlashMessage<'_>>,
+) -> Template {
+    Template::render(
+        "pages/second_step",
+        context! {
+            nav: Nav::new(current),
+            flash: flash(message),
+            csrf: cookies::form_csrf(jar, &app.config, current),
+            error: error.map(AppError::public_message),
+            remember_days: two_factor::REMEMBER_SECONDS / 86_400,
+        },
+    )
+}
+
+fn ticket(jar: &CookieJar<'_>) -> String {
+    jar.get(TICKET_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default()
+}
+
+fn login_again() -> Flash<Redirect> {
+    Flash::warning(Redirect::to(uri!(login_form(next = None::<String>))), "That login has expired. Please log in again.")
+}
+
+/// The second step of a login (SPEC §4): a code from the authenticator
+/// app or a recovery code. Without a live ticket, back to the login form.
+#[get("/login/two-factor")]
+pub async fn second_step_form(
+    current: MaybeUser,
+    jar: &CookieJar<'_>,
+    app: &State<App>,
+    message: Option<FlashMessage<'_>>,
+) -> PageResult<Result<Template, Flash<Redirect>>> {
+    if two_factor::ticket_holder(app, Via::Page, &ticket(jar)).await?.is_none() {
+        cookies::clear_ticket(jar);
+        return Ok(Err(login_again()));
+    }
+    Ok(Ok(second_step_page(jar, app, current.0.as_ref(), None, message)))
+}
+
+#[post("/login/two-factor", data = "<form>")]
+pub async fn second_step(
+    form: Csrf<SecondStepForm>,
+    current: MaybeUser,
+    client: ClientInfo,
+    jar: &CookieJar<'_>,
+    app: &State<App>,
+) -> PageResult<FormReply> {
+    let form = form.0;
+    let (user, next, passed) = match two_factor::finish(app, Via::Page, &ticket(jar), &form.code, &client).await {
+        Ok(done) => done,
+        Err(AppError::SecondFactorInvalid) if two_factor::ticket_holder(app, Via::Page, &ticket(jar)).await?.is_some() => {
+            let error = AppError::SecondFactorInvalid;
+            let page = second_step_page(jar, app, current.0.as_ref(), Some(&error), None);
+            return Ok(FormReply::Again((Status::Unauthorized, page)));
+        }
+        Err(AppError::SecondFactorInvalid) => {
+            cookies::clear_ticket(jar);
+            return Ok(FormReply::Done(login_again()));
+        }
+        Err(error) => return Err(error.into()),
+    };
+    cookies::clear_ticket(jar);
+    let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
+    let session = current.0.as_ref().map(|user| (user, refresh.as_deref()));
+    let (user, pair) = accounts::complete_login(app, user, &client, session, true, passed.detail()).await?;
+    if form.remember {
+        let token = two_factor::remember(app, &user, &client).await?;
+        cookies::set_remembered(jar, &token, two_factor::REMEMBER_SECONDS, &app.config);
+    }
     cookies::set_tokens(jar, &pair, &app.config);
     let target = next.unwrap_or_else(|| "/".into());
     Ok(FormReply::Done(Flash::success(Redirect::to(target), format!("Logged in as {}.", user.username))))

@@ -17,7 +17,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{cards, flash};
-use crate::accounts::admin;
+use crate::accounts::{admin, two_factor};
 use crate::app::App;
 use crate::catalog;
 use crate::auth::csrf::{ActionForm, Csrf};
@@ -53,7 +53,10 @@ pub async fn admin_users(
     let q = search_term(q.as_deref()).map_err(bad_query)?;
     let found = store::users::list(&app.db, q, paging.page, PAGE_SIZE).await?;
     let pager = Pager::of(&found);
-    let users: Vec<AdminUserView> = found.items.iter().map(AdminUserView::from).collect();
+    let ids: Vec<i64> = found.items.iter().map(|u| u.id).collect();
+    let with_two_factor = store::factors::with_totp(&app.db, &ids).await?;
+    let users: Vec<AdminUserView> =
+        found.items.iter().map(|u| AdminUserView::from(u).with_two_factor(with_two_factor.contains(&u.id))).collect();
     Ok(Template::render(
         "pages/admin/users",
         context! { nav: Nav::new(Some(&admin)), flash: flash(message), users, q, pager },
@@ -83,7 +86,7 @@ pub async fn admin_user(
         context! {
             nav: Nav::new(Some(&admin)),
             flash: flash(message),
-            user: AdminUserView::from(&target),
+            user: AdminUserView::from(&target).with_two_factor(store::factors::has_totp(&app.db, target.id).await?),
             is_self: target.id == admin.id,
             cards: cards(app, &found, &templates)?,
             pager,
@@ -375,4 +378,38 @@ pub async fn admin_mail(admin: AdminUser, app: &State<App>) -> PageResult<Templa
             last_error_at,
         },
     ))
+}
+
+/// Resetting a user's second factors, for someone who lost their phone and
+/// their recovery codes: confirmation first.
+#[get("/admin/users/<public_id>/two-factor/reset")]
+pub async fn admin_two_factor_reset_form(_ids: ValidIds, public_id: Uuid, admin: AdminUser, app: &State<App>) -> PageResult<Template> {
+    let target = find_user(app, public_id).await?;
+    let confirmation = Confirmation {
+        title: "Reset two-step login".into(),
+        question: format!("Reset {}'s two-step login?", target.username),
+        consequence: "Their authenticator app, recovery codes and remembered browsers stop working, every session of \
+                      theirs ends, and they are told by mail. Their password alone then logs in: do this only for \
+                      someone whose identity you have checked.",
+        action: uri!(admin_two_factor_reset(public_id)).to_string(),
+        button: format!("Yes, reset {}'s two-step login", target.username),
+        danger: true,
+        role: None,
+    };
+    Ok(confirm_page(&admin, &target, confirmation))
+}
+
+#[post("/admin/users/<public_id>/two-factor/reset", data = "<_form>")]
+pub async fn admin_two_factor_reset(
+    _ids: ValidIds,
+    public_id: Uuid,
+    admin: AdminUser,
+    _form: Csrf<ActionForm>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> PageResult<Flash<Redirect>> {
+    let target = find_user(app, public_id).await?;
+    two_factor::reset_by_admin(app, &admin, &target, &client).await?;
+    let done = format!("{}'s two-step login is reset and every session of theirs has ended.", target.username);
+    Ok(Flash::success(Redirect::to(uri!(admin_user(public_id, None::<String>))), done))
 }

@@ -236,15 +236,16 @@ fn email_page(user: &Authenticated, current: &str, typed: Option<&str>, error: O
     )
 }
 
+/// Like the password, the address needs a fresh login (SPEC §4).
 #[get("/me/email")]
-pub fn email_form(user: CurrentUser) -> Template {
+pub fn email_form(user: FreshUser) -> Template {
     email_page(&user, &user.email, None, None)
 }
 
 /// Sends a verification link to the new address; the old one stays the
 /// account's until the link is followed.
 #[post("/me/email", data = "<form>")]
-pub async fn email_change(user: CurrentUser, form: Csrf<EmailForm>, client: ClientInfo, app: &State<App>) -> PageResult<FormReply> {
+pub async fn email_change(user: FreshUser, form: Csrf<EmailForm>, client: ClientInfo, app: &State<App>) -> PageResult<FormReply> {
     let form = form.0;
     match verify::request_change(app, &user, &form.email, &form.current_password, &client).await {
         Ok(email) => {

@@ -10,6 +10,7 @@ pub mod home;
 pub mod me;
 pub mod recipes;
 pub mod reset;
+pub mod security;
 
 use std::sync::Arc;
 

@@ -13,7 +13,8 @@ use rocket::{get, post, uri, State};
 use rocket_dyn_templates::{context, Template};
 
 use super::{field_errors, FormReply};
-use crate::accounts::reset;
+use crate::accounts::reset::{self, AfterReset};
+use crate::accounts::two_factor;
 use crate::app::App;
 use crate::auth::cookies::{self, RESET_COOKIE};
 use crate::auth::csrf::Csrf;
@@ -110,13 +111,20 @@ pub async fn reset_password(
     let token = jar.get(RESET_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     let done = reset::reset(app, &token, &form.new_password, Some(&form.new_password_confirm), true, &client).await;
     match done {
-        Ok((account, Some(pair))) => {
+        Ok((account, AfterReset::LoggedIn(pair))) => {
             cookies::clear_reset_token(jar);
             cookies::set_tokens(jar, &pair, &app.config);
             let message = format!("Your password has been changed and you are logged in, {}.", account.username);
             Ok(FormReply::Done(Flash::success(Redirect::to(uri!(super::home::home)), message)))
         }
-        Ok((_, None)) => Err(AppError::Internal(anyhow::anyhow!("BUG: a page reset starts a session")).into()),
+        Ok((_, AfterReset::SecondStep(ticket))) => {
+            cookies::clear_reset_token(jar);
+            cookies::clear_tokens(jar);
+            cookies::set_ticket(jar, &ticket.0, two_factor::TICKET_SECONDS, &app.config);
+            let message = "Your password has been changed. To log in, finish with your second step.";
+            Ok(FormReply::Done(Flash::success(Redirect::to(uri!(super::account::second_step_form)), message)))
+        }
+        Ok((_, AfterReset::Nothing)) => Err(AppError::Internal(anyhow::anyhow!("BUG: a page reset logs in")).into()),
         Err(AppError::Validation(fields)) if fields.get("token").is_some() => {
             cookies::clear_reset_token(jar);
             Ok(FormReply::Again((Status::BadRequest, reset_page(jar, app, user.0.as_ref(), false, None))))
