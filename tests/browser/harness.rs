@@ -324,9 +324,16 @@ impl Browser {
     /// `horizontal_overflow`), which no page may do, a phone's (390 px)
     /// least of all.
     pub async fn screenshot(&self, name: &str, width: u32) -> Result<(), String> {
+        // The window's height is the viewport's plus the browser's own bars
+        // (headless Chromium keeps ~140 px of them): sized to the page
+        // alone, the screenshot would lose the page's foot.
         let height: f64 = {
             self.resize(width, 900).await;
-            let h = self.client.execute("return document.documentElement.scrollHeight;", vec![]).await.unwrap();
+            let h = self
+                .client
+                .execute("return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight;", vec![])
+                .await
+                .unwrap();
             h.as_f64().unwrap_or(900.0)
         };
         self.resize(width, (height as u32).clamp(600, 4000)).await;
