@@ -22,6 +22,8 @@ pub struct App {
     pub kept: Kept,
     /// The reads every request makes, batched (`crate::store::batch`).
     pub reads: Reads,
+    /// The WebAuthn relying party of `public_url`, or why passkeys are off.
+    pub passkeys: Result<webauthn_rs::Webauthn, String>,
 }
 
 impl App {
@@ -33,6 +35,10 @@ impl App {
         let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
         let mailer = Mailer::new(&config.mail)?;
         let reads = Reads::start(&db);
-        Ok(Self { db, reads, keys: JwtKeys::new(&config.jwt_secret), hasher, mailer, kept: Kept::new(kept::BUDGET), config })
+        let passkeys = crate::crypto::passkeys::relying_party(&config.mail.public_url);
+        if let Err(why) = &passkeys {
+            tracing::warn!(%why, "passkeys are off");
+        }
+        Ok(Self { db, reads, passkeys, keys: JwtKeys::new(&config.jwt_secret), hasher, mailer, kept: Kept::new(kept::BUDGET), config })
     }
 }

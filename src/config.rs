@@ -79,7 +79,7 @@ impl Default for RawConfig {
             session_max_age: 2_592_000,
             signup_max_per_address: 20,
             signup_window: 3600,
-            public_url: "http://127.0.0.1:8000".into(),
+            public_url: "http://localhost:8000".into(),
             smtp_url: None,
             mail_from: None,
             outbox_dir: "data/outbox".into(),
@@ -439,7 +439,7 @@ mod tests {
         assert_eq!(config.password_rules.min_length, 8);
         assert_eq!(config.audit_retention_days, 90);
         assert_eq!(config.pool.size, 8, "SQLite's pool");
-        assert_eq!(config.mail.public_url, "http://127.0.0.1:8000");
+        assert_eq!(config.mail.public_url, "http://localhost:8000");
         assert!(config.mail.smtp_url.is_none(), "mail goes to data/outbox by default");
         assert_eq!(config.mail.outbox_dir, PathBuf::from("data/outbox"));
         assert_eq!(load(&figment_with("database_url", "postgres://db/app")).unwrap().pool.size, 16);

@@ -42,6 +42,7 @@ pub enum ErrorCode {
     FreshTokenRequired,
     SecondFactorRequired,
     SecondFactorInvalid,
+    PasskeyRejected,
     Forbidden,
     CsrfFailed,
     CrossOrigin,
@@ -137,6 +138,9 @@ pub enum AppError {
     /// A wrong code, or a ticket that is unknown, used or expired.
     #[error("wrong second factor or expired login")]
     SecondFactorInvalid,
+    /// A passkey's answer that did not verify (or an unknown passkey).
+    #[error("passkey not accepted")]
+    PasskeyRejected,
     #[error("not authenticated: {0:?}")]
     Unauthenticated(AuthError),
     #[error("forbidden")]
@@ -168,7 +172,8 @@ impl AppError {
             AppError::InvalidCredentials
             | AppError::Unauthenticated(_)
             | AppError::SecondFactorRequired(_)
-            | AppError::SecondFactorInvalid => Status::Unauthorized,
+            | AppError::SecondFactorInvalid
+            | AppError::PasskeyRejected => Status::Unauthorized,
             AppError::Forbidden | AppError::CsrfRejected | AppError::CrossOrigin => Status::Forbidden,
             AppError::NotFound => Status::NotFound,
             AppError::PayloadTooLarge => Status::PayloadTooLarge,
@@ -187,6 +192,7 @@ impl AppError {
             AppError::InvalidCredentials => ErrorCode::InvalidCredentials,
             AppError::SecondFactorRequired(_) => ErrorCode::SecondFactorRequired,
             AppError::SecondFactorInvalid => ErrorCode::SecondFactorInvalid,
+            AppError::PasskeyRejected => ErrorCode::PasskeyRejected,
             AppError::Unauthenticated(reason) => reason.code(),
             AppError::Forbidden => ErrorCode::Forbidden,
             AppError::CsrfRejected => ErrorCode::CsrfFailed,
@@ -214,6 +220,7 @@ impl AppError {
                     .into()
             }
             AppError::SecondFactorInvalid => "That code is not right, or this login has expired.".into(),
+            AppError::PasskeyRejected => "That passkey was not accepted here.".into(),
             AppError::Unauthenticated(reason) => reason.description().into(),
             AppError::Forbidden => "You are not allowed to do that.".into(),
             AppError::CsrfRejected => {
@@ -377,7 +384,8 @@ impl<'r> Responder<'r, 'static> for ApiError {
             AppError::Unauthenticated(_)
             | AppError::InvalidCredentials
             | AppError::SecondFactorRequired(_)
-            | AppError::SecondFactorInvalid => {
+            | AppError::SecondFactorInvalid
+            | AppError::PasskeyRejected => {
                 response.set_header(Header::new(
                     "WWW-Authenticate",
                     format!(
@@ -390,6 +398,10 @@ impl<'r> Responder<'r, 'static> for ApiError {
         }
         if let Some(seconds) = error.retry_after() {
             response.set_header(Header::new("Retry-After", seconds.to_string()));
+        }
+        if matches!(error, AppError::SecondFactorRequired(_)) {
+            // Its body holds a token (SPEC §4: never cached).
+            response.set_header(Header::new("Cache-Control", "no-store"));
         }
         Ok(response)
     }

@@ -137,8 +137,10 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 let config = rocket.config();
                 // Tests that start the binary on port 0 read this line.
                 println!("recipebox listening on http://{}:{}", config.address, config.port);
-                tracing::info!(address = %config.address, port = config.port, "listening");
                 let app = rocket.state::<App>().expect("BUG: App is managed at ignite");
+                // Passkeys work only at `public_url`'s host name.
+                println!("open {} in a browser", app.config.mail.public_url);
+                tracing::info!(address = %config.address, port = config.port, "listening");
                 // Only a server delivers mail, not a command-line run.
                 app.mailer.deliver(app.db.clone());
                 let db = app.db.clone();
@@ -153,6 +155,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                         log_purge("old audit events", store::audit::purge_older_than(&db, retention_days).await);
                         log_purge("spent email tokens", store::email_tokens::purge(&db).await);
                         log_purge("expired login tickets and remembered browsers", store::factors::purge(&db).await);
+                        log_purge("unfinished passkey ceremonies", store::passkeys::purge(&db).await);
                         log_purge("old recipe changes", store::recipes::purge_changes(&db).await);
                         log_purge("delivered and failed mail", store::outbox::purge(&db).await);
                     }
@@ -165,4 +168,5 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         .mount("/static", static_files)
         .register("/", routes::page_catchers())
         .register("/api", routes::api_catchers())
+        .register("/passkeys", routes::api_catchers())
 }

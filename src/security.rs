@@ -18,7 +18,11 @@ use rocket::shield::{Frame, NoSniff, Referrer, Shield};
 use rocket::{Data, Request, Response};
 
 use crate::app::App;
-use crate::auth::cookies::{ACCESS_COOKIE, REFRESH_COOKIE};
+use crate::auth::cookies::{ACCESS_COOKIE, REFRESH_COOKIE, REMEMBER_COOKIE, TICKET_COOKIE};
+
+/// The cookies that hold a token: a session's pair, a half-done login's
+/// ticket, a remembered browser's token.
+const TOKEN_COOKIES: [&str; 4] = [ACCESS_COOKIE, REFRESH_COOKIE, TICKET_COOKIE, REMEMBER_COOKIE];
 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
@@ -50,13 +54,8 @@ impl Fairing for Headers {
             res.set_header(Header::new("Content-Security-Policy", CSP));
         }
         let jar = req.cookies();
-        let carried = jar.get(ACCESS_COOKIE).is_some()
-            || jar.get(REFRESH_COOKIE).is_some()
-            || req.headers().contains("Authorization");
-        let sets_token = res
-            .headers()
-            .get("Set-Cookie")
-            .any(|c| c.starts_with(ACCESS_COOKIE) || c.starts_with(REFRESH_COOKIE));
+        let carried = TOKEN_COOKIES.iter().any(|name| jar.get(name).is_some()) || req.headers().contains("Authorization");
+        let sets_token = res.headers().get("Set-Cookie").any(|c| TOKEN_COOKIES.iter().any(|name| c.starts_with(name)));
         if carried || sets_token {
             res.set_header(Header::new("Cache-Control", "no-store"));
         }

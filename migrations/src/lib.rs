@@ -24,6 +24,7 @@ mod m20261204_000014_index_list_orders;
 mod m20261204_000015_recipe_changes;
 mod m20261204_000016_mail_outbox;
 mod m20261204_000017_second_factors;
+mod m20261204_000018_passkeys;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_recipe_changes::Migration),
             Box::new(m20261204_000016_mail_outbox::Migration),
             Box::new(m20261204_000017_second_factors::Migration),
+            Box::new(m20261204_000018_passkeys::Migration),
         ]
     }
 }

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod delete;
 pub mod notices;
 pub mod overview;
+pub mod passkeys;
 pub mod reset;
 pub mod two_factor;
 pub mod verify;
@@ -332,6 +333,8 @@ pub async fn change_password(
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, account.id, hash).await?;
     store::factors::forget_browsers(&txn, account.id).await?;
+    // A login begun with the old password cannot be finished.
+    store::factors::drop_tickets(&txn, account.id).await?;
     app.mailer.commit_with(txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client, None)?).await?;
     // A reset link sent before no longer works.
     store::email_tokens::retire(&app.db, account.id, reset::PURPOSE).await?;

@@ -18,6 +18,8 @@ pub const TWO_FACTOR_ON: &str = "Two-step login is on for your recipebox account
 pub const TWO_FACTOR_OFF: &str = "Two-step login is off for your recipebox account";
 pub const TWO_FACTOR_RESET: &str = "An admin reset the two-step login of your recipebox account";
 pub const RECOVERY_CODES_RENEWED: &str = "New recovery codes for your recipebox account";
+pub const PASSKEY_ADDED: &str = "A passkey was added to your recipebox account";
+pub const PASSKEY_REMOVED: &str = "A passkey was removed from your recipebox account";
 pub const RECOVERY_CODE_USED: &str = "A recovery code of your recipebox account was used";
 
 /// The text of a notice to `username` that `what` happened just now,

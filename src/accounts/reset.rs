@@ -111,6 +111,8 @@ pub async fn reset(
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, user.id, password_hash).await?;
     store::factors::forget_browsers(&txn, user.id).await?;
+    // A login begun with the old password cannot be finished.
+    store::factors::drop_tickets(&txn, user.id).await?;
     app.mailer.commit_with(txn, &user.email, super::notices::PASSWORD_CHANGED, text).await?;
     store::email_tokens::retire(&app.db, user.id, PURPOSE).await?;
     let sessions = session::end_all(app, (&user).into()).await?;

@@ -57,9 +57,44 @@ impl Via {
     }
 }
 
-/// Whether logging in to this account takes a second step.
+/// Whether logging in to this account with its password takes a second
+/// step: it has TOTP or a passkey (SPEC §4).
 pub async fn required(app: &App, user: &user::Model) -> Result<bool, AppError> {
-    Ok(store::factors::has_totp(&app.db, user.id).await?)
+    Ok(store::factors::has_totp(&app.db, user.id).await? || store::passkeys::has_any(&app.db, user.id).await?)
+}
+
+/// Which second factors an account has.
+#[derive(Debug, Clone, Copy)]
+pub struct Factors {
+    pub totp: bool,
+    pub passkey: bool,
+}
+
+impl Factors {
+    /// Whether a password alone does not log in.
+    pub fn any(self) -> bool {
+        self.totp || self.passkey
+    }
+}
+
+pub async fn factors(app: &App, user: &user::Model) -> Result<Factors, AppError> {
+    Ok(Factors { totp: store::factors::has_totp(&app.db, user.id).await?, passkey: store::passkeys::has_any(&app.db, user.id).await? })
+}
+
+/// Uses up the ticket of a second step that passed another way (a
+/// passkey): its account must be `user_id`'s. The account and `next` come
+/// back.
+pub async fn spend(app: &App, via: Via, token: &str, user_id: i64) -> Result<(user::Model, Option<String>), AppError> {
+    let ticket = store::factors::ticket(&app.db, via.as_str(), &token_hash(token)).await?;
+    let ticket = ticket.filter(|ticket| ticket.user_id == user_id).ok_or(AppError::SecondFactorInvalid)?;
+    if !store::factors::spend_ticket(&app.db, ticket.id).await? {
+        return Err(AppError::SecondFactorInvalid);
+    }
+    let user = store::users::find_by_id(&app.db, user_id).await?.ok_or(AppError::SecondFactorInvalid)?;
+    if user.disabled_at.is_some() {
+        return Err(AppError::Forbidden);
+    }
+    Ok((user, ticket.next_path))
 }
 
 fn random_token() -> String {
@@ -236,6 +271,7 @@ pub struct Security {
     pub totp: bool,
     pub codes_left: u64,
     pub browsers: Vec<remembered_browser::Model>,
+    pub passkeys: Vec<crate::entities::passkey::Model>,
 }
 
 pub async fn security(app: &App, user: &Authenticated) -> Result<Security, AppError> {
@@ -243,6 +279,7 @@ pub async fn security(app: &App, user: &Authenticated) -> Result<Security, AppEr
         totp: store::factors::has_totp(&app.db, user.id).await?,
         codes_left: store::factors::recovery_codes_left(&app.db, user.id).await?,
         browsers: store::factors::browsers(&app.db, user.id).await?,
+        passkeys: store::passkeys::of_user(&app.db, user.id).await?,
     })
 }
 
@@ -357,7 +394,7 @@ pub async fn renew_codes(app: &App, user: &Authenticated, client: &ClientInfo) -
 }
 
 /// An admin's reset of `target`'s second factors: TOTP, recovery codes,
-/// remembered browsers and half-done logins go, every session ends, and
+/// passkeys, remembered browsers and half-done logins go, every session ends, and
 /// the user is told. `false` when there was nothing to reset.
 pub async fn reset_by_admin(app: &App, admin: &Authenticated, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
     let what = "An admin reset the two-step login of your recipebox account: the password alone now logs in, \
@@ -367,6 +404,7 @@ pub async fn reset_by_admin(app: &App, admin: &Authenticated, target: &user::Mod
     let text = notices::text(app, &target.username, what, client, Some(advice))?;
     let txn = app.db.begin().await?;
     store::factors::remove_totp(&txn, target.id).await?;
+    store::passkeys::remove_all(&txn, target.id).await?;
     store::factors::forget_browsers(&txn, target.id).await?;
     store::factors::drop_tickets(&txn, target.id).await?;
     app.mailer.commit_with(txn, &target.email, notices::TWO_FACTOR_RESET, text).await?;

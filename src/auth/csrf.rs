@@ -78,6 +78,45 @@ impl<'r, T: for<'a> FromForm<'a> + Send + 'static> FromData<'r> for Csrf<T> {
     }
 }
 
+/// A JSON body of `T` whose `csrf_token` field was checked exactly as a
+/// form's: the passkey ceremonies, which a page's script posts.
+pub struct CsrfJson<T>(pub T);
+
+/// Largest ceremony body: a registration's attestation fits many times.
+const JSON_LIMIT_KIB: u64 = 64;
+
+#[rocket::async_trait]
+impl<'r, T: serde::de::DeserializeOwned + Send + 'static> FromData<'r> for CsrfJson<T> {
+    type Error = GuardFailed;
+
+    async fn from_data(req: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
+        if !req.content_type().is_some_and(|ct| ct.is_json()) {
+            return fail_guard(req, AppError::CsrfRejected);
+        }
+        let body = match data.open(JSON_LIMIT_KIB.kibibytes()).into_string().await {
+            Ok(body) if body.is_complete() => body.into_inner(),
+            Ok(_) => return fail_guard(req, AppError::PayloadTooLarge),
+            Err(_) => return fail_guard(req, AppError::CsrfRejected),
+        };
+        let expected = match browser_user(req).await {
+            Ok(Some(user)) => user.csrf.clone(),
+            Ok(None) => req.cookies().get(CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default(),
+            Err(status) => return fail_guard(req, AppError::from_status(status)),
+        };
+        let Ok(value) = serde_json::from_str::<serde_json::Value>(&body) else {
+            return fail_guard(req, AppError::BadRequest("The body is not JSON.".into()));
+        };
+        let given = value.get("csrf_token").and_then(|token| token.as_str()).unwrap_or_default();
+        if !tokens_match(given, &expected) {
+            return fail_guard(req, AppError::CsrfRejected);
+        }
+        match serde_json::from_value::<T>(value) {
+            Ok(value) => data::Outcome::Success(CsrfJson(value)),
+            Err(e) => fail_guard(req, AppError::BadRequest(format!("The request is incomplete: {e}."))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

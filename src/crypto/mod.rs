@@ -4,5 +4,6 @@
 //! that use them.
 
 pub mod jwt;
+pub mod passkeys;
 pub mod password;
 pub mod totp;

@@ -51,10 +51,16 @@ pub enum AuditKind {
     TwoFactorReset,
     #[sea_orm(string_value = "browser_forgotten")]
     BrowserForgotten,
+    #[sea_orm(string_value = "passkey_added")]
+    PasskeyAdded,
+    #[sea_orm(string_value = "passkey_removed")]
+    PasskeyRemoved,
+    #[sea_orm(string_value = "passkey_clone_suspected")]
+    PasskeyCloneSuspected,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 20] = [
+    pub const ALL: [AuditKind; 23] = [
         AuditKind::Signup,
         AuditKind::Login,
         AuditKind::LoginFailed,
@@ -75,6 +81,9 @@ impl AuditKind {
         AuditKind::RecoveryCodeUsed,
         AuditKind::TwoFactorReset,
         AuditKind::BrowserForgotten,
+        AuditKind::PasskeyAdded,
+        AuditKind::PasskeyRemoved,
+        AuditKind::PasskeyCloneSuspected,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -99,6 +108,9 @@ impl AuditKind {
             AuditKind::RecoveryCodeUsed => "recovery_code_used",
             AuditKind::TwoFactorReset => "two_factor_reset",
             AuditKind::BrowserForgotten => "browser_forgotten",
+            AuditKind::PasskeyAdded => "passkey_added",
+            AuditKind::PasskeyRemoved => "passkey_removed",
+            AuditKind::PasskeyCloneSuspected => "passkey_clone_suspected",
         }
     }
 
@@ -125,6 +137,9 @@ impl AuditKind {
             AuditKind::RecoveryCodeUsed => "Recovery code used",
             AuditKind::TwoFactorReset => "Second factors reset by an admin",
             AuditKind::BrowserForgotten => "Remembered browser forgotten",
+            AuditKind::PasskeyAdded => "Passkey added",
+            AuditKind::PasskeyRemoved => "Passkey removed",
+            AuditKind::PasskeyCloneSuspected => "Copied passkey suspected: sign-in refused",
         }
     }
 }

@@ -10,6 +10,8 @@ pub mod email_token;
 pub mod login_failure;
 pub mod login_ticket;
 pub mod mail_message;
+pub mod passkey;
+pub mod passkey_ceremony;
 pub mod recipe;
 pub mod recovery_code;
 pub mod remembered_browser;

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod json;
 pub mod pages;
 pub mod paging;
+pub mod passkeys;
 
 use rocket::http::Status;
 use rocket::response::{Flash, Redirect};
@@ -45,6 +46,13 @@ pub fn pages() -> Vec<Route> {
         security::disable,
         security::renew_codes,
         security::forget_browser,
+        passkeys::register_begin,
+        passkeys::register_finish,
+        passkeys::login_begin,
+        passkeys::login_finish,
+        passkeys::second_step_begin,
+        passkeys::second_step_finish,
+        passkeys::remove,
         account_delete::account_delete_form,
         account_delete::account_delete,
         account::verify_email,

@@ -10,6 +10,7 @@ pub mod batch;
 pub mod email_tokens;
 pub mod factors;
 pub mod outbox;
+pub mod passkeys;
 pub mod recipes;
 pub mod sessions;
 pub mod throttle;

@@ -25,5 +25,6 @@ mod server;
 mod test_server;
 mod throttle;
 mod tokens;
+mod two_factor;
 mod unavailable;
 mod verify;

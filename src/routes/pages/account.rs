@@ -8,7 +8,7 @@ use rocket::{get, post, uri, State};
 use rocket_dyn_templates::{context, Template};
 
 use super::{field_errors, flash, form_again, FormReply};
-use crate::accounts::two_factor::{self, Via};
+use crate::accounts::two_factor::{self, Factors, Via};
 use crate::accounts::{self, SecondStep, SignupInput};
 use crate::app::App;
 use crate::auth::cookies::{self, REFRESH_COOKIE, REMEMBER_COOKIE, TICKET_COOKIE};
@@ -115,6 +115,7 @@ fn login_page(
             next,
             confirm: current.is_some(),
             error: error.map(AppError::public_message),
+            passkeys: app.passkeys.is_ok(),
         },
     )
 }
@@ -176,10 +177,12 @@ pub struct SecondStepForm {
     remember: bool,
 }
 
+/// The second step's page, offering the factors the account has.
 fn second_step_page(
     jar: &CookieJar<'_>,
     app: &App,
     current: Option<&Authenticated>,
+    factors: Factors,
     error: Option<&AppError>,
     message: Option<FlashMessage<'_>>,
 ) -> Template {
@@ -191,8 +194,19 @@ fn second_step_page(
             csrf: cookies::form_csrf(jar, &app.config, current),
             error: error.map(AppError::public_message),
             remember_days: two_factor::REMEMBER_SECONDS / 86_400,
+            totp: factors.totp,
+            passkey: factors.passkey && app.passkeys.is_ok(),
         },
     )
+}
+
+/// The second factors of a half-done login's account; `None` without a
+/// live ticket.
+async fn factors(app: &App, ticket: &str) -> Result<Option<Factors>, AppError> {
+    match two_factor::ticket_holder(app, Via::Page, ticket).await? {
+        Some((user, _)) => Ok(Some(two_factor::factors(app, &user).await?)),
+        None => Ok(None),
+    }
 }
 
 fn ticket(jar: &CookieJar<'_>) -> String {
@@ -212,11 +226,11 @@ pub async fn second_step_form(
     app: &State<App>,
     message: Option<FlashMessage<'_>>,
 ) -> PageResult<Result<Template, Flash<Redirect>>> {
-    if two_factor::ticket_holder(app, Via::Page, &ticket(jar)).await?.is_none() {
+    let Some(factors) = factors(app, &ticket(jar)).await? else {
         cookies::clear_ticket(jar);
         return Ok(Err(login_again()));
-    }
-    Ok(Ok(second_step_page(jar, app, current.0.as_ref(), None, message)))
+    };
+    Ok(Ok(second_step_page(jar, app, current.0.as_ref(), factors, None, message)))
 }
 
 #[post("/login/two-factor", data = "<form>")]
@@ -230,14 +244,14 @@ pub async fn second_step(
     let form = form.0;
     let (user, next, passed) = match two_factor::finish(app, Via::Page, &ticket(jar), &form.code, &client).await {
         Ok(done) => done,
-        Err(AppError::SecondFactorInvalid) if two_factor::ticket_holder(app, Via::Page, &ticket(jar)).await?.is_some() => {
-            let error = AppError::SecondFactorInvalid;
-            let page = second_step_page(jar, app, current.0.as_ref(), Some(&error), None);
-            return Ok(FormReply::Again((Status::Unauthorized, page)));
-        }
         Err(AppError::SecondFactorInvalid) => {
-            cookies::clear_ticket(jar);
-            return Ok(FormReply::Done(login_again()));
+            let Some(factors) = factors(app, &ticket(jar)).await? else {
+                cookies::clear_ticket(jar);
+                return Ok(FormReply::Done(login_again()));
+            };
+            let error = AppError::SecondFactorInvalid;
+            let page = second_step_page(jar, app, current.0.as_ref(), factors, Some(&error), None);
+            return Ok(FormReply::Again((Status::Unauthorized, page)));
         }
         Err(error) => return Err(error.into()),
     };

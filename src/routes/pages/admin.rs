@@ -54,7 +54,8 @@ pub async fn admin_users(
     let found = store::users::list(&app.db, q, paging.page, PAGE_SIZE).await?;
     let pager = Pager::of(&found);
     let ids: Vec<i64> = found.items.iter().map(|u| u.id).collect();
-    let with_two_factor = store::factors::with_totp(&app.db, &ids).await?;
+    let mut with_two_factor = store::factors::with_totp(&app.db, &ids).await?;
+    with_two_factor.extend(store::passkeys::with_passkeys(&app.db, &ids).await?);
     let users: Vec<AdminUserView> =
         found.items.iter().map(|u| AdminUserView::from(u).with_two_factor(with_two_factor.contains(&u.id))).collect();
     Ok(Template::render(
@@ -86,7 +87,7 @@ pub async fn admin_user(
         context! {
             nav: Nav::new(Some(&admin)),
             flash: flash(message),
-            user: AdminUserView::from(&target).with_two_factor(store::factors::has_totp(&app.db, target.id).await?),
+            user: AdminUserView::from(&target).with_two_factor(two_factor::factors(app, &target).await?.any()),
             is_self: target.id == admin.id,
             cards: cards(app, &found, &templates)?,
             pager,
@@ -388,7 +389,7 @@ pub async fn admin_two_factor_reset_form(_ids: ValidIds, public_id: Uuid, admin:
     let confirmation = Confirmation {
         title: "Reset two-step login".into(),
         question: format!("Reset {}'s two-step login?", target.username),
-        consequence: "Their authenticator app, recovery codes and remembered browsers stop working, every session of \
+        consequence: "Their authenticator app, recovery codes, passkeys and remembered browsers stop working, every session of \
                       theirs ends, and they are told by mail. Their password alone then logs in: do this only for \
                       someone whose identity you have checked.",
         action: uri!(admin_two_factor_reset(public_id)).to_string(),

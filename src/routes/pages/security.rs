@@ -15,14 +15,15 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{field_errors, flash, form_again, FormReply};
+use crate::accounts::passkeys;
 use crate::accounts::two_factor::{self, Enrolment};
 use crate::app::App;
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{Authenticated, ClientInfo, CurrentUser, FreshUser};
-use crate::entities::remembered_browser;
+use crate::entities::{passkey, remembered_browser};
 use crate::error::{AppError, PageResult};
 use crate::routes::ids::ValidIds;
-use crate::views::{human, Nav};
+use crate::views::{device, human, Nav};
 
 /// A remembered browser as `/me/security` lists it.
 #[derive(Serialize)]
@@ -48,10 +49,36 @@ impl From<remembered_browser::Model> for BrowserView {
     }
 }
 
+/// A passkey as `/me/security` lists it.
+#[derive(Serialize)]
+struct PasskeyView {
+    id: Uuid,
+    name: String,
+    added: String,
+    last_used: String,
+}
+
+impl From<passkey::Model> for PasskeyView {
+    fn from(row: passkey::Model) -> Self {
+        Self {
+            id: row.public_id,
+            name: row.name,
+            added: human(row.created_at.0),
+            last_used: row.last_used_at.map_or_else(|| "never".into(), |at| human(at.0)),
+        }
+    }
+}
+
 #[get("/me/security")]
-pub async fn security(user: CurrentUser, app: &State<App>, message: Option<FlashMessage<'_>>) -> PageResult<Template> {
+pub async fn security(
+    user: CurrentUser,
+    client: ClientInfo,
+    app: &State<App>,
+    message: Option<FlashMessage<'_>>,
+) -> PageResult<Template> {
     let security = two_factor::security(app, &user).await?;
     let browsers: Vec<BrowserView> = security.browsers.into_iter().map(BrowserView::from).collect();
+    let passkeys: Vec<PasskeyView> = security.passkeys.into_iter().map(PasskeyView::from).collect();
     Ok(Template::render(
         "pages/security",
         context! {
@@ -62,6 +89,10 @@ pub async fn security(user: CurrentUser, app: &State<App>, message: Option<Flash
             codes_left: security.codes_left,
             browsers,
             remember_days: two_factor::REMEMBER_SECONDS / 86_400,
+            passkeys,
+            passkeys_off: app.passkeys.as_ref().err(),
+            passkey_name: device::describe(client.user_agent.as_deref()),
+            passkey_name_max: passkeys::NAME_CHARS,
         },
     ))
 }
@@ -153,15 +184,15 @@ pub async fn renew_codes(user: FreshUser, _form: Csrf<ActionForm>, client: Clien
     }
 }
 
-#[post("/me/browsers/<id>/forget", data = "<_form>")]
+#[post("/me/browsers/<public_id>/forget", data = "<_form>")]
 pub async fn forget_browser(
     _ids: ValidIds,
-    id: Uuid,
+    public_id: Uuid,
     user: CurrentUser,
     _form: Csrf<ActionForm>,
     client: ClientInfo,
     app: &State<App>,
 ) -> PageResult<Flash<Redirect>> {
-    two_factor::forget_browser(app, &user, id, &client).await?;
+    two_factor::forget_browser(app, &user, public_id, &client).await?;
     Ok(Flash::success(Redirect::to(uri!(security)), "That browser will be asked for a code at its next login."))
 }
