@@ -45,6 +45,8 @@ pub mod views;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use std::io::Write as _;
+
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;
 use rocket::{Build, Rocket};
@@ -136,10 +138,13 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
             Box::pin(async move {
                 let config = rocket.config();
                 // Tests that start the binary on port 0 read this line.
-                println!("recipebox listening on http://{}:{}", config.address, config.port);
                 let app = rocket.state::<App>().expect("BUG: App is managed at ignite");
-                // Passkeys work only at `public_url`'s host name.
-                println!("open {} in a browser", app.config.mail.public_url);
+                // Passkeys work only at `public_url`'s host name. A reader
+                // that stops reading (a test that got its line) is no
+                // reason to stop: write errors are ignored.
+                let mut out = std::io::stdout();
+                let _ = writeln!(out, "recipebox listening on http://{}:{}", config.address, config.port);
+                let _ = writeln!(out, "open {} in a browser", app.config.mail.public_url);
                 tracing::info!(address = %config.address, port = config.port, "listening");
                 // Only a server delivers mail, not a command-line run.
                 app.mailer.deliver(app.db.clone());
@@ -169,4 +174,5 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
         .register("/", routes::page_catchers())
         .register("/api", routes::api_catchers())
         .register("/passkeys", routes::api_catchers())
+        .register("/login/two-factor/passkey", routes::api_catchers())
 }

@@ -6,8 +6,9 @@
 // Each element with data-passkey="register" | "login" | "second-step"
 // holds a button (data-passkey-button, hidden until this script finds
 // WebAuthn) and a status line (data-passkey-status) that says what
-// happens, or why nothing can. data-csrf is the form CSRF token, sent in
-// the JSON body as forms send it.
+// happens, or why nothing can. data-endpoint is where its ceremony's
+// begin and finish are; data-csrf is the form CSRF token, sent in the
+// JSON body as forms send it.
 "use strict";
 
 const supported =
@@ -53,10 +54,10 @@ async function register(box) {
   const csrf = box.dataset.csrf;
   const name = box.querySelector("[name=name]");
   say(box, "Follow your browser's prompt to make the passkey…");
-  const begun = await post("/passkeys/register/begin", { csrf_token: csrf });
+  const begun = await post(`${box.dataset.endpoint}/begin`, { csrf_token: csrf });
   const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(begun.publicKey);
   const credential = await navigator.credentials.create({ publicKey });
-  await post("/passkeys/register/finish", {
+  await post(`${box.dataset.endpoint}/finish`, {
     csrf_token: csrf,
     ceremony: begun.ceremony,
     name: name ? name.value : "",
@@ -68,12 +69,12 @@ async function register(box) {
 // A sign-in: "login" signs in with any passkey of this site, "second-step"
 // finishes a password login. `mediation` is "conditional" for the login
 // form's autofill, undefined for a button.
-async function signIn(box, kind, mediation, signal) {
+async function signIn(box, mediation, signal) {
   const csrf = box.dataset.csrf;
-  const begun = await post(`/passkeys/${kind}/begin`, { csrf_token: csrf });
+  const begun = await post(`${box.dataset.endpoint}/begin`, { csrf_token: csrf });
   const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(begun.publicKey);
   const credential = await navigator.credentials.get({ publicKey, mediation, signal });
-  const done = await post(`/passkeys/${kind}/finish`, {
+  const done = await post(`${box.dataset.endpoint}/finish`, {
     csrf_token: csrf,
     ceremony: begun.ceremony,
     credential: credential.toJSON(),
@@ -94,7 +95,11 @@ for (const box of document.querySelectorAll("[data-passkey]")) {
     box.addEventListener("submit", (event) => {
       event.preventDefault();
       button.disabled = true;
-      register(box).catch((error) => failed(box, error)).finally(() => (button.disabled = false));
+      // On success the page is replaced; the button comes back on failure.
+      register(box).catch((error) => {
+        failed(box, error);
+        button.disabled = false;
+      });
     });
     continue;
   }
@@ -106,7 +111,7 @@ for (const box of document.querySelectorAll("[data-passkey]")) {
     PublicKeyCredential.isConditionalMediationAvailable().then((available) => {
       if (!available) return;
       autofill = new AbortController();
-      signIn(box, "login", "conditional", autofill.signal).catch((error) => {
+      signIn(box, "conditional", autofill.signal).catch((error) => {
         if (error.name !== "AbortError") failed(box, error);
       });
     });
@@ -116,6 +121,9 @@ for (const box of document.querySelectorAll("[data-passkey]")) {
     autofill = null;
     button.disabled = true;
     say(box, "Follow your browser's prompt…");
-    signIn(box, kind, undefined).catch((error) => failed(box, error)).finally(() => (button.disabled = false));
+    signIn(box, undefined).catch((error) => {
+      failed(box, error);
+      button.disabled = false;
+    });
   });
 }

@@ -3,7 +3,10 @@
 //! browser, and the token of the server's half) and a `finish` (the
 //! browser's answer). They take the same CSRF token as forms, in the JSON
 //! body (`CsrfJson`), and the same `Origin` check applies to them. Errors
-//! are the API's JSON envelope (the catchers under `/passkeys`).
+//! are the API's JSON envelope (catchers of their own).
+//!
+//! The second step's pair lives under `/login/two-factor/passkey/`: the
+//! half-done login's cookie is sent to `/login…` only.
 //!
 //! Removing a passkey is a plain form (`POST /me/passkeys/{id}/delete`).
 
@@ -113,7 +116,7 @@ fn ticket(jar: &CookieJar<'_>) -> String {
     jar.get(TICKET_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default()
 }
 
-#[post("/passkeys/second-step/begin", data = "<_body>")]
+#[post("/login/two-factor/passkey/begin", data = "<_body>")]
 pub async fn second_step_begin(
     _body: CsrfJson<Nothing>,
     jar: &CookieJar<'_>,
@@ -123,7 +126,7 @@ pub async fn second_step_begin(
 }
 
 /// A passkey as the second step of a password login.
-#[post("/passkeys/second-step/finish", data = "<body>")]
+#[post("/login/two-factor/passkey/finish", data = "<body>")]
 pub async fn second_step_finish(
     body: CsrfJson<SignInFinish>,
     current: MaybeUser,

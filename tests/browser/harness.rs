@@ -1,6 +1,7 @@
 //! What every browser test needs: the recipebox binary on a free port of
-//! 127.0.0.1 with a database of its own, and a headless Chromium driven
-//! through chromedriver (WebDriver, with fantoccini).
+//! 127.0.0.1 with a database of its own (browsed as 127.0.0.1, or as
+//! localhost for passkeys), and a headless Chromium driven through
+//! chromedriver (WebDriver, with fantoccini).
 //!
 //! Which binary: `RECIPEBOX_BROWSER_BINARY` (`.ci/run` sets it to the
 //! release build), else the debug binary Cargo built for this test run.
@@ -108,17 +109,47 @@ fn recipebox(dir: &Path) -> Command {
 }
 
 impl Server {
+    /// On a free port of 127.0.0.1 that the server picks itself, browsed
+    /// as `http://127.0.0.1:PORT` (its `public_url` stays the default, so
+    /// its pages offer passkeys that cannot work at this address).
     pub fn start() -> Self {
+        Self::launch(None).unwrap_or_else(|why| panic!("recipebox did not start: {why}"))
+    }
+
+    /// Browsed as `http://localhost:PORT`, which is also its `public_url`:
+    /// the relying party of passkeys (WebAuthn refuses an IP address, and
+    /// `webauthn-rs` takes only that exact origin, port included). The port
+    /// is picked here, free a moment before the server binds it: another
+    /// one is tried should something take it in between.
+    pub fn start_on_localhost() -> Self {
+        let mut why = String::new();
+        for _ in 0..3 {
+            match Self::launch(Some(free_port())) {
+                Ok(server) => return server,
+                Err(e) => why = e,
+            }
+        }
+        panic!("recipebox did not start on localhost: {why}");
+    }
+
+    /// Starts the binary on `port` (0: one it picks) and waits for the line
+    /// it prints once listening; `Err` holds its log when it does not.
+    fn launch(port: Option<u16>) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
         let log = File::create(dir.path().join("stderr.log")).unwrap();
-        let mut child = recipebox(dir.path())
+        let mut command = recipebox(dir.path());
+        command
             .env("ROCKET_ADDRESS", "127.0.0.1")
-            .env("ROCKET_PORT", "0")
+            .env("ROCKET_PORT", port.unwrap_or(0).to_string())
             .env("ROCKET_JWT_SECRET", "browser-suite-secret-browser-suite-secret-0123")
             // The lowest cost a release build accepts.
             .env("ROCKET_BCRYPT_COST", "10")
-            // Plain http on 127.0.0.1: the cookies cannot be `Secure` here.
-            .env("ROCKET_COOKIE_SECURE", "false")
+            // Plain http on a loopback address: the cookies cannot be `Secure` here.
+            .env("ROCKET_COOKIE_SECURE", "false");
+        if let Some(port) = port {
+            command.env("ROCKET_PUBLIC_URL", format!("http://localhost:{port}"));
+        }
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -126,15 +157,22 @@ impl Server {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         while stdout.read_line(&mut line).unwrap() > 0 {
-            if let Some(base) = line.trim().strip_prefix("recipebox listening on ") {
-                let base = base.to_owned();
-                return Self { child, base, dir };
+            if let Some(listening) = line.trim().strip_prefix("recipebox listening on ") {
+                let base = match port {
+                    Some(port) => format!("http://localhost:{port}"),
+                    None => listening.to_owned(),
+                };
+                // The server prints more after this line: keep reading, so
+                // that it never writes into a closed pipe (Rust's `println!`
+                // panics on EPIPE).
+                std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+                return Ok(Self { child, base, dir });
             }
             line.clear();
         }
         let _ = child.kill();
         let _ = child.wait();
-        panic!("recipebox did not start: {}", std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default());
+        Err(std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default())
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -444,6 +482,41 @@ impl Browser {
         self.submit("form[action='/login']", &[("email", email), ("password", password)]).await;
     }
 
+    /// Gives the browser a virtual authenticator (WebDriver's WebAuthn
+    /// extension, which chromedriver has): a platform authenticator
+    /// ("internal") that keeps discoverable credentials, verifies its user
+    /// and consents to every request without a prompt. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        let command = WebAuthn { path: "authenticator".into(), method: http::Method::POST, body: Some(options.to_string()) };
+        let id = self.client.issue_cmd(command).await.expect("chromedriver adds a virtual authenticator");
+        id.as_str().unwrap_or_else(|| panic!("no authenticator id in {id}")).to_owned()
+    }
+
+    /// The credentials the virtual authenticator `authenticator` holds:
+    /// `credentialId`, `isResidentCredential`, `rpId`, `userHandle`,
+    /// `signCount` (and its private key).
+    pub async fn authenticator_credentials(&self, authenticator: &str) -> Vec<Value> {
+        let command = WebAuthn { path: format!("authenticator/{authenticator}/credentials"), method: http::Method::GET, body: None };
+        let found = self.client.issue_cmd(command).await.expect("chromedriver lists the credentials");
+        found.as_array().cloned().unwrap_or_else(|| panic!("no list of credentials: {found}"))
+    }
+
+    /// Runs `script` in every document this browser loads from now on,
+    /// before the page's own scripts (Chrome DevTools'
+    /// `Page.addScriptToEvaluateOnNewDocument`, through chromedriver).
+    pub async fn before_page_scripts(&self, script: &str) {
+        let command = json!({ "cmd": "Page.addScriptToEvaluateOnNewDocument", "params": { "source": script } });
+        self.client.issue_cmd(Cdp(command.to_string())).await.expect("chromedriver passes a DevTools command");
+    }
+
     pub async fn close(self) {
         let Self { client, mut driver, _profile } = self;
         let _ = client.close().await;
@@ -553,5 +626,39 @@ impl fantoccini::wd::WebDriverCompatibleCommand for ChromeLog {
 
     fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
         (http::Method::POST, Some(r#"{"type":"browser"}"#.to_owned()))
+    }
+}
+
+/// A command of WebDriver's WebAuthn extension
+/// (`/session/{id}/webauthn/{path}`), which fantoccini has no helper for.
+#[derive(Debug)]
+struct WebAuthn {
+    path: String,
+    method: http::Method,
+    body: Option<String>,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for WebAuthn {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/webauthn/{}", session.unwrap_or_default(), self.path))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (self.method.clone(), self.body.clone())
+    }
+}
+
+/// A Chrome DevTools command through chromedriver (`goog/cdp/execute`);
+/// the body is `{"cmd": ..., "params": {...}}`.
+#[derive(Debug)]
+struct Cdp(String);
+
+impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/goog/cdp/execute", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(self.0.clone()))
     }
 }

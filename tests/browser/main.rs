@@ -6,4 +6,5 @@ mod harness;
 mod journey;
 mod keyboard;
 mod pages;
+mod passkeys;
 mod two_factor;
