@@ -64,5 +64,5 @@ fn notice(app: &App, account: &user::Model, client: &ClientInfo) -> Result<Strin
          the site's operators, and change that password wherever else you use it. You are welcome to sign up again at {}.",
         app.mailer.link("/signup")
     );
-    super::notices::text(app, &account.username, &what, client, Some(&advice))
+    super::notices::text(app, &account.username, &what, client, super::notices::Advice::Only(&advice))
 }

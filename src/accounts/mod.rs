@@ -247,7 +247,7 @@ fn new_device_notice(app: &App, user: &user::Model, client: &ClientInfo, known: 
         return Ok(None);
     }
     let what = format!("Someone logged in to your recipebox account from a device it had not used before ({family})");
-    Ok(Some(session::Notice { to: user.email.clone(), subject: notices::NEW_DEVICE, text: notices::text(app, &user.username, &what, client, None)? }))
+    Ok(Some(session::Notice { to: user.email.clone(), subject: notices::NEW_DEVICE, text: notices::text(app, &user.username, &what, client, notices::Advice::NewPassword)? }))
 }
 
 /// Ends the caller's session: both its tokens are revoked.
@@ -335,7 +335,7 @@ pub async fn change_password(
     store::factors::forget_browsers(&txn, account.id).await?;
     // A login begun with the old password cannot be finished.
     store::factors::drop_tickets(&txn, account.id).await?;
-    app.mailer.commit_with(txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client, None)?).await?;
+    app.mailer.commit_with(txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client, notices::Advice::NewPassword)?).await?;
     // A reset link sent before no longer works.
     store::email_tokens::retire(&app.db, account.id, reset::PURPOSE).await?;
     let sessions = session::end_others(app, (&account).into(), user.sid).await?;

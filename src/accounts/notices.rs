@@ -22,16 +22,31 @@ pub const PASSKEY_ADDED: &str = "A passkey was added to your recipebox account";
 pub const PASSKEY_REMOVED: &str = "A passkey was removed from your recipebox account";
 pub const RECOVERY_CODE_USED: &str = "A recovery code of your recipebox account was used";
 
+/// What a notice tells someone to do if it was not them.
+#[derive(Debug, Clone, Copy)]
+pub enum Advice<'a> {
+    /// A new password, through `/forgot-password`.
+    NewPassword,
+    /// These words, then the `/forgot-password` link.
+    Then(&'a str),
+    /// These words alone (there is no account left to reset).
+    Only(&'a str),
+}
+
 /// The text of a notice to `username` that `what` happened just now,
 /// through `client`. `what` is a sentence without its final stop.
-/// `advice`, when given, replaces what to do if it was not them (the
-/// default: a new password through `/forgot-password`).
-pub fn text(app: &App, username: &str, what: &str, client: &ClientInfo, advice: Option<&str>) -> Result<String, AppError> {
+pub fn text(app: &App, username: &str, what: &str, client: &ClientInfo, advice: Advice<'_>) -> Result<String, AppError> {
+    let (advice, reset_link) = match advice {
+        Advice::NewPassword => (None, true),
+        Advice::Then(words) => (Some(words), true),
+        Advice::Only(words) => (Some(words), false),
+    };
     let mut context = Context::new();
     context.insert("what", what);
     context.insert("when", &human(store::now()));
     context.insert("device", &device::describe(client.user_agent.as_deref()));
     context.insert("ip", client.ip.as_deref().unwrap_or("unknown"));
     context.insert("advice", &advice);
+    context.insert("reset_link", &reset_link);
     Ok(app.mailer.text("mail/notice", username, context)?)
 }

@@ -132,7 +132,7 @@ pub async fn finish_registration(
     let what = format!("A passkey named \"{name}\" was added to your recipebox account: it now logs in without a password");
     let advice = "If this was not you, remove the passkey on your account's security page at once and reset your password \
                   with the link below.";
-    let text = notices::text(app, &account.username, &what, client, Some(advice))?;
+    let text = notices::text(app, &account.username, &what, client, notices::Advice::Then(advice))?;
     let new = store::passkeys::NewPasskey {
         credential_key: credential_key(key.cred_id().as_ref()),
         credential: serde_json::to_string(&key).map_err(internal)?,
@@ -153,7 +153,7 @@ pub async fn finish_registration(
 pub async fn remove(app: &App, user: &Authenticated, id: Uuid, client: &ClientInfo) -> Result<(), AppError> {
     let account = store::users::find_by_public_id(&app.db, user.public_id).await?.ok_or(AppError::NotFound)?;
     let what = "A passkey was removed from your recipebox account";
-    let text = notices::text(app, &account.username, what, client, None)?;
+    let text = notices::text(app, &account.username, what, client, notices::Advice::NewPassword)?;
     let txn = app.db.begin().await?;
     if !store::passkeys::remove(&txn, account.id, id).await? {
         return Err(AppError::NotFound);
@@ -198,20 +198,24 @@ async fn verify_and_record(
     client: &ClientInfo,
     check: impl FnOnce(&Passkey) -> Result<webauthn_rs::prelude::AuthenticationResult, WebauthnError>,
 ) -> Result<(), AppError> {
+    let clone_suspected = || async {
+        audit::record(app, client, Event::about(AuditKind::PasskeyCloneSuspected, Some(subject))).await;
+        tracing::warn!(user = %subject, "a passkey's signature counter did not go up: a copy may exist");
+        AppError::PasskeyRejected
+    };
     let mut key: Passkey = serde_json::from_str(&row.credential).map_err(internal)?;
     let result = match check(&key) {
         Ok(result) => result,
-        Err(WebauthnError::CredentialPossibleCompromise) => {
-            let event = Event::about(AuditKind::PasskeyCloneSuspected, Some(subject));
-            audit::record(app, client, event).await;
-            tracing::warn!(user = %subject, "a passkey's signature counter went back: a copy may exist");
-            return Err(AppError::PasskeyRejected);
-        }
+        Err(WebauthnError::CredentialPossibleCompromise) => return Err(clone_suspected().await),
         Err(e) => return Err(rejected(&e)),
     };
     let changed = key.update_credential(&result).unwrap_or(false);
     let credential = if changed { Some(serde_json::to_string(&key).map_err(internal)?) } else { None };
-    store::passkeys::used(&app.db, row.id, credential, i64::from(result.counter())).await?;
+    // The check above read the counter before another instance may have
+    // recorded the same one: the conditional write decides.
+    if !store::passkeys::used(&app.db, row.id, credential, i64::from(result.counter())).await? {
+        return Err(clone_suspected().await);
+    }
     Ok(())
 }
 
@@ -262,6 +266,11 @@ pub async fn finish_second_step(
 ) -> Result<(user::Model, Option<String>), AppError> {
     let webauthn = relying_party(app)?;
     let (owner, state): (_, PasskeyAuthentication) = take_ceremony(app, SECOND_STEP, ceremony).await?;
+    // The half-done login first: a dead one records no use of the key.
+    let holder = two_factor::ticket_holder(app, Via::Page, ticket).await?.map(|(user, _)| user.id);
+    if holder.is_none() || holder != owner {
+        return Err(AppError::SecondFactorInvalid);
+    }
     let row = store::passkeys::by_credential(&app.db, &credential_key(credential.get_credential_id())).await?;
     let row = row.filter(|row| Some(row.user_id) == owner).ok_or(AppError::PasskeyRejected)?;
     let user = store::users::find_by_id(&app.db, row.user_id).await?.ok_or(AppError::PasskeyRejected)?;

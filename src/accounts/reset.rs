@@ -106,7 +106,7 @@ pub async fn reset(
     }
     let password_hash = app.hasher.hash(password.expose()).await?;
     let what = "The password of your recipebox account was changed with a reset link, and every session was logged out";
-    let text = super::notices::text(app, &user.username, what, client, None)?;
+    let text = super::notices::text(app, &user.username, what, client, super::notices::Advice::NewPassword)?;
     // The new password and its notice go together.
     let txn = app.db.begin().await?;
     store::users::set_password_hash(&txn, user.id, password_hash).await?;

@@ -177,7 +177,7 @@ async fn take_code(app: &App, user: &user::Model, code: &str, client: &ClientInf
     let what = format!("A recovery code was used to log in to your recipebox account; {left} of them are left");
     let advice = "If this was not you, someone has your password and a recovery code: reset your password at once \
                   with the link below, then renew your recovery codes.";
-    let text = notices::text(app, &user.username, &what, client, Some(advice))?;
+    let text = notices::text(app, &user.username, &what, client, notices::Advice::Then(advice))?;
     app.mailer.commit_with(txn, &user.email, notices::RECOVERY_CODE_USED, text).await?;
     let event = Event::own(AuditKind::RecoveryCodeUsed, user.public_id).with(Detail::CodesLeft { codes_left: left });
     audit::record(app, client, event).await;
@@ -343,7 +343,7 @@ pub async fn enable(app: &App, user: &Authenticated, code: &str, client: &Client
     let (shown, hashes) = new_recovery_codes(&account);
     let what = "Two-step login was turned on for your recipebox account: logging in now takes a code from an \
                 authenticator app after the password";
-    let text = notices::text(app, &account.username, what, client, None)?;
+    let text = notices::text(app, &account.username, what, client, notices::Advice::NewPassword)?;
     let txn = app.db.begin().await?;
     if !store::factors::enable_totp(&txn, account.id, &row.secret, step as i64).await? {
         return Err(wrong_code());
@@ -364,7 +364,7 @@ pub async fn disable(app: &App, user: &Authenticated, client: &ClientInfo) -> Re
     let what = "Two-step login was turned off for your recipebox account: the password alone now logs in";
     let advice = "If this was not you, reset your password at once with the link below, then turn two-step login \
                   on again from your account's security page.";
-    let text = notices::text(app, &account.username, what, client, Some(advice))?;
+    let text = notices::text(app, &account.username, what, client, notices::Advice::Then(advice))?;
     let txn = app.db.begin().await?;
     if !store::factors::remove_totp(&txn, account.id).await? {
         return Ok(false);
@@ -384,7 +384,7 @@ pub async fn renew_codes(app: &App, user: &Authenticated, client: &ClientInfo) -
     }
     let (shown, hashes) = new_recovery_codes(&account);
     let what = "New recovery codes were made for your recipebox account; the old ones no longer work";
-    let text = notices::text(app, &account.username, what, client, None)?;
+    let text = notices::text(app, &account.username, what, client, notices::Advice::NewPassword)?;
     let txn = app.db.begin().await?;
     store::factors::replace_recovery_codes(&txn, account.id, hashes).await?;
     store::factors::forget_browsers(&txn, account.id).await?;
@@ -401,7 +401,7 @@ pub async fn reset_by_admin(app: &App, admin: &Authenticated, target: &user::Mod
                 and every session was logged out";
     let advice = "Log in and turn two-step login on again from your account's security page. If you did not ask \
                   for this, reset your password with the link below.";
-    let text = notices::text(app, &target.username, what, client, Some(advice))?;
+    let text = notices::text(app, &target.username, what, client, notices::Advice::Then(advice))?;
     let txn = app.db.begin().await?;
     store::factors::remove_totp(&txn, target.id).await?;
     store::passkeys::remove_all(&txn, target.id).await?;

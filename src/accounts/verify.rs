@@ -50,7 +50,7 @@ pub async fn verify(app: &App, token: &str, client: &ClientInfo) -> Result<user:
     } else {
         // An address changed: the notice goes to the old one, with the change.
         let what = format!("The email address of your recipebox account was changed from {} to {}", user.email, row.email);
-        let text = super::notices::text(app, &user.username, &what, client, None)?;
+        let text = super::notices::text(app, &user.username, &what, client, super::notices::Advice::NewPassword)?;
         let txn = app.db.begin().await?;
         store::users::set_verified_email(&txn, user.id, &row.email).await?;
         app.mailer.commit_with(txn, &user.email, super::notices::EMAIL_CHANGED, text).await?;

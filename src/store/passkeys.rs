@@ -67,15 +67,24 @@ pub async fn add<C: ConnectionTrait>(db: &C, user_id: i64, new: NewPasskey) -> R
 }
 
 /// Records a use: the credential as updated (its counter) and the time.
-pub async fn used<C: ConnectionTrait>(db: &C, id: i64, credential: Option<String>, sign_count: i64) -> Result<(), DbErr> {
+/// A nonzero `sign_count` is written only over a lower one, so of two
+/// signatures with one count (a key and its copy, at once, on any
+/// instances) exactly one is recorded: `false` for the other.
+pub async fn used<C: ConnectionTrait>(db: &C, id: i64, credential: Option<String>, sign_count: i64) -> Result<bool, DbErr> {
     let mut update = passkey::Entity::update_many()
         .col_expr(passkey::Column::LastUsedAt, Expr::value(Some(now_ts())))
         .col_expr(passkey::Column::SignCount, Expr::value(sign_count))
         .filter(passkey::Column::Id.eq(id));
+    if sign_count > 0 {
+        update = update.filter(passkey::Column::SignCount.lt(sign_count));
+    }
     if let Some(credential) = credential {
         update = update.col_expr(passkey::Column::Credential, Expr::value(credential));
     }
-    update.exec(db).await.map(drop)
+    let written = update.exec(db).await?.rows_affected == 1;
+    // Without a counter there is nothing to decide (and MySQL counts a row
+    // whose values did not change as not written).
+    Ok(written || sign_count == 0)
 }
 
 /// Removes one of the user's passkeys; whether it was theirs.

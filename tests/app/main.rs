@@ -15,6 +15,7 @@ mod migrations;
 mod notices;
 mod outbox;
 mod openapi;
+mod passkeys;
 mod password;
 mod recipes;
 mod reset;
