@@ -951,3 +951,34 @@ async fn passkeys_are_off_where_public_url_is_an_ip_address() {
     let response = send(&t, "/passkeys/login/begin", &json!({"csrf_token": csrf})).await;
     assert_eq!(error_code(response, Status::BadRequest).await, "bad_request");
 }
+
+#[rocket::async_test]
+async fn a_stale_session_confirms_with_its_passkey_and_keeps_its_session() {
+    let t = TestApp::spawn().await;
+    let user = t.signup().await;
+    let mut key = SoftKey::new();
+    let passkey_id = key.register(&t, "Laptop").await;
+    let t = stale_browser(t).await;
+    let sid = browser_claims(&t)["sid"].clone();
+
+    // Sent to confirm, the page offers the passkey with the session's CSRF value.
+    let next = format!("/me/passkeys/{passkey_id}/delete");
+    let confirm = format!("/login?next={}", crate::helpers::enc("/me/security"));
+    let csrf = script_csrf(&t, &confirm).await;
+    assert_eq!(csrf, t.session_csrf().await, "the confirmation page's script carries the session's CSRF value");
+    let begun = begin(&t, "/passkeys/login/begin", &csrf).await;
+    let credential = key.get(ORIGIN, &begun, DefaultClientData).await.expect("the authenticator signs");
+    let body = json!({"csrf_token": csrf, "ceremony": ceremony_of(&begun), "credential": credential, "next": "/me/security"});
+    let (status, answer) = json_of(send(&t, "/passkeys/login/finish", &body).await).await;
+    assert_eq!(status, Status::Ok, "{answer}");
+    assert_eq!(answer["redirect"], "/me/security");
+
+    let claims = browser_claims(&t);
+    assert_eq!(claims["fresh"], true, "the passkey made the session fresh again");
+    assert_eq!(claims["sid"], sid, "the same session, with new tokens");
+    let csrf = t.session_csrf().await;
+    let removed = t.post_form(&next, Some(&csrf), &[]).await;
+    assert_eq!(location(&removed), "/me/security", "a fresh session may remove the passkey");
+    drop(removed);
+    assert!(passkeys_of(&t, &user).await.is_empty());
+}

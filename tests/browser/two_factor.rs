@@ -114,7 +114,7 @@ async fn two_step_login_from_enrolment_to_a_login_with_a_code() {
     assert_eq!(ann.path().await, "/login/two-factor");
     assert!(ann.find_all("nav .me").await.is_empty(), "not logged in by the password alone");
     ann.find("form[action='/login/two-factor'] input[name='code']").await;
-    ann.find("form[action='/login/two-factor'] input[type=checkbox][name='remember']").await;
+    ann.find("input[type=checkbox][name='remember'][form='code-form']").await;
     check_current(&ann, axe, "second-step", &mut problems).await;
 
     // A wrong code: the step again, with an error announced. "Wrong" is
@@ -141,7 +141,7 @@ async fn two_step_login_from_enrolment_to_a_login_with_a_code() {
     // A right code of a step after the enrolment's, remembering this
     // browser: logged in, on the home page.
     let login_step = step_now().max(enrolled + 1);
-    ann.find("form[action='/login/two-factor'] input[name='remember']").await.click().await.unwrap();
+    ann.find("input[name='remember'][form='code-form']").await.click().await.unwrap();
     ann.submit("form[action='/login/two-factor']", &[("code", &code(&secret, login_step))]).await;
     assert_eq!(ann.path().await, "/", "{}", ann.body().await);
     assert_eq!(ann.text("nav .me").await, "ann");
