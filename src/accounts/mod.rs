@@ -28,8 +28,8 @@ use crate::error::AppError;
 use crate::store;
 use sea_orm::TransactionTrait;
 
-/// A new random token for a link sent by email, and its hash: the link
-/// carries the token, the database only the hash.
+/// A new random token and its hash: the link, cookie or client carries
+/// the token, the database only the hash.
 fn link_token() -> (String, String) {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);

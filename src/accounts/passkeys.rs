@@ -25,7 +25,7 @@ use webauthn_rs::prelude::{
 use webauthn_rs::Webauthn;
 
 use super::two_factor::{self, Via};
-use super::{notices, token_hash};
+use super::{link_token, notices, token_hash};
 use crate::app::App;
 use crate::audit::{self, Detail, Event};
 use crate::auth::{Authenticated, ClientInfo};
@@ -68,15 +68,11 @@ fn credential_key(id: &[u8]) -> String {
     format!("{:x}", Sha256::digest(id))
 }
 
-fn random_token() -> String {
-    crate::auth::session::random_token()
-}
-
 async fn store_ceremony(app: &App, kind: &str, user_id: Option<i64>, state: &impl Serialize) -> Result<String, AppError> {
-    let token = random_token();
+    let (token, hash) = link_token();
     let state = serde_json::to_string(state).map_err(internal)?;
     let expires_at = store::now().unix_timestamp() + CEREMONY_SECONDS;
-    store::passkeys::begin(&app.db, kind, user_id, token_hash(&token), state, expires_at).await?;
+    store::passkeys::begin(&app.db, kind, user_id, hash, state, expires_at).await?;
     Ok(token)
 }
 

@@ -14,13 +14,12 @@
 //! - Every change of factors forgets every remembered browser, writes an
 //!   audit event and mails a notice in the change's transaction.
 
-use base64::Engine as _;
-use rand::{Rng, RngCore};
+use rand::Rng;
 use sea_orm::TransactionTrait;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::{notices, token_hash};
+use super::{link_token, notices, token_hash};
 use crate::app::App;
 use crate::audit::{self, Detail, Event};
 use crate::auth::throttle::LoginThrottle;
@@ -97,19 +96,13 @@ pub async fn spend(app: &App, via: Via, token: &str, user_id: i64) -> Result<(us
     Ok((user, ticket.next_path))
 }
 
-fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
-
 /// The ticket of a right password: its token goes to the browser (a
 /// cookie) or the API client (`second_factor_token`), its hash to the
 /// database. `next` is where the browser goes once logged in.
 pub async fn begin(app: &App, user: &user::Model, via: Via, next: Option<String>) -> Result<TicketToken, AppError> {
-    let token = random_token();
+    let (token, hash) = link_token();
     let expires_at = store::now().unix_timestamp() + TICKET_SECONDS;
-    store::factors::issue_ticket(&app.db, user.id, via.as_str(), token_hash(&token), next, expires_at).await?;
+    store::factors::issue_ticket(&app.db, user.id, via.as_str(), hash, next, expires_at).await?;
     Ok(TicketToken(token))
 }
 
@@ -243,10 +236,10 @@ pub async fn remembered(app: &App, user: &user::Model, token: Option<&str>) -> R
 /// Remembers this browser for [`REMEMBER_SECONDS`]; the token is for its
 /// cookie.
 pub async fn remember(app: &App, user: &user::Model, client: &ClientInfo) -> Result<String, AppError> {
-    let token = random_token();
+    let (token, token_hash) = link_token();
     let device = crate::views::device::describe(client.user_agent.as_deref());
     let new = store::factors::NewBrowser {
-        token_hash: token_hash(&token),
+        token_hash,
         device: &device,
         ip_address: client.ip.as_deref(),
         expires_at: store::now().unix_timestamp() + REMEMBER_SECONDS,

@@ -96,6 +96,11 @@ pub fn set_ticket(jar: &CookieJar<'_>, token: &str, seconds: i64, config: &AppCo
     jar.add(login_cookie(TICKET_COOKIE, token.to_owned(), seconds, config));
 }
 
+/// The half-done login's ticket this browser holds ("" without one).
+pub fn ticket(jar: &CookieJar<'_>) -> String {
+    jar.get(TICKET_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default()
+}
+
 pub fn clear_ticket(jar: &CookieJar<'_>) {
     jar.remove(Cookie::build(TICKET_COOKIE).path(LOGIN_PATH));
 }

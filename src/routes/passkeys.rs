@@ -19,17 +19,18 @@ use uuid::Uuid;
 use webauthn_rs::prelude::{CreationChallengeResponse, PublicKeyCredential, RegisterPublicKeyCredential, RequestChallengeResponse};
 
 use crate::accounts::passkeys::{self, Begun};
-use crate::accounts::two_factor;
-use crate::accounts;
 use crate::app::App;
 use crate::audit::Detail;
-use crate::auth::cookies::{self, REFRESH_COOKIE, TICKET_COOKIE};
+use crate::auth::cookies;
 use crate::auth::csrf::{ActionForm, Csrf, CsrfJson};
 use crate::auth::{ClientInfo, FreshUser, MaybeUser};
 use crate::error::{ApiResult, PageResult};
 use crate::routes::api::NoStore;
 use crate::routes::ids::ValidIds;
-use crate::routes::pages::account::safe_next;
+use crate::routes::pages::account::{log_browser_in, safe_next};
+
+/// How a passkey login's second step passed, in its audit event.
+const PASSKEY: Detail = Detail::SecondStep { second_step: "passkey" };
 
 /// A body of nothing but its `csrf_token`.
 #[derive(Deserialize)]
@@ -102,18 +103,9 @@ pub async fn login_finish(
 ) -> ApiResult<NoStore<Json<SignedIn>>> {
     let body = body.0;
     let user = passkeys::finish_login(app, &body.ceremony, &body.credential, &client).await?;
-    let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
-    let session = current.0.as_ref().map(|user| (user, refresh.as_deref()));
-    let detail = Detail::SecondStep { second_step: "passkey" };
-    let (_, pair) = accounts::complete_login(app, user, &client, session, true, detail).await?;
-    cookies::clear_ticket(jar);
-    cookies::set_tokens(jar, &pair, &app.config);
+    log_browser_in(app, jar, &current, &client, user, (PASSKEY, false)).await?;
     let redirect = safe_next(body.next.as_deref()).unwrap_or_else(|| "/".into());
     Ok(NoStore::new(Json(SignedIn { redirect })))
-}
-
-fn ticket(jar: &CookieJar<'_>) -> String {
-    jar.get(TICKET_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default()
 }
 
 #[post("/login/two-factor/passkey/begin", data = "<_body>")]
@@ -122,7 +114,7 @@ pub async fn second_step_begin(
     jar: &CookieJar<'_>,
     app: &State<App>,
 ) -> ApiResult<NoStore<Json<Begun<RequestChallengeResponse>>>> {
-    Ok(NoStore::new(Json(passkeys::begin_second_step(app, &ticket(jar)).await?)))
+    Ok(NoStore::new(Json(passkeys::begin_second_step(app, &cookies::ticket(jar)).await?)))
 }
 
 /// A passkey as the second step of a password login.
@@ -135,17 +127,8 @@ pub async fn second_step_finish(
     app: &State<App>,
 ) -> ApiResult<NoStore<Json<SignedIn>>> {
     let body = body.0;
-    let (user, next) = passkeys::finish_second_step(app, &ticket(jar), &body.ceremony, &body.credential, &client).await?;
-    cookies::clear_ticket(jar);
-    let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
-    let session = current.0.as_ref().map(|user| (user, refresh.as_deref()));
-    let detail = Detail::SecondStep { second_step: "passkey" };
-    let (user, pair) = accounts::complete_login(app, user, &client, session, true, detail).await?;
-    if body.remember {
-        let token = two_factor::remember(app, &user, &client).await?;
-        cookies::set_remembered(jar, &token, two_factor::REMEMBER_SECONDS, &app.config);
-    }
-    cookies::set_tokens(jar, &pair, &app.config);
+    let (user, next) = passkeys::finish_second_step(app, &cookies::ticket(jar), &body.ceremony, &body.credential, &client).await?;
+    log_browser_in(app, jar, &current, &client, user, (PASSKEY, body.remember)).await?;
     Ok(NoStore::new(Json(SignedIn { redirect: next.unwrap_or_else(|| "/".into()) })))
 }
 

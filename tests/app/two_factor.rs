@@ -914,3 +914,18 @@ async fn a_password_change_cancels_the_logins_begun_with_the_old_password() {
     let refused = api_code(&t, &stolen, &app.next_code().await).await;
     assert_eq!(error_code(refused, Status::Unauthorized).await, "second_factor_invalid", "the old password's half login is gone");
 }
+
+#[rocket::async_test]
+async fn a_next_too_long_to_hold_is_dropped_not_a_server_error() {
+    let t = TestApp::spawn().await;
+    let (user, mut app, _) = two_factor_user(&t).await;
+    let next = format!("/recipes?q={}", "a".repeat(3000));
+    let csrf = t.csrf_from("/login").await;
+    let response = t.post_form("/login", Some(&csrf), &[("email", &user.email), ("password", &user.password), ("next", &next)]).await;
+    assert_eq!(response.status(), Status::SeeOther, "a right password, whatever the next");
+    assert_eq!(location(&response), "/login/two-factor");
+    drop(response);
+    let response = submit_code(&t, &app.next_code().await, false).await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(location(&response), "/", "the over-long next was not followed");
+}

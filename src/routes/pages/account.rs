@@ -11,7 +11,9 @@ use super::{field_errors, flash, form_again, FormReply};
 use crate::accounts::two_factor::{self, Factors, Via};
 use crate::accounts::{self, SecondStep, SignupInput};
 use crate::app::App;
-use crate::auth::cookies::{self, REFRESH_COOKIE, REMEMBER_COOKIE, TICKET_COOKIE};
+use crate::audit::Detail;
+use crate::auth::cookies::{self, REFRESH_COOKIE, REMEMBER_COOKIE};
+use crate::entities::user;
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{Authenticated, ClientInfo, MaybeUser};
 use crate::error::{AppError, PageResult};
@@ -39,10 +41,18 @@ pub struct LoginForm {
 }
 
 
+/// The longest `next` followed: what a half-done login can hold for it
+/// (`login_tickets.next_path`).
+const NEXT_MAX_CHARS: usize = 2048;
+
 /// `next` if it is a path on this site, so a login link cannot send the user
-/// elsewhere (`//evil.example`, `https://…`, `/\evil` are all refused).
+/// elsewhere (`//evil.example`, `https://…`, `/\evil` are all refused), and
+/// not longer than [`NEXT_MAX_CHARS`].
 pub fn safe_next(next: Option<&str>) -> Option<String> {
     let next = next?.trim();
+    if next.chars().count() > NEXT_MAX_CHARS {
+        return None;
+    }
     let local = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\');
     let parses = rocket::http::uri::Origin::parse(next).is_ok();
     (local && parses && !next.chars().any(char::is_control)).then(|| next.to_owned())
@@ -209,12 +219,32 @@ async fn factors(app: &App, ticket: &str) -> Result<Option<Factors>, AppError> {
     }
 }
 
-fn ticket(jar: &CookieJar<'_>) -> String {
-    jar.get(TICKET_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default()
-}
-
 fn login_again() -> Flash<Redirect> {
     Flash::warning(Redirect::to(uri!(login_form(next = None::<String>))), "That login has expired. Please log in again.")
+}
+
+/// Logs the browser in after every step of a login passed (a code, a
+/// passkey): its session is `current`'s again with new tokens for the same
+/// account, or a new one; the half-done login's cookie goes, and with
+/// `remember` (a second step) the browser is remembered.
+pub async fn log_browser_in(
+    app: &App,
+    jar: &CookieJar<'_>,
+    current: &MaybeUser,
+    client: &ClientInfo,
+    user: user::Model,
+    (detail, remember): (Detail, bool),
+) -> Result<user::Model, AppError> {
+    cookies::clear_ticket(jar);
+    let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
+    let session = current.0.as_ref().map(|user| (user, refresh.as_deref()));
+    let (user, pair) = accounts::complete_login(app, user, client, session, true, detail).await?;
+    if remember {
+        let token = two_factor::remember(app, &user, client).await?;
+        cookies::set_remembered(jar, &token, two_factor::REMEMBER_SECONDS, &app.config);
+    }
+    cookies::set_tokens(jar, &pair, &app.config);
+    Ok(user)
 }
 
 /// The second step of a login (SPEC §4): a code from the authenticator
@@ -226,7 +256,7 @@ pub async fn second_step_form(
     app: &State<App>,
     message: Option<FlashMessage<'_>>,
 ) -> PageResult<Result<Template, Flash<Redirect>>> {
-    let Some(factors) = factors(app, &ticket(jar)).await? else {
+    let Some(factors) = factors(app, &cookies::ticket(jar)).await? else {
         cookies::clear_ticket(jar);
         return Ok(Err(login_again()));
     };
@@ -242,10 +272,10 @@ pub async fn second_step(
     app: &State<App>,
 ) -> PageResult<FormReply> {
     let form = form.0;
-    let (user, next, passed) = match two_factor::finish(app, Via::Page, &ticket(jar), &form.code, &client).await {
+    let (user, next, passed) = match two_factor::finish(app, Via::Page, &cookies::ticket(jar), &form.code, &client).await {
         Ok(done) => done,
         Err(AppError::SecondFactorInvalid) => {
-            let Some(factors) = factors(app, &ticket(jar)).await? else {
+            let Some(factors) = factors(app, &cookies::ticket(jar)).await? else {
                 cookies::clear_ticket(jar);
                 return Ok(FormReply::Done(login_again()));
             };
@@ -255,15 +285,7 @@ pub async fn second_step(
         }
         Err(error) => return Err(error.into()),
     };
-    cookies::clear_ticket(jar);
-    let refresh = jar.get(REFRESH_COOKIE).map(|c| c.value().to_owned());
-    let session = current.0.as_ref().map(|user| (user, refresh.as_deref()));
-    let (user, pair) = accounts::complete_login(app, user, &client, session, true, passed.detail()).await?;
-    if form.remember {
-        let token = two_factor::remember(app, &user, &client).await?;
-        cookies::set_remembered(jar, &token, two_factor::REMEMBER_SECONDS, &app.config);
-    }
-    cookies::set_tokens(jar, &pair, &app.config);
+    let user = log_browser_in(app, jar, &current, &client, user, (passed.detail(), form.remember)).await?;
     let target = next.unwrap_or_else(|| "/".into());
     Ok(FormReply::Done(Flash::success(Redirect::to(target), format!("Logged in as {}.", user.username))))
 }
@@ -300,6 +322,9 @@ mod tests {
         ] {
             assert_eq!(super::safe_next(Some(next)).as_deref(), expected, "case {next:?}");
         }
+        let longest = format!("/{}", "a".repeat(super::NEXT_MAX_CHARS - 1));
+        assert_eq!(super::safe_next(Some(&longest)).as_deref(), Some(longest.as_str()));
+        assert_eq!(super::safe_next(Some(&format!("{longest}a"))), None, "longer than a half-done login holds");
     }
 }
 
