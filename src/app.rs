@@ -10,6 +10,7 @@ use crate::db;
 use crate::kept::{self, Kept};
 use crate::mail::Mailer;
 use crate::store::batch::Reads;
+use crate::store::commits::Commits;
 
 pub struct App {
     pub db: DatabaseConnection,
@@ -34,7 +35,7 @@ impl App {
         db::migrate(&db).await?;
         let hasher = PasswordHasher::new(config.bcrypt_cost).await?;
         let mailer = Mailer::new(&config.mail)?;
-        let reads = Reads::start(&db);
+        let reads = Reads::start(&db, Commits::open(&config.database_url).await);
         let passkeys = crate::crypto::passkeys::relying_party(&config.mail.public_url);
         if let Err(why) = &passkeys {
             tracing::warn!(%why, "passkeys are off");

@@ -118,7 +118,7 @@ pub fn viewer(user: Option<&Authenticated>) -> Viewer {
 pub async fn list(app: &App, user: Option<&Authenticated>, filter: RecipeFilter<'_>, page: u64, per_page: u64) -> Result<Arc<Listing>, DbErr> {
     let (viewer, version) = match user {
         Some(user) => (viewer(Some(user)), user.recipes_version),
-        None => (Viewer::Anonymous, app.reads.recipes_version().await?),
+        None => (Viewer::Anonymous, app.reads.recipes_version(&app.kept).await?),
     };
     let author = match filter.author.map(Username::parse) {
         Some(Ok(name)) => Some(name.as_ref().to_owned()),

@@ -56,6 +56,12 @@ pub trait Weigh {
     fn heap_bytes(&self) -> usize;
 }
 
+impl Weigh for Version {
+    fn heap_bytes(&self) -> usize {
+        0
+    }
+}
+
 /// Behind an `Arc`, its text is the allocation (`Arc<T>` counts it).
 impl Weigh for str {
     fn heap_bytes(&self) -> usize {

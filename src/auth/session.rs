@@ -277,7 +277,7 @@ async fn revoke_own_tokens(app: &App, user: &Authenticated, refresh_token: Optio
 /// `Ok(row)` still needs its `revoked_jti` looked at by the caller, because
 /// a blocklisted refresh token means reuse.
 async fn load(app: &App, claims: &Claims) -> Result<AuthRow, AppError> {
-    let row = app.reads.auth_row(claims.sid, claims.jti).await?.ok_or_else(|| {
+    let row = app.reads.auth_row(&app.kept, claims.sid, claims.jti).await?.ok_or_else(|| {
         // Unknown session: deleted user, or a token signed with our key for a
         // session that never existed.
         AppError::Unauthenticated(AuthError::Revoked)

@@ -24,8 +24,9 @@ use rocket::tokio::sync::{mpsc, oneshot, Mutex};
 use sea_orm::prelude::Uuid;
 use sea_orm::{DatabaseConnection, DbErr};
 
+use super::commits::Commits;
 use super::tokens::AuthRow;
-use crate::kept::Version;
+use crate::kept::{Kept, Version};
 
 /// The most reads one query makes (its parameters stay far below every
 /// backend's limit).
@@ -130,16 +131,23 @@ where
 /// another is in the database.
 const LANES: usize = 2;
 
-/// The store's reads that every request makes, batched.
+/// The store's reads that every request makes: batched, and on SQLite
+/// kept until the next commit (`super::commits`).
 pub struct Reads {
     db: DatabaseConnection,
+    commits: Commits,
     auth: Batcher<(Uuid, Uuid), Option<AuthRow>>,
     recipes_version: Batcher<(), Version>,
 }
 
+/// `crate::kept` kinds: answers kept under a [`super::commits::Mark`].
+const AUTH_ROW: &str = "auth row";
+const RECIPES_VERSION: &str = "recipes version";
+
 impl Reads {
-    /// Starts the batches on `db` (in Rocket's runtime).
-    pub fn start(db: &DatabaseConnection) -> Self {
+    /// Starts the batches on `db` (in Rocket's runtime); `commits` says
+    /// when nothing was committed since an answer was read.
+    pub fn start(db: &DatabaseConnection, commits: Commits) -> Self {
         let auth = {
             let db = db.clone();
             Batcher::start(LANES, move |keys: Vec<(Uuid, Uuid)>| {
@@ -154,23 +162,47 @@ impl Reads {
                 async move { Ok(vec![super::versions::recipes(&db).await?; keys.len()]) }
             })
         };
-        Self { db: db.clone(), auth, recipes_version }
+        Self { db: db.clone(), commits, auth, recipes_version }
     }
 
-    /// [`super::tokens::auth_row`], made with the others waiting.
-    pub async fn auth_row(&self, sid: Uuid, jti: Uuid) -> Result<Option<AuthRow>, DbErr> {
-        match self.auth.read((sid, jti)).await {
-            Some(row) => Ok(row),
-            None => super::tokens::auth_row(&self.db, sid, jti).await,
-        }
+    /// [`super::tokens::auth_row`]: as read since the last commit, or made
+    /// with the others waiting.
+    pub async fn auth_row(&self, kept: &Kept, sid: Uuid, jti: Uuid) -> Result<Option<AuthRow>, DbErr> {
+        self.since_last_commit(kept, AUTH_ROW, &(sid, jti), async {
+            match self.auth.read((sid, jti)).await {
+                Some(row) => Ok(row),
+                None => super::tokens::auth_row(&self.db, sid, jti).await,
+            }
+        })
+        .await
     }
 
-    /// [`super::versions::recipes`], made with the others waiting.
-    pub async fn recipes_version(&self) -> Result<Version, DbErr> {
-        match self.recipes_version.read(()).await {
-            Some(version) => Ok(version),
-            None => super::versions::recipes(&self.db).await,
+    /// [`super::versions::recipes`]: as read since the last commit, or made
+    /// with the others waiting.
+    pub async fn recipes_version(&self, kept: &Kept) -> Result<Version, DbErr> {
+        self.since_last_commit(kept, RECIPES_VERSION, &(), async {
+            match self.recipes_version.read(()).await {
+                Some(version) => Ok(version),
+                None => super::versions::recipes(&self.db).await,
+            }
+        })
+        .await
+    }
+
+    /// The answer kept for `key` under the mark of the last commit, or else
+    /// `read`'s, kept under the mark read before it (`super::commits`: it
+    /// is found again only while nothing has been committed since).
+    async fn since_last_commit<V>(&self, kept: &Kept, kind: &'static str, key: &impl serde::Serialize, read: impl Future<Output = Result<V, DbErr>>) -> Result<V, DbErr>
+    where
+        V: Clone + crate::kept::Weigh + Send + Sync + 'static,
+    {
+        let Some(mark) = self.commits.mark() else { return read.await };
+        if let Some(answer) = kept.get::<V>(kind, key, mark.versions()) {
+            return Ok(V::clone(&answer));
         }
+        let answer = read.await?;
+        kept.put(kind, key, mark.versions(), answer.clone());
+        Ok(answer)
     }
 }
 

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod batch;
+pub mod commits;
 pub mod email_tokens;
 pub mod factors;
 pub mod outbox;

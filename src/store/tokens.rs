@@ -31,6 +31,12 @@ pub struct AuthRow {
     pub revoked_jti: Option<Uuid>,
 }
 
+impl crate::kept::Weigh for AuthRow {
+    fn heap_bytes(&self) -> usize {
+        self.email.capacity() + self.username.capacity()
+    }
+}
+
 /// The session `sid` joined with its user, plus whether `jti` is blocklisted
 /// and the versions of what is kept in memory: one indexed round trip per
 /// authenticated request.
