@@ -35,7 +35,7 @@ use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 use memmap2::{Mmap, MmapOptions};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
-use sea_orm::sqlx::{self, ConnectOptions as _, Connection as _};
+use sea_orm::sqlx::{self, ConnectOptions as _};
 
 use crate::kept::Version;
 
@@ -108,13 +108,20 @@ impl WalIndex {
     async fn open(url: &str) -> anyhow::Result<Self> {
         use std::str::FromStr as _;
         let mut keeper = SqliteConnectOptions::from_str(url)?.connect().await?;
-        let (journal_mode,): (String,) = sqlx::query_as("PRAGMA journal_mode").fetch_one(&mut keeper).await?;
+        // Every statement is read to its end, so that none stays open
+        // holding a read transaction (and the WAL from being checkpointed).
+        let (journal_mode, locking_mode, file): (String, String, String) = sqlx::query_as(
+            "SELECT (SELECT journal_mode FROM pragma_journal_mode), (SELECT locking_mode FROM pragma_locking_mode), \
+             (SELECT file FROM pragma_database_list WHERE name = 'main') FROM (SELECT count(*) FROM sqlite_schema)",
+        )
+        .fetch_all(&mut keeper)
+        .await?
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no answer"))?;
         anyhow::ensure!(journal_mode.eq_ignore_ascii_case("wal"), "the journal mode is {journal_mode}, not WAL");
-        let (locking_mode,): (String,) = sqlx::query_as("PRAGMA locking_mode").fetch_one(&mut keeper).await?;
         anyhow::ensure!(locking_mode.eq_ignore_ascii_case("normal"), "the locking mode is {locking_mode}");
-        // A read maps the wal-index: from now on this connection holds it.
-        let (file,): (String,) = sqlx::query_as("SELECT file FROM pragma_database_list WHERE name = 'main'").fetch_one(&mut keeper).await?;
         anyhow::ensure!(!file.is_empty(), "the database has no file");
+        // That read mapped the WAL index: from now on this connection holds it.
         let shm = File::open(format!("{file}-shm"))?;
         let length = 2 * HEADER_WORDS * 4;
         anyhow::ensure!(shm.metadata()?.len() >= length as u64, "the WAL index is shorter than its header");
@@ -232,7 +239,7 @@ mod tests {
         // Another path to the same file.
         let link = dir.path().join("link.db");
         std::os::unix::fs::symlink(dir.path().join("marks.db"), &link).unwrap();
-        let mut other = SqliteConnection::connect(&format!("sqlite://{}", link.display())).await.unwrap();
+        let mut other = <SqliteConnection as sqlx::Connection>::connect(&format!("sqlite://{}", link.display())).await.unwrap();
         sqlx::query("UPDATE t SET n = 3").execute(&mut other).await.unwrap();
         let after_update = commits.mark().unwrap();
         assert_ne!(after_update, after_insert);
@@ -260,7 +267,7 @@ mod tests {
         assert!(Commits::open("sqlite::memory:").await.mark().is_none());
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/rollback.db?mode=rwc", dir.path().display());
-        let mut writer = SqliteConnection::connect(&url).await.unwrap();
+        let mut writer = <SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
         sqlx::query("PRAGMA journal_mode = DELETE").execute(&mut writer).await.unwrap();
         assert!(Commits::open(&url).await.mark().is_none(), "a database not in WAL mode has no WAL index");
     }
