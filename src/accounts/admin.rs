@@ -7,6 +7,8 @@
 //! (see `store::users::change_as_admin`), so two admins demoting each other
 //! at once cannot both succeed.
 
+use sea_orm::TransactionTrait;
+
 use crate::app::App;
 use crate::audit::{self, Detail, Event};
 use crate::auth::{session, Authenticated, ClientInfo};
@@ -46,9 +48,12 @@ pub async fn set_disabled(
     if target.disabled_at.is_some() == disabled {
         return Ok(());
     }
-    change(app, target, AdminChange::Disabled(disabled)).await?;
+    // The account is disabled and its sessions end together.
+    let txn = app.db.begin().await?;
+    store::users::change_as_admin(&txn, target, AdminChange::Disabled(disabled)).await?;
+    let sessions = if disabled { session::end_all(&txn, target.into()).await? } else { 0 };
+    txn.commit().await?;
     let event = if disabled {
-        let sessions = session::end_all(app, target.into()).await?;
         Event::admin(AuditKind::UserDisabled, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions })
     } else {
         Event::admin(AuditKind::UserEnabled, admin.public_id, target.public_id)
@@ -67,8 +72,11 @@ pub async fn promote(app: &App, user: &user::Model) -> Result<(), AppError> {
 /// stops working, and every session ends. Returns how many live sessions
 /// ended.
 pub async fn end_every_session(app: &App) -> Result<u64, AppError> {
-    store::users::cut_off_everyone(&app.db).await?;
-    Ok(store::sessions::revoke_everyone(&app.db).await?)
+    let txn = app.db.begin().await?;
+    store::users::cut_off_everyone(&txn).await?;
+    let ended = store::sessions::revoke_everyone(&txn).await?;
+    txn.commit().await?;
+    Ok(ended)
 }
 
 /// Every session of the account ends and every token issued so far stops.
@@ -78,7 +86,7 @@ pub async fn force_logout(
     target: &user::Model,
     client: &ClientInfo,
 ) -> Result<(), AppError> {
-    let sessions = session::end_all(app, target.into()).await?;
+    let sessions = session::end_all(&app.db, target.into()).await?;
     let event = Event::admin(AuditKind::ForcedLogout, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
     Ok(())

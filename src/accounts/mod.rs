@@ -264,7 +264,7 @@ pub async fn logout(
 
 /// Every session of the caller ends, this one included.
 pub async fn logout_everywhere(app: &App, user: &Authenticated, client: &ClientInfo) -> Result<(), AppError> {
-    let sessions = session::end_all(app, user.into()).await?;
+    let sessions = session::end_all(&app.db, user.into()).await?;
     let event = Event::own(AuditKind::LogoutEverywhere, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
     Ok(())
@@ -335,10 +335,10 @@ pub async fn change_password(
     store::factors::forget_browsers(&txn, account.id).await?;
     // A login begun with the old password cannot be finished.
     store::factors::drop_tickets(&txn, account.id).await?;
-    app.mailer.commit_with(txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client, notices::Advice::NewPassword)?).await?;
     // A reset link sent before no longer works.
-    store::email_tokens::retire(&app.db, account.id, reset::PURPOSE).await?;
-    let sessions = session::end_others(app, (&account).into(), user.sid).await?;
+    store::email_tokens::retire(&txn, account.id, reset::PURPOSE).await?;
+    let sessions = session::end_others(&txn, (&account).into(), user.sid).await?;
+    app.mailer.commit_with(txn, &account.email, notices::PASSWORD_CHANGED, notices::text(app, &account.username, what, client, notices::Advice::NewPassword)?).await?;
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
     Ok(())

@@ -113,9 +113,9 @@ pub async fn reset(
     store::factors::forget_browsers(&txn, user.id).await?;
     // A login begun with the old password cannot be finished.
     store::factors::drop_tickets(&txn, user.id).await?;
+    store::email_tokens::retire(&txn, user.id, PURPOSE).await?;
+    let sessions = session::end_all(&txn, (&user).into()).await?;
     app.mailer.commit_with(txn, &user.email, super::notices::PASSWORD_CHANGED, text).await?;
-    store::email_tokens::retire(&app.db, user.id, PURPOSE).await?;
-    let sessions = session::end_all(app, (&user).into()).await?;
     let after = match log_in {
         false => AfterReset::Nothing,
         true if two_factor::required(app, &user).await? => AfterReset::SecondStep(two_factor::begin(app, &user, Via::Page, None).await?),

@@ -343,8 +343,8 @@ pub async fn enable(app: &App, user: &Authenticated, code: &str, client: &Client
     }
     store::factors::replace_recovery_codes(&txn, account.id, hashes).await?;
     store::factors::forget_browsers(&txn, account.id).await?;
+    let sessions = session::end_others(&txn, user.into(), user.sid).await?;
     app.mailer.commit_with(txn, &account.email, notices::TWO_FACTOR_ON, text).await?;
-    let sessions = session::end_others(app, user.into(), user.sid).await?;
     let event = Event::own(AuditKind::TwoFactorEnabled, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
     Ok(shown)
@@ -400,8 +400,8 @@ pub async fn reset_by_admin(app: &App, admin: &Authenticated, target: &user::Mod
     store::passkeys::remove_all(&txn, target.id).await?;
     store::factors::forget_browsers(&txn, target.id).await?;
     store::factors::drop_tickets(&txn, target.id).await?;
+    let sessions = session::end_all(&txn, target.into()).await?;
     app.mailer.commit_with(txn, &target.email, notices::TWO_FACTOR_RESET, text).await?;
-    let sessions = session::end_all(app, target.into()).await?;
     let event = Event::admin(AuditKind::TwoFactorReset, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
     Ok(())

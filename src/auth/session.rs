@@ -28,7 +28,7 @@ use base64::Engine as _;
 use rand::RngCore;
 use time::OffsetDateTime;
 use uuid::Uuid;
-use sea_orm::TransactionTrait;
+use sea_orm::{ConnectionTrait, TransactionSession as _, TransactionTrait};
 
 use crate::client::ClientInfo;
 use crate::crypto::jwt::{Claims, TokenType, ISSUER};
@@ -255,7 +255,7 @@ pub struct Notice {
 /// (this access token, and `old_refresh` when it is of the same session) are
 /// blocklisted, so a copy of them is worth nothing.
 pub async fn reissue(app: &App, user: &Authenticated, old_refresh: Option<&str>) -> Result<TokenPair, AppError> {
-    revoke_own_tokens(app, user, old_refresh).await?;
+    revoke_own_tokens(app, &app.db, user, old_refresh).await?;
     let ids = SessionIds { sub: user.public_id, role: user.role, sid: user.sid, ends_at: user.session_ends_at };
     store::sessions::touch(&app.db, user.sid, Some(refresh_expiry(app, ids.ends_at))).await?;
     Ok(issue(app, &ids, user.csrf.clone(), true)?.0)
@@ -263,11 +263,11 @@ pub async fn reissue(app: &App, user: &Authenticated, old_refresh: Option<&str>)
 
 /// Blocklists the caller's access token, and `refresh_token` when it belongs
 /// to the same session and user.
-async fn revoke_own_tokens(app: &App, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
-    store::tokens::revoke(&app.db, user.jti, TokenType::Access.as_str(), user.public_id, user.exp).await?;
+async fn revoke_own_tokens<C: ConnectionTrait>(app: &App, db: &C, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
+    store::tokens::revoke(db, user.jti, TokenType::Access.as_str(), user.public_id, user.exp).await?;
     if let Some(claims) = refresh_token.and_then(|token| app.keys.verify(&app.kept, token, TokenType::Refresh).ok()) {
         if claims.sid == user.sid && claims.sub == user.public_id {
-            store::tokens::revoke(&app.db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
+            store::tokens::revoke(db, claims.jti, TokenType::Refresh.as_str(), claims.sub, claims.exp).await?;
         }
     }
     Ok(())
@@ -342,19 +342,26 @@ pub async fn refresh(app: &App, token: &str, client: &ClientInfo) -> Result<(Aut
 
 /// Logs out one session: blocklists its access token (and the refresh token,
 /// when given and of the same session) and revokes the session, which also
-/// retires every other token it ever issued.
+/// retires every other token it ever issued: all of it in one transaction.
 pub async fn end(app: &App, user: &Authenticated, refresh_token: Option<&str>) -> Result<(), AppError> {
-    revoke_own_tokens(app, user, refresh_token).await?;
-    store::sessions::revoke(&app.db, user.sid, None).await?;
+    let txn = app.db.begin().await?;
+    revoke_own_tokens(app, &txn, user, refresh_token).await?;
+    store::sessions::revoke(&txn, user.sid, None).await?;
+    txn.commit().await?;
     Ok(())
 }
 
 /// "Log out everywhere", an admin's force logout, disabling an account:
-/// every token issued before now stops working and every session ends.
+/// every token issued before now stops working and every session ends, in
+/// one transaction (a savepoint of the caller's, when `db` is one, so that
+/// the change that ends them and the ends commit together or not at all).
 /// Returns how many live sessions ended.
-pub async fn end_all(app: &App, user: Account) -> Result<u64, AppError> {
-    store::users::bump_tokens_valid_after(&app.db, user.id).await?;
-    Ok(store::sessions::revoke_all(&app.db, user.id, None).await?)
+pub async fn end_all<C: TransactionTrait>(db: &C, user: Account) -> Result<u64, AppError> {
+    let txn = db.begin().await?;
+    store::users::bump_tokens_valid_after(&txn, user.id).await?;
+    let ended = store::sessions::revoke_all(&txn, user.id, None).await?;
+    txn.commit().await?;
+    Ok(ended)
 }
 
 /// A password change: every session but `keep` ends, and with it every
@@ -363,8 +370,9 @@ pub async fn end_all(app: &App, user: Account) -> Result<u64, AppError> {
 /// kept session's tokens, and the API's password change (204, no new token)
 /// keeps its caller logged in; the pages, which hand the browser a new pair
 /// at once, also call [`cut_off`].
-pub async fn end_others(app: &App, user: Account, keep: Uuid) -> Result<u64, AppError> {
-    Ok(store::sessions::revoke_all(&app.db, user.id, Some(keep)).await?)
+/// Made on `db`: the transaction of the change that ends them.
+pub async fn end_others<C: ConnectionTrait>(db: &C, user: Account, keep: Uuid) -> Result<u64, AppError> {
+    Ok(store::sessions::revoke_all(db, user.id, Some(keep)).await?)
 }
 
 /// Every token of the user issued before now stops working (sessions stay).

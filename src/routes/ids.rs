@@ -17,7 +17,40 @@ use rocket::http::Status;
 use rocket::request::{FromParam, FromRequest, Outcome, Request};
 use uuid::Uuid;
 
-use crate::routes::pages::admin::AdminAction;
+/// `<action>`: the admin's actions on a user that take nothing but a
+/// confirmation (`crate::routes::pages::admin`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminAction {
+    Disable,
+    Enable,
+    Logout,
+    Delete,
+}
+
+impl<'a> FromParam<'a> for AdminAction {
+    type Error = &'a str;
+
+    fn from_param(param: &'a str) -> Result<Self, &'a str> {
+        match param {
+            "disable" => Ok(AdminAction::Disable),
+            "enable" => Ok(AdminAction::Enable),
+            "logout" => Ok(AdminAction::Logout),
+            "delete" => Ok(AdminAction::Delete),
+            other => Err(other),
+        }
+    }
+}
+
+impl AdminAction {
+    pub fn path(self) -> &'static str {
+        match self {
+            AdminAction::Disable => "disable",
+            AdminAction::Enable => "enable",
+            AdminAction::Logout => "logout",
+            AdminAction::Delete => "delete",
+        }
+    }
+}
 
 /// Proof that every id in the request's path parses.
 pub struct ValidIds;

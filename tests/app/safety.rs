@@ -246,3 +246,40 @@ async fn a_batched_read_answers_each_token_as_it_would_alone() {
         assert_eq!(status, expected, "request {i}");
     }
 }
+
+/// A fault where the sessions end (as a crash at that instant would leave
+/// things, if they ended in a transaction of their own): the whole change
+/// is undone, never half made. SQLite's trigger syntax; the code under test
+/// is the same on every backend.
+#[rocket::async_test]
+async fn a_change_whose_session_ends_fail_is_undone_whole() {
+    use sea_orm::ConnectionTrait;
+    let t = TestApp::spawn().await;
+    if !t.database.is_sqlite() {
+        eprintln!("skipped on this backend: the injected fault is an SQLite trigger");
+        return;
+    }
+    let (user, tokens) = t.api_signup().await;
+    let other = t.api_login(&user).await;
+    let db = &t.app().db;
+    db.execute_unprepared("CREATE TRIGGER injected_fault BEFORE UPDATE OF revoked_at ON sessions BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+        .await
+        .unwrap();
+
+    let change = json!({"current_password": user.password, "new_password": "a whole new phrase 2"});
+    let changed = t.post_json("/api/v1/me/password", Some(&tokens.access), &change).await;
+    assert_eq!(changed.status(), Status::InternalServerError);
+    let logout = t.post_json("/api/v1/auth/logout", Some(&other.access), &json!({"refresh_token": other.refresh})).await;
+    assert_eq!(logout.status(), Status::InternalServerError);
+
+    db.execute_unprepared("DROP TRIGGER injected_fault").await.unwrap();
+    // Neither happened in part: the other session's tokens work (the
+    // logout blocklisted neither), the old password logs in, and no
+    // notice of a change that did not happen was queued.
+    assert_eq!(t.get_json("/api/v1/me", Some(&other.access)).await.status(), Status::Ok);
+    let refreshed = t.post_json("/api/v1/auth/refresh", Some(&other.refresh), &json!({})).await;
+    assert_eq!(refreshed.status(), Status::Ok, "the refresh token was not used up by the failed logout");
+    t.api_login(&user).await;
+    let queued: Vec<String> = recipebox::entities::mail_message::Entity::find().all(db).await.unwrap().into_iter().map(|m| m.subject).collect();
+    assert!(!queued.iter().any(|subject| subject.contains("password")), "no password notice: {queued:?}");
+}

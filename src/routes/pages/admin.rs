@@ -9,7 +9,7 @@
 //! `accounts::admin`, shared with the API.
 
 use rocket::form::FromForm;
-use rocket::request::{FlashMessage, FromParam};
+use rocket::request::FlashMessage;
 use rocket::response::{Flash, Redirect};
 use rocket::{get, post, uri, State};
 use rocket_dyn_templates::{context, Metadata, Template};
@@ -30,7 +30,7 @@ use crate::store::audit::EventFilter;
 use crate::store::recipes::RecipeFilter;
 use crate::store;
 use crate::views::{AdminUserView, EventView, Nav};
-use crate::routes::ids::ValidIds;
+use crate::routes::ids::{AdminAction, ValidIds};
 
 async fn find_user(app: &App, public_id: Uuid) -> Result<user::Model, AppError> {
     store::users::find_by_public_id(&app.db, public_id).await?.ok_or(AppError::NotFound)
@@ -187,39 +187,7 @@ pub async fn admin_role(
     Ok(Flash::success(Redirect::to(uri!(admin_user(public_id, None::<String>))), done))
 }
 
-/// The actions that take nothing but a confirmation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AdminAction {
-    Disable,
-    Enable,
-    Logout,
-    Delete,
-}
-
-impl<'a> FromParam<'a> for AdminAction {
-    type Error = &'a str;
-
-    fn from_param(param: &'a str) -> Result<Self, &'a str> {
-        match param {
-            "disable" => Ok(AdminAction::Disable),
-            "enable" => Ok(AdminAction::Enable),
-            "logout" => Ok(AdminAction::Logout),
-            "delete" => Ok(AdminAction::Delete),
-            other => Err(other),
-        }
-    }
-}
-
 impl AdminAction {
-    fn path(self) -> &'static str {
-        match self {
-            AdminAction::Disable => "disable",
-            AdminAction::Enable => "enable",
-            AdminAction::Logout => "logout",
-            AdminAction::Delete => "delete",
-        }
-    }
-
     fn removes_admin(self) -> bool {
         matches!(self, AdminAction::Disable | AdminAction::Delete)
     }
