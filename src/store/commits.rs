@@ -28,9 +28,15 @@
 //! The map stays the live header because this process holds a connection of
 //! its own open for as long as it runs: SQLite deletes or truncates the
 //! `-shm` file only when the last connection to the database closes, or the
-//! first one opens.
+//! first one opens, and it knows which is which by a POSIX lock on the file
+//! that each process holds while it uses it. POSIX drops every lock a
+//! process holds on a file when the process closes *any* descriptor of that
+//! file, so the descriptor this module maps is never closed: closing it
+//! would drop SQLite's own lock, and the next process to open the database
+//! would take itself for the first and reset the WAL index under this one.
 
 use std::fs::File;
+use std::mem::ManuallyDrop;
 use std::sync::atomic::{fence, AtomicU32, Ordering};
 
 use memmap2::{Mmap, MmapOptions};
@@ -62,6 +68,9 @@ pub struct Commits(Option<WalIndex>);
 
 struct WalIndex {
     map: Mmap,
+    /// Never closed (see the module doc): one descriptor per database a
+    /// process opens.
+    _file: ManuallyDrop<File>,
     /// Held open, never used: while it is open, SQLite keeps the `-shm` file
     /// that `map` shows (see the module doc).
     _keeper: SqliteConnection,
@@ -122,13 +131,13 @@ impl WalIndex {
         anyhow::ensure!(locking_mode.eq_ignore_ascii_case("normal"), "the locking mode is {locking_mode}");
         anyhow::ensure!(!file.is_empty(), "the database has no file");
         // That read mapped the WAL index: from now on this connection holds it.
-        let shm = File::open(format!("{file}-shm"))?;
+        let shm = ManuallyDrop::new(File::open(format!("{file}-shm"))?);
         let length = 2 * HEADER_WORDS * 4;
         anyhow::ensure!(shm.metadata()?.len() >= length as u64, "the WAL index is shorter than its header");
         // SAFETY: a read-only map of a file SQLite never truncates while
         // `keeper` is open; it is only read through atomics (`Commits::mark`).
-        let map = unsafe { MmapOptions::new().len(length).map(&shm)? };
-        Ok(Self { map, _keeper: keeper })
+        let map = unsafe { MmapOptions::new().len(length).map(&*shm)? };
+        Ok(Self { map, _file: shm, _keeper: keeper })
     }
 }
 
@@ -222,6 +231,14 @@ mod tests {
         let (url, mut writer) = database(dir.path()).await;
         let commits = Commits::open(&url).await;
         let before = commits.mark().expect("a WAL database has a mark");
+        // SQLite's lock that tells other processes the WAL index is in use
+        // (byte 128 of the -shm file) is still held: reading the header took
+        // nothing from it.
+        let probe = "import fcntl, sys; fcntl.lockf(open(sys.argv[1], 'r+b'), fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 128)";
+        match std::process::Command::new("python3").args(["-c", probe]).arg(dir.path().join("marks.db-shm")).stderr(std::process::Stdio::null()).status() {
+            Ok(status) => assert!(!status.success(), "another process could take the WAL index for unused"),
+            Err(_) => eprintln!("skipped the lock probe: no python3 here"),
+        }
         sqlx::query("SELECT count(*) FROM t").fetch_one(&mut writer).await.unwrap();
         assert_eq!(commits.mark(), Some(before), "a read commits nothing");
 
@@ -256,6 +273,11 @@ mod tests {
             Ok(status) => {
                 assert!(status.success());
                 assert_ne!(commits.mark(), Some(after_restart), "another process's commit moves the mark");
+                let after_other = commits.mark().unwrap();
+                sqlx::query("INSERT INTO t VALUES (5)").execute(&mut writer).await.unwrap();
+                let rows: (i64,) = sqlx::query_as("SELECT count(*) FROM t").fetch_one(&mut writer).await.unwrap();
+                assert_eq!(rows.0, 2, "both processes' rows are there");
+                assert_ne!(commits.mark(), Some(after_other));
             }
             Err(_) => eprintln!("skipped the other process: no sqlite3 shell here"),
         }
