@@ -30,7 +30,7 @@ use crate::app::App;
 use crate::auth::Authenticated;
 use crate::domain::{NewRecipe, Username};
 use crate::kept::{Version, Weigh};
-use crate::store::recipes::{self, ChangeMark, RecipeFilter, RecipeRow, Viewer};
+use crate::store::recipes::{self, ChangeMark, Columns, RecipeFilter, RecipeRow, Viewer};
 use crate::store::Page;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -42,6 +42,7 @@ struct ListKey {
     author: Option<String>,
     /// At most `routes::paging::MAX_QUERY_CHARS` characters.
     q: Option<String>,
+    columns: Columns,
     page: u64,
     per_page: u64,
 }
@@ -58,7 +59,7 @@ pub struct Listing {
 
 impl Weigh for RecipeRow {
     fn heap_bytes(&self) -> usize {
-        [&self.name, &self.description, &self.directions, &self.author_username].iter().map(|text| text.heap_bytes()).sum()
+        [&self.name, &self.description, &self.author_username].iter().map(|text| text.heap_bytes()).sum::<usize>() + self.directions.heap_bytes()
     }
 }
 
@@ -129,7 +130,7 @@ pub async fn list(app: &App, user: Option<&Authenticated>, filter: RecipeFilter<
         }
         None => None,
     };
-    let key = ListKey { viewer, owner_id: filter.owner_id, author, q: filter.q.map(str::to_owned), page, per_page };
+    let key = ListKey { viewer, owner_id: filter.owner_id, author, q: filter.q.map(str::to_owned), columns: filter.columns, page, per_page };
     let read = async {
         if !recipes::searches_by_changes(&filter) {
             let page = recipes::list(&app.db, viewer, filter.clone(), page, per_page).await?;

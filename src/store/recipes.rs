@@ -3,7 +3,7 @@
 
 use sea_orm::prelude::*;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, LikeExpr, Query, QueryStatementBuilder};
-use sea_orm::{ActiveValue::Set, Condition, DbBackend, FromQueryResult, JoinType, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, StatementBuilder};
+use sea_orm::{ActiveValue::Set, Condition, DbBackend, FromQueryResult, Iterable, JoinType, QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, StatementBuilder};
 
 use super::{like_pattern, now_ts, Page};
 use crate::domain::{NewRecipe, Username, Visibility};
@@ -17,7 +17,8 @@ pub enum Viewer {
     Admin,
 }
 
-/// A recipe with its author's public name.
+/// A recipe with its author's public name; in a list of cards, without
+/// its directions ([`Columns`]).
 #[derive(Debug, Clone, FromQueryResult)]
 pub struct RecipeRow {
     pub id: i64,
@@ -25,7 +26,8 @@ pub struct RecipeRow {
     pub name: String,
     pub description: String,
     pub cook_time: i32,
-    pub directions: String,
+    /// `None` where only cards were read.
+    pub directions: Option<String>,
     pub visibility: Visibility,
     pub created_at: TimeUnixTimestamp,
     pub updated_at: TimeUnixTimestamp,
@@ -42,8 +44,25 @@ fn visible_to(viewer: Viewer) -> Condition {
     }
 }
 
-fn with_author(viewer: Viewer) -> Select<recipe::Entity> {
-    recipe::Entity::find()
+/// What a list reads of each recipe: a page's cards show all but the
+/// directions (up to 20,000 characters each); the API's items are whole
+/// recipes (SPEC.md: `items` are recipes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Columns {
+    #[default]
+    Cards,
+    Whole,
+}
+
+fn with_author(viewer: Viewer, columns: Columns) -> Select<recipe::Entity> {
+    let select = match columns {
+        Columns::Whole => recipe::Entity::find(),
+        Columns::Cards => recipe::Entity::find()
+            .select_only()
+            .columns(recipe::Column::iter().filter(|column| !matches!(column, recipe::Column::Directions)))
+            .column_as(Expr::cust("NULL"), "directions"),
+    };
+    select
         .join(JoinType::InnerJoin, recipe::Relation::User.def())
         .column_as(user::Column::Username, "author_username")
         .column_as(user::Column::PublicId, "author_public_id")
@@ -58,6 +77,7 @@ pub struct RecipeFilter<'a> {
     pub author: Option<&'a str>,
     /// A literal, case-insensitive substring of the name or description.
     pub q: Option<&'a str>,
+    pub columns: Columns,
 }
 
 /// One page of the recipes `viewer` may see that match `filter`, newest
@@ -113,7 +133,7 @@ fn matching(backend: DbBackend, filter: &RecipeFilter<'_>) -> Condition {
 
 /// The rows of one page, newest first.
 pub fn page_query(backend: DbBackend, viewer: Viewer, filter: &RecipeFilter<'_>, page: u64, per_page: u64) -> Select<recipe::Entity> {
-    with_author(viewer)
+    with_author(viewer, filter.columns)
         .filter(matching(backend, filter))
         .order_by_desc(recipe::Column::CreatedAt)
         .order_by_desc(recipe::Column::Id)
@@ -125,7 +145,7 @@ pub fn page_query(backend: DbBackend, viewer: Viewer, filter: &RecipeFilter<'_>,
 /// whole lists). It needs the users table only to filter by author.
 pub fn count_query(backend: DbBackend, viewer: Viewer, filter: &RecipeFilter<'_>) -> Select<recipe::Entity> {
     let counted = match filter.author {
-        Some(_) => with_author(viewer),
+        Some(_) => with_author(viewer, Columns::Cards),
         None => recipe::Entity::find().filter(visible_to(viewer)),
     };
     counted.filter(matching(backend, filter))
@@ -324,7 +344,7 @@ fn search(backend: DbBackend, q: &str) -> Expr {
 /// The recipe if it exists for `viewer`; a private recipe of someone else is
 /// indistinguishable from a missing one.
 pub async fn get<C: ConnectionTrait>(db: &C, id: i64, viewer: Viewer) -> Result<Option<RecipeRow>, DbErr> {
-    with_author(viewer)
+    with_author(viewer, Columns::Whole)
         .filter(recipe::Column::Id.eq(id))
         .into_model::<RecipeRow>()
         .one(db)
@@ -390,4 +410,26 @@ pub async fn purge_changes<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
         .and_where(Expr::col(Alias::new("id")).lte(last - CHANGES_KEPT))
         .to_owned();
     Ok(db.execute_raw(StatementBuilder::build(&purge, &db.get_database_backend())).await?.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_list_of_cards_does_not_read_the_directions_and_the_apis_list_does() {
+        for backend in [DbBackend::Sqlite, DbBackend::Postgres, DbBackend::MySql] {
+            for viewer in [Viewer::Anonymous, Viewer::User(7), Viewer::Admin] {
+                let sql = |columns| {
+                    let filter = RecipeFilter { q: Some("saffron"), columns, ..Default::default() };
+                    page_query(backend, viewer, &filter, 2, 20).build(backend).to_string()
+                };
+                let cards = sql(Columns::Cards);
+                assert!(!cards.contains("recipes\".\"directions") && !cards.contains("recipes`.`directions"), "{cards}");
+                assert!(cards.contains("NULL AS"), "{cards}");
+                let whole = sql(Columns::Whole);
+                assert!(whole.contains("recipes\".\"directions") || whole.contains("recipes`.`directions"), "{whole}");
+            }
+        }
+    }
 }

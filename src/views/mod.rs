@@ -132,7 +132,7 @@ impl From<RecipeRow> for RecipeView {
             name: row.name,
             description: row.description,
             cook_time: row.cook_time,
-            directions: row.directions,
+            directions: row.directions.unwrap_or_default(),
             visibility: row.visibility,
             author: AuthorView { username: row.author_username, public_id: row.author_public_id },
             created_at: rfc3339(row.created_at.0),

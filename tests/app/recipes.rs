@@ -729,3 +729,26 @@ async fn deleting_a_user_through_the_admin_api_removes_their_recipes() {
     assert!(!page(&t, "/recipes").await.1.contains("Doomed"));
     assert_eq!(error_code(t.get_json("/api/v1/me", Some(&doomed.access)).await, Status::Unauthorized).await, "token_revoked");
 }
+
+/// A page's list reads cards (no directions) and the API's reads whole
+/// recipes: the two are kept apart, so neither answers for the other.
+#[rocket::async_test]
+async fn the_apis_list_has_the_directions_also_right_after_a_page_listed_the_same_recipes_as_cards() {
+    let t = TestApp::spawn().await;
+    let (_, owner) = t.api_signup().await;
+    api_create(&t, &owner.access, &json!({"name": "Barley soup", "cook_time": 20, "directions": "Boil the barley."})).await;
+    for _ in 0..2 {
+        let page = t.client.get("/recipes").dispatch().await;
+        assert_eq!(page.status(), Status::Ok);
+        assert!(page.into_string().await.unwrap().contains("Barley soup"));
+        let (status, list) = api_get(&t, "/api/v1/recipes", None).await;
+        assert_eq!(status, Status::Ok);
+        assert_eq!(list["items"][0]["directions"], "Boil the barley.", "{list}");
+        let (status, list) = api_get(&t, "/api/v1/recipes?q=barley", None).await;
+        assert_eq!(status, Status::Ok);
+        assert_eq!(list["items"][0]["directions"], "Boil the barley.", "{list}");
+        let (status, list) = api_get(&t, "/api/v1/recipes", Some(&owner.access)).await;
+        assert_eq!(status, Status::Ok);
+        assert_eq!(list["items"][0]["directions"], "Boil the barley.", "{list}");
+    }
+}

@@ -16,7 +16,7 @@ use crate::domain::{NewRecipe, RecipeInput, Visibility};
 use crate::error::{ApiResult, AppError};
 use crate::routes::json::JsonBody;
 use crate::catalog::viewer;
-use crate::store::recipes::{self, RecipeFilter, RecipeRow};
+use crate::store::recipes::{self, Columns, RecipeFilter, RecipeRow};
 use crate::views::{PageView, RecipeView};
 use crate::routes::ids::ValidIds;
 
@@ -90,7 +90,7 @@ pub async fn list(
     app: &State<App>,
 ) -> JsonResult<PageView<RecipeView>> {
     let (paging, q) = list_params(page.as_deref(), per_page.as_deref(), q.as_deref())?;
-    let filter = RecipeFilter { q, author: author_term(author.as_deref()), ..Default::default() };
+    let filter = RecipeFilter { q, author: author_term(author.as_deref()), columns: Columns::Whole, ..Default::default() };
     let found = catalog::list(app, user.0.as_ref(), filter, paging.page, paging.per_page).await?;
     Ok(Json(PageView::map(found.page.clone(), RecipeView::from)))
 }

@@ -50,7 +50,7 @@ impl RecipeForm {
             name: row.name.clone(),
             description: row.description.clone(),
             cook_time: row.cook_time.to_string(),
-            directions: row.directions.clone(),
+            directions: row.directions.clone().unwrap_or_default(),
             visibility: row.visibility.as_str().to_owned(),
         }
     }
