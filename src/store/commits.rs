@@ -281,6 +281,20 @@ mod tests {
             }
             Err(_) => eprintln!("skipped the other process: no sqlite3 shell here"),
         }
+
+        // With every other connection of this process closed, the keeper
+        // alone keeps the WAL index: another process's connection closing
+        // is not the last one, so it neither deletes the file this process
+        // maps nor starts a new one beside it.
+        drop((writer, other));
+        let shell = |sql: &str| std::process::Command::new("sqlite3").arg(dir.path().join("marks.db")).arg(sql).status();
+        if let Ok(status) = shell("INSERT INTO t VALUES (6);") {
+            assert!(status.success());
+            assert!(dir.path().join("marks.db-shm").exists() && dir.path().join("marks.db-wal").exists(), "the WAL and its index stay");
+            let after_first = commits.mark().unwrap();
+            assert!(shell("INSERT INTO t VALUES (7);").unwrap().success());
+            assert_ne!(commits.mark(), Some(after_first), "the mark still follows the commits of later processes");
+        }
     }
 
     #[rocket::async_test]
