@@ -18,7 +18,12 @@
 //! copy, a barrier, the second copy; equal, initialised, of the known
 //! version, with a good checksum) and gives `None` whenever they would retry
 //! or recover, and on every other backend: then the caller asks the
-//! database. A mark read before a read of the database is what that read
+//! database. It also gives `None` for a header that recovery wrote (its
+//! commit counter is 0) until the next commit: recovery starts from a
+//! zeroed header, so from an empty WAL it writes the very same header
+//! whatever the database holds (a header torn by a writer killed while
+//! emptying the WAL, recovered, would otherwise repeat an earlier one). Every
+//! other writer of the header moves the counter or the salts. A mark read before a read of the database is what that read
 //! saw or older; an answer kept under it is found only by a request that
 //! reads the very same mark, that is, when nothing has been committed since
 //! the mark was read (headers never come back: the counter, the frame count
@@ -89,12 +94,10 @@ impl Commits {
         if crate::db::sqlite_path(url).is_none() {
             return Self::none();
         }
-        match WalIndex::open(url).await.map(|index| Self(Some(index))) {
-            Ok(commits) if commits.mark().is_some() => commits,
-            Ok(_) => {
-                tracing::info!("SQLite's commit mark cannot be read; every request asks the database");
-                Self::none()
-            }
+        // A header that cannot be read now (one recovery wrote, before the
+        // next commit) is read again on every request.
+        match WalIndex::open(url).await {
+            Ok(index) => Self(Some(index)),
             Err(why) => {
                 tracing::info!(%why, "SQLite's commit mark is not read; every request asks the database");
                 Self::none()
@@ -157,7 +160,8 @@ fn read_header(words: &[AtomicU32; 2 * HEADER_WORDS]) -> Option<Mark> {
     fence(Ordering::Acquire);
     let header = first;
     let is_init = header[3].to_ne_bytes()[0];
-    if first != second || is_init != 1 || header[0] != WALINDEX_VERSION || checksum(&header[..CHECKSUMMED_WORDS]) != [header[10], header[11]] {
+    // header[2]: the commit counter, 0 in a header recovery wrote.
+    if first != second || is_init != 1 || header[0] != WALINDEX_VERSION || header[2] == 0 || checksum(&header[..CHECKSUMMED_WORDS]) != [header[10], header[11]] {
         return None;
     }
     let version = |pair: usize| Version((u64::from(header[2 * pair]) << 32 | u64::from(header[2 * pair + 1])) as i64);
@@ -207,6 +211,10 @@ mod tests {
         assert_eq!(read_header(&shared(header(5, 10), header(6, 12))), None);
         // Not initialised (all zeros, after a reset).
         assert_eq!(read_header(&shared([0; HEADER_WORDS], [0; HEADER_WORDS])), None);
+        // Written by recovery (commit counter 0): from an empty WAL it is
+        // the same header whatever the database holds.
+        assert_eq!(read_header(&shared(header(0, 0), header(0, 0))), None);
+        assert_eq!(read_header(&shared(header(0, 10), header(0, 10))), None);
         // A bad checksum, or a format this code does not know.
         let mut bad = header(5, 10);
         bad[11] ^= 1;
@@ -295,6 +303,21 @@ mod tests {
             assert!(shell("INSERT INTO t VALUES (7);").unwrap().success());
             assert_ne!(commits.mark(), Some(after_first), "the mark still follows the commits of later processes");
         }
+    }
+
+    #[rocket::async_test]
+    async fn a_database_opened_again_has_a_mark_from_its_first_commit_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, writer) = database(dir.path()).await;
+        // The last connection closes: the WAL goes, and the next to open
+        // the database recovers, from nothing, the header every empty WAL
+        // recovers to.
+        sea_orm::sqlx::Connection::close(writer).await.unwrap();
+        let commits = Commits::open(&url).await;
+        assert_eq!(commits.mark(), None, "a recovered header names no commit");
+        let mut writer = <SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        sqlx::query("INSERT INTO t VALUES (1)").execute(&mut writer).await.unwrap();
+        assert!(commits.mark().is_some(), "the first commit writes a header that names it");
     }
 
     #[rocket::async_test]
