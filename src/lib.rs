@@ -42,10 +42,9 @@ pub mod store;
 pub mod telemetry;
 pub mod views;
 
+use std::io::Write as _;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-
-use std::io::Write as _;
 
 use rocket::fairing::AdHoc;
 use rocket::figment::Figment;

@@ -13,8 +13,6 @@ pub mod reset;
 pub mod two_factor;
 pub mod verify;
 
-use base64::Engine as _;
-use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -31,9 +29,7 @@ use sea_orm::TransactionTrait;
 /// A new random token and its hash: the link, cookie or client carries
 /// the token, the database only the hash.
 fn link_token() -> (String, String) {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let token = session::random_token();
     let hash = token_hash(&token);
     (token, hash)
 }

@@ -22,13 +22,15 @@
 //! commit counter is 0) until the next commit: recovery starts from a
 //! zeroed header, so from an empty WAL it writes the very same header
 //! whatever the database holds (a header torn by a writer killed while
-//! emptying the WAL, recovered, would otherwise repeat an earlier one). Every
-//! other writer of the header moves the counter or the salts. A mark read before a read of the database is what that read
-//! saw or older; an answer kept under it is found only by a request that
-//! reads the very same mark, that is, when nothing has been committed since
-//! the mark was read (headers never come back: the counter, the frame count
-//! and the salts only move on). So an answer found under a mark is exactly
-//! what reading the database now would give.
+//! emptying the WAL, recovered, would otherwise repeat an earlier one).
+//!
+//! A mark read before a read of the database is what that read saw or
+//! older; an answer kept under it is found only by a request that reads the
+//! very same mark, that is, when nothing has been committed since the mark
+//! was read: every other writer of the header moves the counter, the frame
+//! count or the salts, which only move on, so a mark never comes back. So
+//! an answer found under a mark is exactly what reading the database now
+//! would give.
 //!
 //! The map stays the live header because this process holds a connection of
 //! its own open for as long as it runs: SQLite deletes or truncates the
@@ -83,7 +85,7 @@ struct WalIndex {
 
 impl Commits {
     /// Nothing to read: every request asks the database.
-    pub fn none() -> Self {
+    fn none() -> Self {
         Self(None)
     }
 

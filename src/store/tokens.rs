@@ -33,7 +33,7 @@ pub struct AuthRow {
 
 impl crate::kept::Weigh for AuthRow {
     fn heap_bytes(&self) -> usize {
-        self.email.capacity() + self.username.capacity()
+        self.email.heap_bytes() + self.username.heap_bytes()
     }
 }
 
