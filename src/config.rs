@@ -55,6 +55,7 @@ struct RawConfig {
     outbox_dir: String,
     mail_retry_seconds: i64,
     mail_retry_for: i64,
+    mail_lease_seconds: i64,
 }
 
 impl Default for RawConfig {
@@ -85,6 +86,7 @@ impl Default for RawConfig {
             outbox_dir: "data/outbox".into(),
             mail_retry_seconds: 30,
             mail_retry_for: 86_400,
+            mail_lease_seconds: 60,
         }
     }
 }
@@ -156,6 +158,9 @@ pub struct MailSettings {
     pub retry_seconds: i64,
     /// How long after it was queued a message is tried before it fails.
     pub retry_for: i64,
+    /// How long a deliverer's claim on a message holds unless renewed: the
+    /// longest a message waits when an instance dies while sending it.
+    pub lease_seconds: i64,
 }
 
 impl fmt::Debug for MailSettings {
@@ -167,6 +172,7 @@ impl fmt::Debug for MailSettings {
             .field("outbox_dir", &self.outbox_dir)
             .field("retry_seconds", &self.retry_seconds)
             .field("retry_for", &self.retry_for)
+            .field("lease_seconds", &self.lease_seconds)
             .finish()
     }
 }
@@ -322,6 +328,10 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
             return Err(ConfigError::Ttl(key));
         }
     }
+    // Renewed every third of it, in whole seconds.
+    if raw.mail_lease_seconds < 3 {
+        return Err(ConfigError::Invalid("mail_lease_seconds must be at least 3".into()));
+    }
     let (jwt_secret, secret_source) = match raw.jwt_secret {
         Some(secret) if secret.len() < MIN_SECRET_BYTES => return Err(ConfigError::ShortSecret(secret.len())),
         Some(secret) => (JwtSecret(secret.into_bytes()), SecretSource::Configured),
@@ -345,6 +355,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         outbox_dir: PathBuf::from(raw.outbox_dir),
         retry_seconds: raw.mail_retry_seconds,
         retry_for: raw.mail_retry_for,
+        lease_seconds: raw.mail_lease_seconds,
     };
     Ok(AppConfig {
         database_url: raw.database_url,

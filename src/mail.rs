@@ -8,35 +8,47 @@
 //! commits the two together ([`Mailer::commit_with`]); the request never
 //! waits for delivery. Each instance
 //! runs a deliverer ([`Mailer::deliver`]) that claims due messages with a
-//! lease (`store::outbox::claim`), so a message is sent once, or again
-//! only when an instance died mid-send and its lease ran out. It wakes at
-//! once when its own instance queues a message, and looks for the others'
-//! every few seconds. A failed try waits `mail_retry_seconds`, twice that
-//! after the next, and so on up to an hour; past `mail_retry_for` (a day)
-//! the message fails. A sent or failed message's body is deleted.
+//! lease (`store::outbox::claim`, `mail_lease_seconds`), so a message is
+//! sent once, or again only when an instance died mid-send and its lease
+//! ran out. A delivery renews its lease while it runs (a mail server that
+//! answers each command slowly can take minutes: lettre's timeout is per
+//! reply) and gives up at [`MAX_DELIVERY`]; a delivery that can no longer
+//! renew its lease stops, since another instance may take the message.
+//! The claim counts the attempt, and a message that went out is recorded
+//! as sent by its id. A deliverer wakes at once when its own instance
+//! queues a message, and looks for the others' every few seconds. A failed
+//! try waits `mail_retry_seconds`, twice that after the next, and so on up
+//! to an hour; past `mail_retry_for` (a day) the message fails. A sent or
+//! failed message's body is deleted.
+//!
+//! Without `smtp_url` each message is written to a hidden temporary file
+//! in the outbox folder and renamed to `<uuid>.eml` once whole, so a full
+//! disk leaves no empty or cut message behind.
 //!
 //! Invariant: a log line names the subject and the message's id; never a
 //! recipient's link (the links carry single-use tokens).
 
-use std::path::PathBuf;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::Body;
-use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use rocket::tokio::sync::Notify;
+use rocket::tokio::time::{self, Instant};
 use sea_orm::{DatabaseConnection, DatabaseTransaction, DbErr};
 
 use crate::config::MailSettings;
 use crate::entities::mail_message;
 use crate::store::{self, outbox};
 
-/// How long one SMTP conversation may take.
+/// How long the mail server may take to answer one command.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a claim holds: past any one delivery's time.
-const LEASE_SECONDS: i64 = 60;
+/// How long one delivery may take in all, its lease renewed meanwhile.
+pub const MAX_DELIVERY: Duration = Duration::from_secs(600);
 /// How often a deliverer looks for what other instances queued, and for
 /// retries that came due.
 const POLL: Duration = Duration::from_secs(2);
@@ -48,7 +60,17 @@ const MAX_WAIT_SECONDS: i64 = 3600;
 #[derive(Clone)]
 enum Transport {
     Smtp(AsyncSmtpTransport<Tokio1Executor>),
-    Outbox(AsyncFileTransport<Tokio1Executor>, PathBuf),
+    Outbox(PathBuf),
+}
+
+/// What became of one try.
+enum Outcome {
+    /// Sent; for the outbox folder, the file it was written to.
+    Delivered(Option<PathBuf>),
+    Failed(anyhow::Error),
+    /// The lease could not be kept: the try stopped, and the message is
+    /// another instance's (or this one's again once the lease ran out).
+    LeaseLost,
 }
 
 /// The handle the application sends mail through (cheap to clone).
@@ -61,6 +83,7 @@ pub struct Mailer {
     public_url: String,
     retry_seconds: i64,
     retry_for: i64,
+    lease_seconds: i64,
     wake: Arc<Notify>,
 }
 
@@ -84,7 +107,7 @@ impl Mailer {
             None => {
                 let dir = settings.outbox_dir.clone();
                 std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the outbox {}", dir.display()))?;
-                Transport::Outbox(AsyncFileTransport::<Tokio1Executor>::new(&dir), dir)
+                Transport::Outbox(dir)
             }
         };
         Ok(Self {
@@ -94,6 +117,7 @@ impl Mailer {
             public_url: settings.public_url.clone(),
             retry_seconds: settings.retry_seconds,
             retry_for: settings.retry_for,
+            lease_seconds: settings.lease_seconds,
             wake: Arc::new(Notify::new()),
         })
     }
@@ -132,7 +156,7 @@ impl Mailer {
         rocket::tokio::spawn(async move {
             loop {
                 let owner = sea_orm::prelude::Uuid::new_v4().to_string();
-                match outbox::claim(&db, &owner, CLAIM, LEASE_SECONDS).await {
+                match outbox::claim(&db, &owner, CLAIM, mailer.lease_seconds).await {
                     Ok(claimed) if !claimed.is_empty() => {
                         let deliveries = claimed.into_iter().map(|message| mailer.deliver_one(&db, &owner, message));
                         rocket::futures::future::join_all(deliveries).await;
@@ -149,34 +173,87 @@ impl Mailer {
         });
     }
 
-    /// One try of one claimed message, and what became of it.
+    /// One try of one claimed message (the claim counted it), and what
+    /// became of it.
     async fn deliver_one(&self, db: &DatabaseConnection, owner: &str, message: mail_message::Model) {
-        let (id, subject) = (message.id, message.subject.as_str());
-        let result = match self.build(&message) {
-            Ok(built) => self.transport.send(built).await,
-            Err(e) => Err(e),
+        let (id, subject, attempt) = (message.id, message.subject.as_str(), message.attempts);
+        let now = store::now().unix_timestamp();
+        let give_up_at = message.created_at.0.unix_timestamp() + self.retry_for;
+        let outcome = if now > give_up_at {
+            // Tries of instances that died used up its time.
+            Outcome::Failed(anyhow::anyhow!("not delivered within mail_retry_for ({} s)", self.retry_for))
+        } else {
+            match self.build(&message) {
+                Ok(built) => {
+                    let left = message.lease_until.map_or(0, |until| until.0.unix_timestamp() - now);
+                    let held_until = Instant::now() + Duration::from_secs(left.max(0).unsigned_abs());
+                    self.send_holding_lease(db, owner, id, held_until, built).await
+                }
+                Err(e) => Outcome::Failed(e),
+            }
         };
-        let recorded = match result {
-            Ok(file) => {
+        let recorded = match outcome {
+            Outcome::Delivered(file) => {
                 match file {
                     Some(file) => tracing::info!(id, subject, file = %file.display(), "mail written to the outbox"),
                     None => tracing::info!(id, subject, "mail sent"),
                 }
-                outbox::sent(db, id, owner).await
+                outbox::sent(db, id).await
             }
-            Err(e) => {
-                let now = store::now().unix_timestamp();
-                let wait = self.wait_after(message.attempts + 1);
-                let retry_at = Some(now + wait).filter(|at| *at <= message.created_at.0.unix_timestamp() + self.retry_for);
+            Outcome::Failed(e) => {
+                let wait = self.wait_after(attempt);
+                let retry_at = Some(now + wait).filter(|at| *at <= give_up_at);
                 match retry_at {
-                    Some(_) => tracing::warn!(id, subject, attempt = message.attempts + 1, error = %e, "mail delivery failed; trying again in {wait} s"),
-                    None => tracing::error!(id, subject, attempts = message.attempts + 1, error = %e, "mail delivery failed; giving up"),
+                    Some(_) => tracing::warn!(id, subject, attempt, error = %e, "mail delivery failed; trying again in {wait} s"),
+                    None => tracing::error!(id, subject, attempts = attempt, error = %e, "mail delivery failed; giving up"),
                 }
                 outbox::try_failed(db, id, owner, &format!("{e:#}"), retry_at).await
+            }
+            Outcome::LeaseLost => {
+                tracing::warn!(id, subject, "mail delivery stopped: its lease could not be renewed");
+                Ok(())
             }
         };
         if let Err(e) = recorded {
             tracing::warn!(id, error = %e, "a delivery could not be recorded; the message may be sent again");
+        }
+    }
+
+    /// Sends `message`, renewing the claim on row `id` (held until
+    /// `held_until`) every third of the lease, for at most
+    /// [`MAX_DELIVERY`]. Stops when the claim is lost, or when it could not
+    /// be renewed before it ran out (the database did not answer): past
+    /// that, another instance may be sending it.
+    async fn send_holding_lease(&self, db: &DatabaseConnection, owner: &str, id: i64, mut held_until: Instant, message: Message) -> Outcome {
+        let lease = Duration::from_secs(self.lease_seconds.unsigned_abs());
+        let every = lease / 3;
+        let send = self.transport.send(message);
+        rocket::tokio::pin!(send);
+        let deadline = time::sleep(MAX_DELIVERY);
+        rocket::tokio::pin!(deadline);
+        let mut renewals = time::interval_at(Instant::now() + every, every);
+        loop {
+            rocket::tokio::select! {
+                result = &mut send => return match result {
+                    Ok(file) => Outcome::Delivered(file),
+                    Err(e) => Outcome::Failed(e),
+                },
+                _ = &mut deadline => {
+                    return Outcome::Failed(anyhow::anyhow!("the delivery took longer than {} s", MAX_DELIVERY.as_secs()));
+                }
+                _ = renewals.tick() => {
+                    let asked_at = Instant::now();
+                    match outbox::renew(db, id, owner, self.lease_seconds).await {
+                        Ok(true) => held_until = asked_at + lease,
+                        Ok(false) => return Outcome::LeaseLost,
+                        Err(e) => tracing::warn!(id, error = %e, "a mail delivery's lease could not be renewed"),
+                    }
+                    // A renewal keeps the lease only if it came back in time.
+                    if Instant::now() + every >= held_until {
+                        return Outcome::LeaseLost;
+                    }
+                }
+            }
         }
     }
 
@@ -199,13 +276,28 @@ impl Mailer {
 }
 
 impl Transport {
-    /// Sends `message`; for the outbox, the file it was written to.
+    /// Sends `message`; for the outbox folder, the file it was written to.
     async fn send(&self, message: Message) -> anyhow::Result<Option<PathBuf>> {
         match self {
             Transport::Smtp(smtp) => smtp.send(message).await.map(|_| None).map_err(anyhow::Error::new),
-            Transport::Outbox(outbox, dir) => outbox.send(message).await.map(|id| Some(dir.join(format!("{id}.eml")))).map_err(anyhow::Error::new),
+            Transport::Outbox(dir) => {
+                let (dir, bytes) = (dir.clone(), message.formatted());
+                rocket::tokio::task::spawn_blocking(move || write_whole(&dir, &bytes)).await?.map(Some)
+            }
         }
     }
+}
+
+/// Writes `bytes` to a new `<uuid>.eml` in `dir`, whole or not at all: to
+/// a hidden temporary file first (removed when anything fails), synced,
+/// then renamed.
+fn write_whole(dir: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let mut file = tempfile::Builder::new().prefix(".").suffix(".eml.tmp").tempfile_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    let path = dir.join(format!("{}.eml", uuid::Uuid::new_v4()));
+    file.persist(&path)?;
+    Ok(path)
 }
 
 /// ASCII text goes as 7bit, so each line, a link of 90 characters included,

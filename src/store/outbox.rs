@@ -43,7 +43,8 @@ fn claimable(at: i64) -> Condition {
 /// from now, oldest first, and returns them. Each claim is a conditional
 /// `UPDATE` of one row that matches only while the row is claimable, so of
 /// two instances claiming at once exactly one gets each message, on every
-/// backend.
+/// backend. The claim counts the attempt: a try whose instance died, or
+/// whose end could not be recorded, still counts towards `mail_retry_for`.
 pub async fn claim<C: ConnectionTrait>(db: &C, owner: &str, limit: u64, lease_seconds: i64) -> Result<Vec<mail_message::Model>, DbErr> {
     let at = now().unix_timestamp();
     let candidates: Vec<i64> = mail_message::Entity::find()
@@ -59,6 +60,7 @@ pub async fn claim<C: ConnectionTrait>(db: &C, owner: &str, limit: u64, lease_se
         mail_message::Entity::update_many()
             .col_expr(Column::LeaseOwner, Expr::value(Some(owner.to_owned())))
             .col_expr(Column::LeaseUntil, Expr::value(Some(ts(at + lease_seconds))))
+            .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
             .filter(Column::Id.eq(id))
             .filter(claimable(at))
             .exec(db)
@@ -68,27 +70,40 @@ pub async fn claim<C: ConnectionTrait>(db: &C, owner: &str, limit: u64, lease_se
     mail_message::Entity::find().filter(Column::LeaseOwner.eq(owner)).order_by_asc(Column::Id).all(db).await
 }
 
-/// Marks a message `owner` claimed as sent and deletes its body.
-pub async fn sent<C: ConnectionTrait>(db: &C, id: i64, owner: &str) -> Result<(), DbErr> {
+/// Extends `owner`'s claim on a message it is still sending to
+/// `lease_seconds` from now; `false` when the claim is no longer its own
+/// (it ran out and another instance took the message, or it was sent).
+pub async fn renew<C: ConnectionTrait>(db: &C, id: i64, owner: &str, lease_seconds: i64) -> Result<bool, DbErr> {
+    let result = mail_message::Entity::update_many()
+        .col_expr(Column::LeaseUntil, Expr::value(Some(ts(now().unix_timestamp() + lease_seconds))))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq(QUEUED))
+        .filter(Column::LeaseOwner.eq(owner))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Marks a message as sent and deletes its body. By its id alone: a
+/// message that went out is sent, whoever holds its claim by now.
+pub async fn sent<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
     mail_message::Entity::update_many()
         .col_expr(Column::Status, Expr::value(SENT))
         .col_expr(Column::Body, Expr::value(Option::<String>::None))
         .col_expr(Column::SentAt, Expr::value(Some(now_ts())))
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
         .col_expr(Column::LeaseUntil, Expr::value(Option::<TimeUnixTimestamp>::None))
         .filter(Column::Id.eq(id))
-        .filter(Column::LeaseOwner.eq(owner))
         .exec(db)
         .await
         .map(drop)
 }
 
-/// Records a failed try of a message `owner` claimed: due again at
-/// `retry_at`, or, with `None`, failed for good (and its body deleted).
+/// Records a failed try of a message `owner` claimed (the claim counted
+/// it): due again at `retry_at`, or, with `None`, failed for good (and its
+/// body deleted).
 pub async fn try_failed<C: ConnectionTrait>(db: &C, id: i64, owner: &str, error: &str, retry_at: Option<i64>) -> Result<(), DbErr> {
     let mut update = mail_message::Entity::update_many()
-        .col_expr(Column::Attempts, Expr::col(Column::Attempts).add(1))
         .col_expr(Column::LastError, Expr::value(Some(error.chars().take(500).collect::<String>())))
         .col_expr(Column::LastErrorAt, Expr::value(Some(now_ts())))
         .col_expr(Column::LeaseOwner, Expr::value(Option::<String>::None))
