@@ -190,11 +190,15 @@ pub struct CurrentUser(pub Authenticated);
 pub struct FreshUser(pub Authenticated);
 /// A browser user with the admin role (403 for other users).
 pub struct AdminUser(pub Authenticated);
+/// An admin whose session is fresh (SPEC §4): for the admin actions that
+/// change someone's factors. A stale admin session is asked to confirm,
+/// as `FreshUser` is.
+pub struct FreshAdmin(pub Authenticated);
 /// An API caller with a valid access token.
 pub struct ApiUser(pub Authenticated);
 /// An API caller with a valid access token and the admin role.
 pub struct ApiAdmin(pub Authenticated);
-deref_to_authenticated!(CurrentUser, FreshUser, AdminUser, ApiUser, ApiAdmin);
+deref_to_authenticated!(CurrentUser, FreshUser, AdminUser, FreshAdmin, ApiUser, ApiAdmin);
 
 /// Any browser visitor: `Some` user when logged in.
 pub struct MaybeUser(pub Option<Authenticated>);
@@ -250,6 +254,20 @@ impl<'r> FromRequest<'r> for AdminUser {
         match CurrentUser::from_request(req).await {
             Outcome::Success(CurrentUser(user)) if user.is_admin() => Outcome::Success(AdminUser(user)),
             Outcome::Success(_) => fail_guard(req, AppError::Forbidden),
+            Outcome::Error(e) => Outcome::Error(e),
+            Outcome::Forward(f) => Outcome::Forward(f),
+        }
+    }
+}
+
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for FreshAdmin {
+    type Error = GuardFailed;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
+        match AdminUser::from_request(req).await {
+            Outcome::Success(AdminUser(user)) if user.fresh => Outcome::Success(FreshAdmin(user)),
+            Outcome::Success(_) => fail_guard(req, AppError::Unauthenticated(AuthError::NotFresh)),
             Outcome::Error(e) => Outcome::Error(e),
             Outcome::Forward(f) => Outcome::Forward(f),
         }

@@ -17,5 +17,5 @@ pub mod session;
 pub mod throttle;
 
 pub use crate::client::ClientInfo;
-pub use guard::{AdminUser, ApiAdmin, ApiUser, BearerToken, CurrentUser, FreshUser, MaybeApiUser, MaybeUser};
+pub use guard::{AdminUser, ApiAdmin, ApiUser, BearerToken, CurrentUser, FreshAdmin, FreshUser, MaybeApiUser, MaybeUser};
 pub use session::{Authenticated, TokenPair};

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use rocket::http::{ContentType, Header, Status};
+use rocket::http::{ContentType, Cookie, Header, Status};
 use rocket::local::asynchronous::LocalResponse;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::EntityTrait;
@@ -799,6 +799,66 @@ async fn an_admin_reset_removes_every_factor_and_ends_the_users_sessions() {
     // The password alone logs in now.
     let tokens = t.api_login(&user).await;
     assert_eq!(t.get_json("/api/v1/me", Some(&tokens.access)).await.status(), Status::Ok);
+}
+
+#[rocket::async_test]
+async fn an_admin_reset_asks_a_stale_admin_session_to_confirm_its_password_first() {
+    let t = TestApp::spawn().await;
+    let (user, _app, _codes) = two_factor_user(&t).await;
+    let id = public_id(&t, &user).await;
+    let admin = t.browser_admin().await;
+    let path = format!("/admin/users/{id}/two-factor/reset");
+    let confirm_first = format!("/login?next={}", crate::helpers::enc(&path));
+    assert!(extract_csrf(&page(&t, &path).await).is_some(), "a fresh admin session is shown the confirmation");
+
+    // The same admin a while later: the access token came from a refresh.
+    let refresh = t.cookie("refresh_token").unwrap();
+    let t = t.restart().await;
+    let users = t.client.get("/admin/users").cookie(Cookie::new("refresh_token", refresh)).dispatch().await;
+    assert_eq!(users.status(), Status::Ok, "the refresh cookie alone opens the admin pages");
+    drop(users);
+    assert_eq!(browser_claims(&t)["fresh"], false, "a refreshed token is not fresh");
+    let form = t.client.get(path.clone()).dispatch().await;
+    assert_eq!((form.status(), location(&form)), (Status::SeeOther, confirm_first.clone()), "the confirmation page asks to log in again");
+    drop(form);
+    let csrf = t.session_csrf().await;
+    let refused = t.post_form(&path, Some(&csrf), &[]).await;
+    assert_eq!((refused.status(), location(&refused)), (Status::SeeOther, confirm_first.clone()), "so does the action");
+    drop(refused);
+    assert!(events(&t, AuditKind::TwoFactorReset).await.is_empty(), "nothing was reset");
+    t.logout().await;
+    password_step(&t, &user).await;
+
+    // Confirming the password makes the session fresh: the reset goes through.
+    let response = t.login(&admin.email, &admin.password).await;
+    assert_eq!(response.status(), Status::SeeOther);
+    drop(response);
+    let csrf = extract_csrf(&page(&t, &path).await).expect("now the confirmation is shown");
+    let done = t.post_form(&path, Some(&csrf), &[]).await;
+    assert_eq!((done.status(), location(&done)), (Status::SeeOther, format!("/admin/users/{id}")));
+    drop(done);
+    assert_eq!(events(&t, AuditKind::TwoFactorReset).await.len(), 1);
+}
+
+#[rocket::async_test]
+async fn an_admin_resets_their_own_two_step_login_on_their_security_page_not_through_the_admin_reset() {
+    let t = TestApp::spawn().await;
+    let admin = t.browser_admin().await;
+    enable_two_factor(&t).await;
+    let id = public_id(&t, &admin).await;
+    let own_page = page(&t, &format!("/admin/users/{id}")).await;
+    assert!(own_page.contains(r#"href="/me/security""#), "their own page leads to /me/security");
+    assert!(!own_page.contains("two-factor/reset"), "and not to the admin reset");
+    let path = format!("/admin/users/{id}/two-factor/reset");
+    let form = t.client.get(path.clone()).dispatch().await;
+    assert_eq!((form.status(), location(&form)), (Status::SeeOther, "/me/security".to_owned()));
+    drop(form);
+    let csrf = t.session_csrf().await;
+    let action = t.post_form(&path, Some(&csrf), &[]).await;
+    assert_eq!((action.status(), location(&action)), (Status::SeeOther, "/me/security".to_owned()));
+    drop(action);
+    assert!(events(&t, AuditKind::TwoFactorReset).await.is_empty(), "nothing was reset");
+    assert!(security_page(&t).await.contains("Turn off"), "two-step login is still on");
 }
 
 #[rocket::async_test]

@@ -21,7 +21,7 @@ use crate::accounts::{admin, two_factor};
 use crate::app::App;
 use crate::catalog;
 use crate::auth::csrf::{ActionForm, Csrf};
-use crate::auth::{AdminUser, ClientInfo};
+use crate::auth::{AdminUser, Authenticated, ClientInfo, FreshAdmin};
 use crate::domain::{AuditKind, FieldErrors, Role};
 use crate::entities::user;
 use crate::error::{AppError, PageResult};
@@ -110,7 +110,7 @@ struct Confirmation {
     role: Option<Role>,
 }
 
-fn confirm_page(admin: &AdminUser, target: &user::Model, confirmation: Confirmation) -> Template {
+fn confirm_page(admin: &Authenticated, target: &user::Model, confirmation: Confirmation) -> Template {
     Template::render(
         "pages/admin/confirm",
         context! { nav: Nav::new(Some(admin)), csrf: &admin.csrf, user: AdminUserView::from(target), confirmation },
@@ -178,7 +178,7 @@ pub async fn admin_role(
 ) -> PageResult<Flash<Redirect>> {
     let role = form.0.role.parse::<Role>().map_err(|e| AppError::Validation(FieldErrors::single("role", e.0)))?;
     let target = find_user(app, public_id).await?;
-    admin::set_role(app, &admin, &target, role, &client).await?;
+    admin::set_role(app, admin::By::admin(&admin), &target, role, &client).await?;
     let done = format!("{} is now {}.", target.username, if role == Role::Admin { "an admin" } else { "a plain user" });
     if target.id == admin.id && role == Role::User {
         // The admin pages are closed to them from now on.
@@ -265,19 +265,19 @@ pub async fn admin_action(
     let name = &target.username;
     let done = match action {
         AdminAction::Disable => {
-            admin::set_disabled(app, &admin, &target, true, &client).await?;
+            admin::set_disabled(app, admin::By::admin(&admin), &target, true, &client).await?;
             format!("{name}'s account is disabled and every session of theirs has ended.")
         }
         AdminAction::Enable => {
-            admin::set_disabled(app, &admin, &target, false, &client).await?;
+            admin::set_disabled(app, admin::By::admin(&admin), &target, false, &client).await?;
             format!("{name}'s account is enabled.")
         }
         AdminAction::Logout => {
-            admin::force_logout(app, &admin, &target, &client).await?;
+            admin::force_logout(app, admin::By::admin(&admin), &target, &client).await?;
             format!("{name} has been logged out everywhere.")
         }
         AdminAction::Delete => {
-            admin::delete(app, &admin, &target, &client).await?;
+            admin::delete(app, admin::By::admin(&admin), &target, &client).await?;
             let list = uri!(admin_users(None::<String>, None::<String>));
             return Ok(Flash::success(Redirect::to(list), format!("{name}'s account and recipes are deleted.")));
         }
@@ -349,11 +349,29 @@ pub async fn admin_mail(admin: AdminUser, app: &State<App>) -> PageResult<Templa
     ))
 }
 
+/// An admin's own factors are changed on `/me/security`, as anyone's are
+/// (with their own confirmations and notices), never by the admin reset.
+fn own_factors(admin: &FreshAdmin, target: &user::Model) -> Option<Flash<Redirect>> {
+    (target.id == admin.id).then(|| {
+        let security = uri!(super::security::security);
+        Flash::warning(Redirect::to(security), "Your own two-step login is managed here, on your security page.")
+    })
+}
+
 /// Resetting a user's second factors, for someone who lost their phone and
-/// their recovery codes: confirmation first.
+/// their recovery codes: confirmation first. It removes factors, so it asks
+/// for a fresh admin session (SPEC §4), like the user's own changes do.
 #[get("/admin/users/<public_id>/two-factor/reset")]
-pub async fn admin_two_factor_reset_form(_ids: ValidIds, public_id: Uuid, admin: AdminUser, app: &State<App>) -> PageResult<Template> {
+pub async fn admin_two_factor_reset_form(
+    _ids: ValidIds,
+    public_id: Uuid,
+    admin: FreshAdmin,
+    app: &State<App>,
+) -> PageResult<Result<Template, Flash<Redirect>>> {
     let target = find_user(app, public_id).await?;
+    if let Some(elsewhere) = own_factors(&admin, &target) {
+        return Ok(Err(elsewhere));
+    }
     let confirmation = Confirmation {
         title: "Reset two-step login".into(),
         question: format!("Reset {}'s two-step login?", target.username),
@@ -365,19 +383,22 @@ pub async fn admin_two_factor_reset_form(_ids: ValidIds, public_id: Uuid, admin:
         danger: true,
         role: None,
     };
-    Ok(confirm_page(&admin, &target, confirmation))
+    Ok(Ok(confirm_page(&admin, &target, confirmation)))
 }
 
 #[post("/admin/users/<public_id>/two-factor/reset", data = "<_form>")]
 pub async fn admin_two_factor_reset(
     _ids: ValidIds,
     public_id: Uuid,
-    admin: AdminUser,
+    admin: FreshAdmin,
     _form: Csrf<ActionForm>,
     client: ClientInfo,
     app: &State<App>,
 ) -> PageResult<Flash<Redirect>> {
     let target = find_user(app, public_id).await?;
+    if let Some(elsewhere) = own_factors(&admin, &target) {
+        return Ok(elsewhere);
+    }
     two_factor::reset_by_admin(app, &admin, &target, &client).await?;
     let done = format!("{}'s two-step login is reset and every session of theirs has ended.", target.username);
     Ok(Flash::success(Redirect::to(uri!(admin_user(public_id, None::<String>))), done))
