@@ -5,6 +5,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::crypto::jwt::JwtKeys;
 use crate::crypto::password::PasswordHasher;
+use crate::crypto::sealed::Sealer;
 use crate::config::AppConfig;
 use crate::db;
 use crate::kept::{self, Kept};
@@ -25,6 +26,8 @@ pub struct App {
     pub reads: Reads,
     /// The WebAuthn relying party of `public_url`, or why passkeys are off.
     pub passkeys: Result<webauthn_rs::Webauthn, String>,
+    /// Seals a passkey sign-in's ceremony for the browser to hold.
+    pub passkey_sign_ins: Sealer,
 }
 
 impl App {
@@ -40,6 +43,17 @@ impl App {
         if let Err(why) = &passkeys {
             tracing::warn!(%why, "passkeys are off");
         }
-        Ok(Self { db, reads, passkeys, keys: JwtKeys::new(&config.jwt_secret), hasher, mailer, kept: Kept::new(kept::BUDGET), config })
+        let passkey_sign_ins = Sealer::new(&config.jwt_secret, "recipebox passkey sign-in");
+        Ok(Self {
+            db,
+            reads,
+            passkeys,
+            passkey_sign_ins,
+            keys: JwtKeys::new(&config.jwt_secret),
+            hasher,
+            mailer,
+            kept: Kept::new(kept::BUDGET),
+            config,
+        })
     }
 }

@@ -10,6 +10,11 @@
 //! relying party, signature, user verification. A ceremony lasts five
 //! minutes.
 //!
+//! The sign-in's ceremony is anyone's to begin, so it writes nothing: its
+//! state (which names no user) goes to the browser sealed
+//! (`crypto::sealed`), and only a finish whose signature verified writes,
+//! recording the sealed token as spent so that it is used once.
+//!
 //! The signature counter is checked where the authenticator keeps one: a
 //! counter that does not go up means a copy of the key exists somewhere;
 //! the sign-in is refused and recorded (`passkey_clone_suspected`).
@@ -40,7 +45,8 @@ const CEREMONY_SECONDS: i64 = 300;
 pub const NAME_CHARS: usize = 64;
 
 const REGISTER: &str = "register";
-const LOGIN: &str = "login";
+/// A sign-in's sealed ceremony, spent.
+const LOGIN_SPENT: &str = "login_spent";
 const SECOND_STEP: &str = "second_step";
 
 /// What a browser needs to run a ceremony: the options for
@@ -103,7 +109,7 @@ pub async fn begin_registration(app: &App, user: &Authenticated) -> Result<Begun
 /// the device it was added on.
 fn passkey_name(typed: &str, client: &ClientInfo) -> String {
     let typed = typed.trim();
-    let name = if typed.is_empty() { crate::views::device::describe(client.user_agent.as_deref()) } else { typed.to_owned() };
+    let name = if typed.is_empty() { crate::client::device::describe(client.user_agent.as_deref()) } else { typed.to_owned() };
     name.chars().filter(|c| !c.is_control()).take(NAME_CHARS).collect()
 }
 
@@ -181,17 +187,20 @@ pub async fn begin_login(app: &App) -> Result<Begun<RequestChallengeResponse>, A
     let (mut options, state) = webauthn.start_discoverable_authentication().map_err(internal)?;
     // The page chooses: autofill (conditional) or a button (modal).
     options.mediation = None;
-    let ceremony = store_ceremony(app, LOGIN, None, &state).await?;
+    let expires_at = store::now().unix_timestamp() + CEREMONY_SECONDS;
+    let ceremony = app.passkey_sign_ins.seal(&state, expires_at).map_err(internal)?;
     Ok(Begun { ceremony, options })
 }
 
-/// Checks a signature by `row`'s passkey, records its use, and catches a
-/// counter that did not go up.
+/// Checks a signature by `row`'s passkey, spends a sealed ceremony
+/// (`sealed`: its token and expiry) once the signature verified, records
+/// the key's use, and catches a counter that did not go up.
 async fn verify_and_record(
     app: &App,
     row: &passkey::Model,
     subject: Uuid,
     client: &ClientInfo,
+    sealed: Option<(&str, i64)>,
     check: impl FnOnce(&Passkey) -> Result<webauthn_rs::prelude::AuthenticationResult, WebauthnError>,
 ) -> Result<(), AppError> {
     let clone_suspected = || async {
@@ -205,6 +214,11 @@ async fn verify_and_record(
         Err(WebauthnError::CredentialPossibleCompromise) => return Err(clone_suspected().await),
         Err(e) => return Err(rejected(&e)),
     };
+    if let Some((token, expires_at)) = sealed {
+        if !store::passkeys::spend(&app.db, LOGIN_SPENT, token_hash(token), expires_at).await? {
+            return Err(expired());
+        }
+    }
     let changed = key.update_credential(&result).unwrap_or(false);
     let credential = if changed { Some(serde_json::to_string(&key).map_err(internal)?) } else { None };
     // The check above read the counter before another instance may have
@@ -219,14 +233,14 @@ async fn verify_and_record(
 /// disabled account is refused (403) after the signature proved right.
 pub async fn finish_login(app: &App, ceremony: &str, credential: &PublicKeyCredential, client: &ClientInfo) -> Result<user::Model, AppError> {
     let webauthn = relying_party(app)?;
-    let (_, state): (_, DiscoverableAuthentication) = take_ceremony(app, LOGIN, ceremony).await?;
+    let (state, expires_at): (DiscoverableAuthentication, i64) = app.passkey_sign_ins.open(ceremony).ok_or_else(expired)?;
     let (handle, credential_id) = webauthn.identify_discoverable_authentication(credential).map_err(|e| rejected(&e))?;
     let row = store::passkeys::by_credential(&app.db, &credential_key(credential_id)).await?.ok_or(AppError::PasskeyRejected)?;
     let user = store::users::find_by_id(&app.db, row.user_id).await?.ok_or(AppError::PasskeyRejected)?;
     if user.public_id != handle {
         return Err(AppError::PasskeyRejected);
     }
-    verify_and_record(app, &row, user.public_id, client, |key| {
+    verify_and_record(app, &row, user.public_id, client, Some((ceremony, expires_at)), |key| {
         webauthn.finish_discoverable_authentication_v2(credential, state, key)
     })
     .await?;
@@ -270,7 +284,7 @@ pub async fn finish_second_step(
     let row = store::passkeys::by_credential(&app.db, &credential_key(credential.get_credential_id())).await?;
     let row = row.filter(|row| Some(row.user_id) == owner).ok_or(AppError::PasskeyRejected)?;
     let user = store::users::find_by_id(&app.db, row.user_id).await?.ok_or(AppError::PasskeyRejected)?;
-    verify_and_record(app, &row, user.public_id, client, |_| webauthn.finish_passkey_authentication(credential, &state)).await?;
+    verify_and_record(app, &row, user.public_id, client, None, |_| webauthn.finish_passkey_authentication(credential, &state)).await?;
     two_factor::spend(app, Via::Page, ticket, user.id).await
 }
 

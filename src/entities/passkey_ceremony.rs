@@ -9,7 +9,8 @@ pub struct Model {
     pub id: i64,
     #[sea_orm(unique)]
     pub token_hash: String,
-    /// `register`, `login` or `second_step`.
+    /// `register`, `second_step`, or `login_spent` (a passkey sign-in's
+    /// sealed ceremony, spent: only its hash and expiry are kept).
     pub kind: String,
     pub user_id: Option<i64>,
     /// `webauthn-rs`'s ceremony state (JSON).

@@ -142,7 +142,19 @@ pub async fn take<C: ConnectionTrait>(db: &C, kind: &str, token_hash: &str) -> R
     Ok((deleted.rows_affected == 1).then_some(row))
 }
 
-/// Deletes ceremonies that were never finished (the hourly purge).
+/// Records the ceremony whose token has this hash as spent, until it
+/// expires; `false` when it was spent already (the unique hash decides
+/// between two finishes at once, on any instance).
+pub async fn spend<C: ConnectionTrait>(db: &C, kind: &str, token_hash: String, expires_at: i64) -> Result<bool, DbErr> {
+    match begin(db, kind, None, token_hash, String::new(), expires_at).await {
+        Ok(()) => Ok(true),
+        Err(e) if super::is_unique_violation(&e) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Deletes ceremonies that were never finished, and spent ones past their
+/// expiry (the hourly purge).
 pub async fn purge<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let result =
         passkey_ceremony::Entity::delete_many().filter(passkey_ceremony::Column::ExpiresAt.lt(now_ts())).exec(db).await?;

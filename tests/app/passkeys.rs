@@ -23,7 +23,6 @@ use passkey_types::webauthn::{CredentialCreationOptions, CredentialRequestOption
 use passkey_types::Passkey;
 use rocket::http::{ContentType, Cookie, Header, Status};
 use rocket::local::asynchronous::LocalResponse;
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -441,16 +440,50 @@ async fn every_challenge_works_once() {
     let unknown = finish(&t, "/passkeys/login/finish", &csrf, "no-such-ceremony", &credential).await;
     assert_eq!(error_code(unknown, Status::BadRequest).await, "bad_request");
 
-    // Five minutes on, a ceremony has expired.
+    // Five minutes on, a ceremony has expired: the browser holds the
+    // sign-in's state, sealed with its expiry, so here it is sealed again
+    // as the server would have five minutes ago.
     let (csrf, ceremony, credential) = key.sign_in_answer(&t, ORIGIN).await;
-    passkey_ceremony::Entity::update_many()
-        .col_expr(passkey_ceremony::Column::ExpiresAt, Expr::col(passkey_ceremony::Column::ExpiresAt).sub(301))
-        .exec(&t.app().db)
-        .await
-        .unwrap();
-    let expired = finish(&t, "/passkeys/login/finish", &csrf, &ceremony, &credential).await;
-    assert_eq!(error_code(expired, Status::BadRequest).await, "bad_request", "an expired ceremony");
+    let sealer = &t.app().passkey_sign_ins;
+    let (state, _) = sealer.open::<Value>(&ceremony).expect("the ceremony is the server's sealed state");
+    let expired = sealer.seal(&state, crate::helpers::now() - 1).unwrap();
+    let response = finish(&t, "/passkeys/login/finish", &csrf, &expired, &credential).await;
+    assert_eq!(error_code(response, Status::BadRequest).await, "bad_request", "an expired ceremony");
+    // A state changed in the browser does not open.
+    let middle = (ceremony.find('.').unwrap() + ceremony.rfind('.').unwrap()) / 2;
+    let flipped = if &ceremony[middle..=middle] == "A" { "B" } else { "A" };
+    let tampered = format!("{}{flipped}{}", &ceremony[..middle], &ceremony[middle + 1..]);
+    let response = finish(&t, "/passkeys/login/finish", &csrf, &tampered, &credential).await;
+    assert_eq!(error_code(response, Status::BadRequest).await, "bad_request", "a changed ceremony");
     key.sign_in(&t).await;
+}
+
+#[rocket::async_test]
+async fn a_thousand_sign_ins_begun_by_one_client_write_nothing() {
+    let t = TestApp::spawn().await;
+    let csrf = t.csrf_from("/login").await;
+    let mut ceremonies = std::collections::HashSet::new();
+    for _ in 0..1000 {
+        ceremonies.insert(ceremony_of(&begin(&t, "/passkeys/login/begin", &csrf).await));
+    }
+    assert_eq!(ceremonies.len(), 1000, "each begin has a challenge of its own");
+    let rows = passkey_ceremony::Entity::find().all(&t.app().db).await.unwrap();
+    assert!(rows.is_empty(), "no row for a sign-in begun: {} rows", rows.len());
+
+    // A finish whose signature did not verify writes nothing either; one
+    // that did writes its ceremony down as spent, once.
+    let user = t.signup().await;
+    let mut key = SoftKey::new();
+    key.register(&t, "Laptop").await;
+    t.logout().await;
+    let (csrf, ceremony, credential) = key.sign_in_answer(&t, ORIGIN).await;
+    let (_, _, for_another) = key.sign_in_answer(&t, ORIGIN).await;
+    let refused = finish(&t, "/passkeys/login/finish", &csrf, &ceremony, &for_another).await;
+    assert_eq!(error_code(refused, Status::Unauthorized).await, "passkey_rejected", "an answer to another challenge");
+    let spent = || async { passkey_ceremony::Entity::find().filter(passkey_ceremony::Column::Kind.eq("login_spent")).all(&t.app().db).await.unwrap() };
+    assert!(spent().await.is_empty(), "a refused answer spends nothing");
+    assert_eq!(finish(&t, "/passkeys/login/finish", &csrf, &ceremony, &credential).await.status(), Status::Ok);
+    assert_eq!(spent().await.len(), 1, "{user:?} signed in, and the ceremony is spent");
 }
 
 #[rocket::async_test]
