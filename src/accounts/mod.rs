@@ -226,7 +226,7 @@ pub async fn complete_login(
             if let Some((session_user, refresh)) = other {
                 session::end(app, session_user, refresh).await?;
             }
-            let notice = |known: &[Option<String>]| new_device_notice(app, &user, client, known);
+            let notice = || new_device_notice(app, &user, client);
             session::start(app, &user, client, Some(&notice), fresh).await?
         }
     };
@@ -234,16 +234,13 @@ pub async fn complete_login(
     Ok((user, pair))
 }
 
-/// The notice of a login from a device the account has not used before:
-/// one whose browser and system (`views::device::family`) no session of
-/// the account, live or ended, has had. So each device is announced once.
-fn new_device_notice(app: &App, user: &user::Model, client: &ClientInfo, known: &[Option<String>]) -> Result<Option<session::Notice>, AppError> {
-    let family = crate::views::device::family(client.user_agent.as_deref());
-    if known.iter().any(|agent| crate::views::device::family(agent.as_deref()) == family) {
-        return Ok(None);
-    }
+/// The notice of a login from a device the account has not used before
+/// (browser and system, `client::device::family`), so each device is
+/// announced once.
+fn new_device_notice(app: &App, user: &user::Model, client: &ClientInfo) -> Result<session::Notice, AppError> {
+    let family = crate::client::device::family(client.user_agent.as_deref());
     let what = format!("Someone logged in to your recipebox account from a device it had not used before ({family})");
-    Ok(Some(session::Notice { to: user.email.clone(), subject: notices::NEW_DEVICE, text: notices::text(app, &user.username, &what, client, notices::Advice::NewPassword)? }))
+    Ok(session::Notice { to: user.email.clone(), subject: notices::NEW_DEVICE, text: notices::text(app, &user.username, &what, client, notices::Advice::NewPassword)? })
 }
 
 /// Ends the caller's session: both its tokens are revoked.

@@ -9,7 +9,8 @@ use crate::app::App;
 use crate::auth::ClientInfo;
 use crate::error::AppError;
 use crate::store;
-use crate::views::{device, human};
+use crate::client::device;
+use crate::views::human;
 
 pub const PASSWORD_CHANGED: &str = "Your recipebox password was changed";
 pub const EMAIL_CHANGED: &str = "Your recipebox email address was changed";

@@ -237,7 +237,7 @@ pub async fn remembered(app: &App, user: &user::Model, token: Option<&str>) -> R
 /// cookie.
 pub async fn remember(app: &App, user: &user::Model, client: &ClientInfo) -> Result<String, AppError> {
     let (token, token_hash) = link_token();
-    let device = crate::views::device::describe(client.user_agent.as_deref());
+    let device = crate::client::device::describe(client.user_agent.as_deref());
     let new = store::factors::NewBrowser {
         token_hash,
         device: &device,

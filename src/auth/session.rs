@@ -38,6 +38,7 @@ use crate::domain::{AuditKind, Role};
 use crate::entities::user;
 use crate::error::{AppError, AuthError};
 use crate::kept::Version;
+use crate::store::devices::Seen;
 use crate::store::{self, tokens::AuthRow};
 
 /// How stale `sessions.last_used_at` may get before a request refreshes it;
@@ -222,12 +223,26 @@ pub async fn start(
     // the write lock from its start (a read first could not become a write
     // after another connection's commit). On PostgreSQL and MariaDB the
     // row's lock puts the account's logins in line, so each one reads the
-    // sessions of those before it: a notice is decided once.
+    // devices of those before it: a notice is decided once.
+    let device = crate::client::device::family(client.user_agent.as_deref());
     let txn = app.db.begin().await?;
     store::users::record_login(&txn, user.id).await?;
+    let new_device = match store::devices::first_use(&txn, user.id, &device).await? {
+        Seen::Before => false,
+        Seen::First => true,
+        // Once per account: the devices of its sessions from before the
+        // table of known devices.
+        Seen::NotSinceUpgrade => {
+            let agents = store::sessions::user_agents(&txn, user.id).await?;
+            let before: Vec<String> = agents.iter().map(|agent| crate::client::device::family(agent.as_deref())).collect();
+            let new_device = !before.contains(&device);
+            store::devices::remember(&txn, user.id, before).await?;
+            new_device
+        }
+    };
     let notice = match notice {
-        Some(decide) => decide(&store::sessions::user_agents(&txn, user.id).await?)?,
-        None => None,
+        Some(notice) if new_device => Some(notice()?),
+        _ => None,
     };
     let session = store::sessions::create(&txn, user.id, new).await?;
     match notice {
@@ -238,10 +253,11 @@ pub async fn start(
     Ok(issue(app, &ids, random_token(), fresh)?.0)
 }
 
-/// What decides, from the user agents of every session the account has
-/// had, the message to queue with a new one (`accounts` writes the login
-/// from a new device's notice).
-pub type NoticeOf<'a> = dyn Fn(&[Option<String>]) -> Result<Option<Notice>, AppError> + Send + Sync + 'a;
+/// The message to queue with a new session when its device is new to the
+/// account (`store::devices`): `accounts` writes the login from a new
+/// device's notice. Signing up and a reset's login send none, and still
+/// record the device.
+pub type NoticeOf<'a> = dyn Fn() -> Result<Notice, AppError> + Send + Sync + 'a;
 
 /// A message to queue with a new session, in its transaction.
 pub struct Notice {

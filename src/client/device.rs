@@ -40,15 +40,20 @@ fn known(ua: &str) -> Option<woothee::parser::WootheeResult<'_>> {
 
 /// The browser and system behind `user_agent`, without versions ("Firefox
 /// on Linux"): what makes two sessions the same device for the notice of a
-/// login from a new one. A browser's update is not a new device.
+/// login from a new one (`store::devices`). A browser's update is not a new
+/// device. Never empty, and at most a few dozen characters.
 pub fn family(user_agent: Option<&str>) -> String {
+    const UNKNOWN_DEVICE: &str = "an unknown device";
     let Some(ua) = user_agent.map(str::trim).filter(|ua| !ua.is_empty()) else {
-        return "an unknown device".to_owned();
+        return UNKNOWN_DEVICE.to_owned();
     };
     match known(ua) {
         Some(parsed) if parsed.os != UNKNOWN => format!("{} on {}", parsed.name, parsed.os),
         Some(parsed) => parsed.name.to_owned(),
-        None => ua.split(['/', ' ']).next().unwrap_or(ua).chars().take(FALLBACK_CHARS).collect(),
+        None => match ua.split(['/', ' ']).next().unwrap_or(ua) {
+            "" => UNKNOWN_DEVICE.to_owned(),
+            token => token.chars().take(FALLBACK_CHARS).collect(),
+        },
     }
 }
 

@@ -1,6 +1,9 @@
 //! Who is asking, as far as the request tells: the client's address (as
 //! Rocket determines it, see `ip_header` in the README) and its user agent.
-//! Below `auth` and `audit`, which both record it.
+//! Below `auth` and `audit`, which both record it. [`device`] names the
+//! device behind a user agent.
+
+pub mod device;
 
 use rocket::request::{FromRequest, Outcome, Request};
 
@@ -12,6 +15,11 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    /// The operator at the command line (`recipebox user disable …`).
+    pub fn command_line() -> Self {
+        ClientInfo { ip: None, user_agent: Some("recipebox command line".into()) }
+    }
+
     pub fn of(req: &Request<'_>) -> Self {
         ClientInfo { ip: req.client_ip().map(|ip| ip.to_string()), user_agent: req.headers().get_one("User-Agent").map(str::to_owned) }
     }

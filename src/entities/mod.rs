@@ -7,6 +7,7 @@
 
 pub mod audit_event;
 pub mod email_token;
+pub mod known_device;
 pub mod login_failure;
 pub mod login_ticket;
 pub mod mail_message;

@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod batch;
 pub mod commits;
+pub mod devices;
 pub mod email_tokens;
 pub mod factors;
 pub mod outbox;

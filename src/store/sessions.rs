@@ -120,7 +120,8 @@ pub async fn end_least_recently_used<C: ConnectionTrait>(db: &C, user_id: i64, k
 }
 
 /// The user agent of every session the user has had, live or ended (one
-/// row each for the distinct ones).
+/// row each for the distinct ones): read once per account, at its first
+/// login after its devices were first kept (`store::devices`).
 pub async fn user_agents<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Vec<Option<String>>, DbErr> {
     session::Entity::find()
         .select_only()

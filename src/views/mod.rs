@@ -2,7 +2,6 @@
 //! contexts. Entities never reach a template or a JSON body directly, so a
 //! password hash or an internal user id cannot leak by accident.
 
-pub mod device;
 
 use rocket::serde::json::Json;
 use serde::Serialize;
@@ -13,6 +12,7 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use crate::auth::{Authenticated, TokenPair};
+use crate::client::device;
 use crate::domain::{AuditKind, CookTime, Role, Visibility};
 use crate::entities::{session, user};
 use crate::store::audit::EventRow;

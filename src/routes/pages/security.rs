@@ -23,7 +23,8 @@ use crate::auth::{Authenticated, ClientInfo, CurrentUser, FreshUser};
 use crate::entities::{passkey, remembered_browser};
 use crate::error::{AppError, PageResult};
 use crate::routes::ids::ValidIds;
-use crate::views::{device, human, Nav};
+use crate::client::device;
+use crate::views::{human, Nav};
 
 /// A remembered browser as `/me/security` lists it.
 #[derive(Serialize)]
