@@ -1,8 +1,12 @@
 //! Subcommands (SPEC.md §1): `serve` (default), `migrate`,
-//! `user create [--admin]`, `user promote EMAIL`, `blocklist purge`, and
-//! `sessions end-all` for an operator (after restoring a backup, say).
-//! Each writes to the database alone; running instances see it on their
-//! next request, since nothing they keep outlives a write (`crate::kept`).
+//! `user create [--admin]`, `user promote EMAIL`,
+//! `user disable|enable|delete EMAIL`, `blocklist purge`, `sessions end
+//! EMAIL`, and `sessions end-all` for an operator (after restoring a
+//! backup, say). The account commands go through the admin pages' own
+//! actions (`accounts::admin`): the same audit events, the same last-admin
+//! rule. Each writes to the database alone; running instances see it on
+//! their next request, since nothing they keep outlives a write
+//! (`crate::kept`).
 //!
 //! Passwords never come from the command line (it is visible to every user of
 //! the machine through `ps`): they are read from `RECIPEBOX_PASSWORD` or
@@ -11,8 +15,10 @@
 use anyhow::{bail, Context as _};
 use clap::{Parser, Subcommand};
 
+use crate::accounts::admin::By;
 use crate::accounts::{self, SignupInput};
 use crate::app::App;
+use crate::client::ClientInfo;
 use crate::config;
 use crate::domain::Role;
 use crate::error::AppError;
@@ -44,6 +50,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum SessionsCommand {
+    /// End every session of one user, as an admin's "force logout" does:
+    /// every token of theirs stops working at once.
+    End { email: String },
     /// End every session of every user: every token issued until now stops
     /// working at once, on every running instance; everyone logs in again.
     EndAll,
@@ -63,12 +72,37 @@ pub enum UserCommand {
     },
     /// Give an existing user the admin role.
     Promote { email: String },
+    /// Disable an account: every session of theirs ends, and they cannot
+    /// log in until it is enabled (not the last active admin).
+    Disable { email: String },
+    /// Enable a disabled account.
+    Enable { email: String },
+    /// Delete an account and its recipes (not the last active admin).
+    Delete { email: String },
 }
 
 #[derive(Debug, Subcommand)]
 pub enum BlocklistCommand {
     /// Delete blocklist rows whose tokens have expired.
     Purge,
+}
+
+/// The application, and the account with `email` (an error that names the
+/// email when there is none).
+async fn app_and_user(email: &str) -> anyhow::Result<(App, crate::entities::user::Model)> {
+    let app = app().await?;
+    match store::users::find_by_email(&app.db, email).await? {
+        Some(user) => Ok((app, user)),
+        None => bail!("no user has the email {email}"),
+    }
+}
+
+/// An admin action's refusal in words for the terminal.
+fn refused(e: AppError) -> anyhow::Error {
+    match e {
+        AppError::LastAdmin => anyhow::anyhow!("refused: {}", e.public_message()),
+        other => other.into(),
+    }
 }
 
 async fn app() -> anyhow::Result<App> {
@@ -113,17 +147,35 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::User(UserCommand::Promote { email }) => {
-            let app = app().await?;
-            let Some(user) = store::users::find_by_email(&app.db, &email).await? else {
-                bail!("no user has the email {email}");
-            };
+            let (app, user) = app_and_user(&email).await?;
             accounts::admin::promote(&app, &user).await?;
             println!("{} is now an admin", user.username);
+        }
+        Command::User(UserCommand::Disable { email }) => {
+            let (app, user) = app_and_user(&email).await?;
+            accounts::admin::set_disabled(&app, By::Operator, &user, true, &ClientInfo::command_line()).await.map_err(refused)?;
+            println!("{} is disabled; every session of theirs has ended", user.username);
+        }
+        Command::User(UserCommand::Enable { email }) => {
+            let (app, user) = app_and_user(&email).await?;
+            accounts::admin::set_disabled(&app, By::Operator, &user, false, &ClientInfo::command_line()).await.map_err(refused)?;
+            println!("{} is enabled", user.username);
+        }
+        Command::User(UserCommand::Delete { email }) => {
+            let (app, user) = app_and_user(&email).await?;
+            accounts::admin::delete(&app, By::Operator, &user, &ClientInfo::command_line()).await.map_err(refused)?;
+            println!("{} and their recipes are deleted", user.username);
         }
         Command::Blocklist(BlocklistCommand::Purge) => {
             let app = app().await?;
             let purged = store::tokens::purge_expired(&app.db).await?;
             println!("purged {purged} expired blocklist rows");
+        }
+        Command::Sessions(SessionsCommand::End { email }) => {
+            let (app, user) = app_and_user(&email).await?;
+            let ended = accounts::admin::force_logout(&app, By::Operator, &user, &ClientInfo::command_line()).await?;
+            let sessions = if ended == 1 { "session" } else { "sessions" };
+            println!("ended {ended} {sessions} of {}; every token of theirs issued until now is refused", user.username);
         }
         Command::Sessions(SessionsCommand::EndAll) => {
             let app = app().await?;

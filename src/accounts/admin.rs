@@ -1,5 +1,7 @@
 //! What an admin does to an account: change its role, disable or enable it,
-//! end all its sessions, delete it. The admin pages and the API call these.
+//! end all its sessions, delete it. The admin pages, the API and the
+//! operator's commands (`recipebox user …`, `recipebox sessions end`) call
+//! these, so each keeps the same rules and leaves the same trail.
 //!
 //! SPEC.md §6: the last active admin can be neither demoted, disabled nor
 //! deleted, not even by themselves (`AppError::LastAdmin`, 409). The check
@@ -8,6 +10,7 @@
 //! at once cannot both succeed.
 
 use sea_orm::TransactionTrait;
+use uuid::Uuid;
 
 use crate::app::App;
 use crate::audit::{self, Detail, Event};
@@ -18,9 +21,31 @@ use crate::error::AppError;
 use crate::store;
 use crate::store::users::AdminChange;
 
+/// Who does an admin's action: an admin, through the pages or the API, or
+/// the operator at the command line, who has no account (the event names
+/// no actor; its user agent says so, see `ClientInfo::command_line`).
+#[derive(Debug, Clone, Copy)]
+pub enum By {
+    Admin(Uuid),
+    Operator,
+}
+
+impl By {
+    pub fn admin(admin: &Authenticated) -> Self {
+        By::Admin(admin.public_id)
+    }
+
+    fn event(self, kind: AuditKind, subject: Uuid) -> Event {
+        match self {
+            By::Admin(actor) => Event::admin(kind, actor, subject),
+            By::Operator => Event::about(kind, Some(subject)),
+        }
+    }
+}
+
 pub async fn set_role(
     app: &App,
-    admin: &Authenticated,
+    by: By,
     target: &user::Model,
     role: Role,
     client: &ClientInfo,
@@ -29,7 +54,7 @@ pub async fn set_role(
         return Ok(());
     }
     let before = change(app, target, AdminChange::Role(role)).await?;
-    let event = Event::admin(AuditKind::RoleChanged, admin.public_id, target.public_id)
+    let event = by.event(AuditKind::RoleChanged, target.public_id)
         .with(Detail::RoleChanged { from: before.role, to: role });
     audit::record(app, client, event).await;
     Ok(())
@@ -40,7 +65,7 @@ pub async fn set_role(
 /// in again.
 pub async fn set_disabled(
     app: &App,
-    admin: &Authenticated,
+    by: By,
     target: &user::Model,
     disabled: bool,
     client: &ClientInfo,
@@ -54,9 +79,9 @@ pub async fn set_disabled(
     let sessions = if disabled { session::end_all(&txn, target.into()).await? } else { 0 };
     txn.commit().await?;
     let event = if disabled {
-        Event::admin(AuditKind::UserDisabled, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions })
+        by.event(AuditKind::UserDisabled, target.public_id).with(Detail::SessionsEnded { sessions })
     } else {
-        Event::admin(AuditKind::UserEnabled, admin.public_id, target.public_id)
+        by.event(AuditKind::UserEnabled, target.public_id)
     };
     audit::record(app, client, event).await;
     Ok(())
@@ -79,24 +104,25 @@ pub async fn end_every_session(app: &App) -> Result<u64, AppError> {
     Ok(ended)
 }
 
-/// Every session of the account ends and every token issued so far stops.
+/// Every session of the account ends and every token issued so far stops;
+/// how many live sessions ended.
 pub async fn force_logout(
     app: &App,
-    admin: &Authenticated,
+    by: By,
     target: &user::Model,
     client: &ClientInfo,
-) -> Result<(), AppError> {
+) -> Result<u64, AppError> {
     let sessions = session::end_all(&app.db, target.into()).await?;
-    let event = Event::admin(AuditKind::ForcedLogout, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions });
+    let event = by.event(AuditKind::ForcedLogout, target.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
-    Ok(())
+    Ok(sessions)
 }
 
 /// Deletes the account; its recipes and sessions go with it.
-pub async fn delete(app: &App, admin: &Authenticated, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
+pub async fn delete(app: &App, by: By, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
     let before = change(app, target, AdminChange::Delete).await?;
     let deleted = Detail::Deleted { username: before.username, email: before.email };
-    audit::record(app, client, Event::admin(AuditKind::UserDeleted, admin.public_id, target.public_id).with(deleted)).await;
+    audit::record(app, client, by.event(AuditKind::UserDeleted, target.public_id).with(deleted)).await;
     Ok(())
 }
 

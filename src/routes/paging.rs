@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::domain::FieldErrors;
+use crate::domain::{FieldErrors, Username};
 use crate::error::{AppError, PageError};
 use crate::store::Page;
 
@@ -87,9 +87,16 @@ impl Pager {
     }
 }
 
-/// An `author` filter: a trimmed username, `None` when blank.
-pub fn author_term(author: Option<&str>) -> Option<&str> {
-    author.map(str::trim).filter(|a| !a.is_empty())
+/// An `author` filter: a trimmed username, `None` when blank. Anything that
+/// could not be a username is refused rather than looked up: no account
+/// has it, and a page would echo it in every pager link.
+pub fn author_term(author: Option<&str>) -> Result<Option<Username>, FieldErrors> {
+    match author.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(author) => Username::parse(author)
+            .map(Some)
+            .map_err(|why| FieldErrors::single("author", format!("author must be a username. {}", why.0))),
+    }
 }
 
 #[cfg(test)]
@@ -104,6 +111,16 @@ mod tests {
             assert!(Paging::parse(page, per_page).is_err(), "case {page:?} {per_page:?}");
         }
         assert!(Paging::parse(Some("99999999999999999999999"), None).is_ok(), "huge pages are just empty");
+    }
+
+    #[test]
+    fn an_author_is_a_username_or_nothing() {
+        assert_eq!(author_term(None), Ok(None));
+        assert_eq!(author_term(Some("  ")), Ok(None));
+        assert_eq!(author_term(Some(" cook.1 ")), Ok(Some(Username::parse("cook.1").unwrap())));
+        for bad in ["ab", "a b c", "<script>", &"x".repeat(63_000)] {
+            assert!(author_term(Some(bad)).is_err(), "case {bad:.20}");
+        }
     }
 
     #[test]

@@ -74,7 +74,7 @@ fn with_author(viewer: Viewer, columns: Columns) -> Select<recipe::Entity> {
 #[derive(Debug, Clone, Default)]
 pub struct RecipeFilter<'a> {
     pub owner_id: Option<i64>,
-    pub author: Option<&'a str>,
+    pub author: Option<&'a Username>,
     /// A literal, case-insensitive substring of the name or description.
     pub q: Option<&'a str>,
     pub columns: Columns,
@@ -105,25 +105,17 @@ fn matching(backend: DbBackend, filter: &RecipeFilter<'_>) -> Condition {
     if let Some(owner_id) = filter.owner_id {
         matching = matching.add(recipe::Column::UserId.eq(owner_id));
     }
-    if let Some(author) = filter.author {
-        // Only a valid user name can name an author. Anything else is
-        // nobody, and is not sent to the database (PostgreSQL refuses a
-        // NUL in text outright).
-        matching = match Username::parse(author) {
-            // The owner's id as a value of its own (a scalar subquery, run
-            // once): the list is then a range of the owner's index, where a
-            // join on the name would walk every recipe newest first.
-            Ok(name) => {
-                let owner = Query::select()
-                    .column(user::Column::Id)
-                    .from(user::Entity)
-                    .and_where(user::Column::UsernameKey.eq(name.key()))
-                    .to_owned();
-                let owner = Expr::SubQuery(None, Box::new(owner.into_sub_query_statement()));
-                matching.add(Expr::col((recipe::Entity, recipe::Column::UserId)).eq(owner))
-            }
-            Err(_) => matching.add(Expr::cust("1 = 0")),
-        };
+    if let Some(name) = filter.author {
+        // The owner's id as a value of its own (a scalar subquery, run
+        // once): the list is then a range of the owner's index, where a
+        // join on the name would walk every recipe newest first.
+        let owner = Query::select()
+            .column(user::Column::Id)
+            .from(user::Entity)
+            .and_where(user::Column::UsernameKey.eq(name.key()))
+            .to_owned();
+        let owner = Expr::SubQuery(None, Box::new(owner.into_sub_query_statement()));
+        matching = matching.add(Expr::col((recipe::Entity, recipe::Column::UserId)).eq(owner));
     }
     if let Some(q) = filter.q.filter(|q| !q.is_empty()) {
         matching = matching.add(search(backend, q));
@@ -160,10 +152,7 @@ async fn kept_total<C: ConnectionTrait>(db: &C, viewer: Viewer, filter: &RecipeF
     }
     let owner = match (filter.owner_id, filter.author) {
         (Some(id), None) => Some(Expr::col((user::Entity, user::Column::Id)).eq(id)),
-        (None, Some(author)) => match Username::parse(author) {
-            Ok(name) => Some(Expr::col((user::Entity, user::Column::UsernameKey)).eq(name.key())),
-            Err(_) => return Ok(Some(0)),
-        },
+        (None, Some(name)) => Some(Expr::col((user::Entity, user::Column::UsernameKey)).eq(name.key())),
         (None, None) => None,
         // Both at once: no page asks that; counted.
         (Some(_), Some(_)) => return Ok(None),

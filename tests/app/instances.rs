@@ -57,6 +57,19 @@ impl Cluster {
         assert!(done.status.success(), "recipebox {args:?}: {}", String::from_utf8_lossy(&done.stderr));
         String::from_utf8_lossy(&done.stdout).into_owned()
     }
+
+    /// Runs a command line that must fail; what it said on stderr.
+    fn cli_refused(&self, args: &[&str]) -> String {
+        let done = Command::new(env!("CARGO_BIN_EXE_recipebox"))
+            .args(args)
+            .env("DATABASE_URL", &self.database.url)
+            .env("ROCKET_JWT_SECRET", SECRET)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap();
+        assert!(!done.status.success(), "recipebox {args:?} must fail: {}", String::from_utf8_lossy(&done.stdout));
+        String::from_utf8_lossy(&done.stderr).into_owned()
+    }
 }
 
 fn signup(server: &TestServer, name: &str) -> Value {
@@ -328,6 +341,68 @@ fn ending_every_session_from_the_command_line_holds_at_once_on_running_instances
         assert_eq!(refresh.0, 401, "refresh tokens too");
     }
     assert_eq!(me(&c.a, &login(&c.a, "kim@example.com")).0, 200, "a login made after works");
+}
+
+#[test]
+fn the_operators_account_commands_do_what_the_admin_pages_do_on_running_instances() {
+    use recipebox::entities::audit_event;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let c = Cluster::start();
+    let kim = signup(&c.a, "kim");
+    let lee = signup(&c.a, "lee");
+    let recipe = json!({"name": "Lee's broth", "cook_time": 30, "directions": "Simmer."}).to_string();
+    assert_eq!(c.a.request("POST", "/api/v1/recipes", &bearer(token(&lee, "access_token")), &recipe).0, 201);
+    let refused = |server: &TestServer, pair: &Value| {
+        let (status, body) = me(server, pair);
+        (status, error_code(&(status, body)))
+    };
+
+    // sessions end EMAIL: an admin's "force logout".
+    assert!(c.cli(&["sessions", "end", "KIM@example.com"]).contains("ended 1 session of kim"), "it says what it did");
+    for server in [&c.a, &c.b] {
+        assert_eq!(refused(server, &kim), (401, "token_revoked".to_owned()), "kim's session ended everywhere");
+    }
+    let kim = login(&c.b, "kim@example.com");
+
+    // user disable / enable.
+    assert!(c.cli(&["user", "disable", "kim@example.com"]).contains("kim is disabled"));
+    for server in [&c.a, &c.b] {
+        assert_eq!(refused(server, &kim), (401, "token_revoked".to_owned()), "a disabled user's token, at once");
+    }
+    let body = json!({"email": "kim@example.com", "password": PASSWORD}).to_string();
+    assert_eq!(c.a.request("POST", "/api/v1/auth/login", JSON, &body).0, 403, "a disabled user cannot log in");
+    assert!(c.cli(&["user", "enable", "kim@example.com"]).contains("kim is enabled"));
+    assert_eq!(me(&c.a, &login(&c.a, "kim@example.com")).0, 200, "enabled again");
+
+    // user delete: the account and its recipes, on both instances.
+    assert!(c.cli(&["user", "delete", "lee@example.com"]).contains("lee and their recipes are deleted"));
+    for server in [&c.a, &c.b] {
+        assert_eq!(me(server, &lee).0, 401, "a deleted user's token");
+        let (_, list) = server.request("GET", "/api/v1/recipes", "", "");
+        assert_eq!(json_of(&list)["total"], 0, "their recipe went with them: {list}");
+    }
+
+    // Bad input: an unknown email, the last active admin, no email.
+    assert!(c.cli_refused(&["user", "disable", "nobody@example.com"]).contains("no user has the email nobody@example.com"));
+    assert!(c.cli_refused(&["sessions", "end", "nobody@example.com"]).contains("nobody@example.com"));
+    for action in ["disable", "delete"] {
+        let said = c.cli_refused(&["user", action, "admin@example.com"]);
+        assert!(said.contains("refused") && said.contains("last active admin"), "{action}: {said}");
+    }
+    assert!(c.cli_refused(&["user", "disable"]).contains("EMAIL"), "clap asks for the email");
+    assert_eq!(me(&c.a, &login(&c.a, "admin@example.com")).0, 200, "the admin is untouched");
+
+    // The trail: each action, by nobody's account, from the command line.
+    let runtime = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let events = runtime.block_on(async {
+        let db = sea_orm::Database::connect(&c.database.url).await.unwrap();
+        audit_event::Entity::find().filter(audit_event::Column::UserAgent.eq("recipebox command line"))
+            .order_by_asc(audit_event::Column::Id)
+            .all(&db).await.unwrap()
+    });
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["forced_logout", "user_disabled", "user_enabled", "user_deleted"], "{events:?}");
+    assert!(events.iter().all(|e| e.actor_public_id.is_none() && e.subject_public_id.is_some()), "{events:?}");
 }
 
 #[test]

@@ -752,3 +752,33 @@ async fn the_apis_list_has_the_directions_also_right_after_a_page_listed_the_sam
         assert_eq!(list["items"][0]["directions"], "Boil the barley.", "{list}");
     }
 }
+
+#[rocket::async_test]
+async fn an_author_that_cannot_be_a_username_is_refused_not_echoed_in_every_pager_link() {
+    let t = TestApp::spawn().await;
+    let (cook, tokens) = t.api_signup().await;
+    for n in 0..21 {
+        let body = json!({"name": format!("Dish {n}"), "cook_time": 5, "directions": "Cook."});
+        assert_eq!(t.post_json("/api/v1/recipes", Some(&tokens.access), &body).await.status(), Status::Created);
+    }
+    // A real author's list pages as before, the name in its links.
+    let page = t.client.get(format!("/recipes?author={}", cook.username)).dispatch().await;
+    assert_eq!(page.status(), Status::Ok);
+    assert!(page.into_string().await.unwrap().contains(&format!("author={}", cook.username)), "the pager keeps the author");
+
+    let long = "x".repeat(63_000);
+    for bad in [long.as_str(), "no spaces allowed", "<b>"] {
+        let page = t.client.get(format!("/recipes?author={}", enc(bad))).dispatch().await;
+        assert_eq!(page.status(), Status::BadRequest, "{bad:.20}");
+        let html = page.into_string().await.unwrap();
+        assert!(html.len() < 20_000, "the error page is small: {} bytes", html.len());
+        assert!(html.contains("author must be a username"), "it says what is wrong");
+        let api = t.client.get(format!("/api/v1/recipes?author={}", enc(bad))).dispatch().await;
+        assert_eq!(api.status(), Status::UnprocessableEntity, "{bad:.20}");
+        let body: Value = api.into_json().await.unwrap();
+        assert_eq!(body["error"]["code"], "validation_failed");
+        assert!(body["error"]["fields"]["author"].is_string(), "{body}");
+    }
+    // Blank is no filter at all.
+    assert_eq!(t.client.get("/recipes?author=%20").dispatch().await.status(), Status::Ok);
+}

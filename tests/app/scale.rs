@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{bearer, server_url, TestApp, TestUser};
 use recipebox::store::recipes::{self, RecipeFilter, Viewer};
+use recipebox::domain::Username;
 use recipebox::store::Page;
 
 /// 20,000 recipes, one in a hundred of `owner` and the rest of `other`,
@@ -54,13 +55,14 @@ async fn on_postgresql_no_list_query_scans_the_recipes_table() {
     let db = &t.app().db;
     let owner = t.user_row(&cook.email).await.unwrap().id;
     seed(db, owner, t.user_row(&other.email).await.unwrap().id).await;
+    let (cook_name, other_name) = (Username::parse(&cook.username).unwrap(), Username::parse(&other.username).unwrap());
     let cases = [
         ("a visitor's list", Viewer::Anonymous, RecipeFilter::default()),
         ("a user's list", Viewer::User(owner), RecipeFilter::default()),
         ("an admin's list", Viewer::Admin, RecipeFilter::default()),
         ("the owner's own list", Viewer::User(owner), RecipeFilter { owner_id: Some(owner), ..Default::default() }),
-        ("an author's list", Viewer::Anonymous, RecipeFilter { author: Some(&cook.username), ..Default::default() }),
-        ("another author's list", Viewer::Anonymous, RecipeFilter { author: Some(&other.username), ..Default::default() }),
+        ("an author's list", Viewer::Anonymous, RecipeFilter { author: Some(&cook_name), ..Default::default() }),
+        ("another author's list", Viewer::Anonymous, RecipeFilter { author: Some(&other_name), ..Default::default() }),
         ("an admin's page of a user", Viewer::Admin, RecipeFilter { owner_id: Some(owner), ..Default::default() }),
         ("a search", Viewer::Anonymous, RecipeFilter { q: Some("saffron"), ..Default::default() }),
     ];

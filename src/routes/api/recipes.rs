@@ -90,7 +90,8 @@ pub async fn list(
     app: &State<App>,
 ) -> JsonResult<PageView<RecipeView>> {
     let (paging, q) = list_params(page.as_deref(), per_page.as_deref(), q.as_deref())?;
-    let filter = RecipeFilter { q, author: author_term(author.as_deref()), columns: Columns::Whole, ..Default::default() };
+    let author = author_term(author.as_deref()).map_err(AppError::Validation)?;
+    let filter = RecipeFilter { q, author: author.as_ref(), columns: Columns::Whole, ..Default::default() };
     let found = catalog::list(app, user.0.as_ref(), filter, paging.page, paging.per_page).await?;
     Ok(Json(PageView::map(found.page.clone(), RecipeView::from)))
 }

@@ -136,11 +136,11 @@ pub async fn update(
 ) -> JsonResult<UserView> {
     let target = find(app, public_id).await?;
     if let Some(role) = body.0.role {
-        admin::set_role(app, &admin, &target, role, &client).await?;
+        admin::set_role(app, admin::By::admin(&admin), &target, role, &client).await?;
     }
     if let Some(disabled) = body.0.disabled {
         let target = find(app, public_id).await?;
-        admin::set_disabled(app, &admin, &target, disabled, &client).await?;
+        admin::set_disabled(app, admin::By::admin(&admin), &target, disabled, &client).await?;
     }
     Ok(Json(UserView::from(&find(app, public_id).await?)))
 }
@@ -166,7 +166,7 @@ pub async fn delete(
     app: &State<App>,
 ) -> ApiResult<Status> {
     let target = find(app, public_id).await?;
-    admin::delete(app, &admin, &target, &client).await?;
+    admin::delete(app, admin::By::admin(&admin), &target, &client).await?;
     Ok(Status::NoContent)
 }
 

@@ -12,7 +12,7 @@ use crate::app::App;
 use crate::catalog;
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{Authenticated, CurrentUser, MaybeUser};
-use crate::domain::{NewRecipe, RecipeInput};
+use crate::domain::{NewRecipe, RecipeInput, Username};
 use crate::error::{AppError, PageResult};
 use crate::routes::paging::{author_term, bad_query, search_term, Pager, Paging};
 use crate::catalog::viewer;
@@ -87,9 +87,10 @@ pub async fn recipe_list(
     const TEMPLATE: &str = "pages/recipes/list";
     let paging = Paging::parse(page.as_deref(), None).map_err(bad_query)?;
     let q = search_term(q.as_deref()).map_err(bad_query)?;
-    let author = author_term(author.as_deref());
+    let author = author_term(author.as_deref()).map_err(bad_query)?;
     let user = user.0.as_ref();
-    let filter = RecipeFilter { q, author, ..Default::default() };
+    let filter = RecipeFilter { q, author: author.as_ref(), ..Default::default() };
+    let author = author.as_ref().map(Username::as_str);
     let found = catalog::list(app, user, filter, paging.page, paging.per_page).await?;
     Ok(list_page(app, &found, TEMPLATE, user, message, |message| {
         let context = context! {
