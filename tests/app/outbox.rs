@@ -230,8 +230,9 @@ fn a_mail_server_slower_than_the_lease_gets_each_message_once_from_two_instances
     let dir = tempfile::tempdir().unwrap();
     let runtime = runtime();
     let database = runtime.block_on(TestDatabase::create(&dir));
-    // Seven replies of 700 ms: a conversation of about 5 s, past a 3 s lease.
-    let (port, accepted) = slow_smtp(Duration::from_millis(700));
+    // Seven replies of a second: a conversation of 7 s, more than twice a
+    // 3 s lease, so another instance (looking every 2 s) would take it.
+    let (port, accepted) = slow_smtp(Duration::from_secs(1));
     let smtp = format!("smtp://127.0.0.1:{port}");
     let env = [("ROCKET_SMTP_URL", smtp.as_str()), ("ROCKET_MAIL_LEASE_SECONDS", "3")];
     let a = TestServer::start_on(Some(&database.url), &env).unwrap();
