@@ -1,6 +1,8 @@
 //! The application's shared state, built once at ignite and managed by Rocket.
 //! It holds plain parts that know nothing of the features above them.
 
+use std::sync::Arc;
+
 use sea_orm::DatabaseConnection;
 
 use crate::crypto::jwt::JwtKeys;
@@ -16,7 +18,9 @@ use crate::store::commits::Commits;
 pub struct App {
     pub db: DatabaseConnection,
     pub config: AppConfig,
-    pub keys: JwtKeys,
+    /// The keyring in use (`crate::keys` keeps it the database's), shared
+    /// with the task that looks after it.
+    pub keys: Arc<JwtKeys>,
     pub hasher: PasswordHasher,
     pub mailer: Mailer,
     /// Answers kept between requests, checked against versions the
@@ -31,8 +35,9 @@ pub struct App {
 }
 
 impl App {
-    /// Connects, applies pending migrations, prepares the keys and opens
-    /// the mail transport (the server starts the deliverer at liftoff).
+    /// Connects, applies pending migrations, opens the keyring (refusing a
+    /// `jwt_secret` that cannot open it; making the first key) and the
+    /// mail transport (the server starts the deliverer at liftoff).
     pub async fn start(config: AppConfig) -> anyhow::Result<Self> {
         let db = db::connect(&config.database_url, &config.pool).await?;
         db::migrate(&db).await?;
@@ -44,16 +49,18 @@ impl App {
             tracing::warn!(%why, "passkeys are off");
         }
         let passkey_sign_ins = Sealer::new(&config.jwt_secret, "recipebox passkey sign-in");
-        Ok(Self {
+        let app = Self {
             db,
             reads,
             passkeys,
             passkey_sign_ins,
-            keys: JwtKeys::new(&config.jwt_secret),
+            keys: Arc::new(JwtKeys::new(&config.jwt_secret)),
             hasher,
             mailer,
             kept: Kept::new(kept::BUDGET),
             config,
-        })
+        };
+        crate::keys::open((&app).into()).await?;
+        Ok(app)
     }
 }

@@ -32,6 +32,11 @@ pub enum Detail {
     SecondStep { second_step: &'static str },
     /// Recovery codes left after one was used.
     CodesLeft { codes_left: u64 },
+    /// A signing key, and why it changed (`operator`, `timer`, `first key`,
+    /// `algorithm`, `replaces a revoked key`).
+    Key { kid: String, by: &'static str },
+    /// A session ended by the account's session limit (SPEC §3).
+    SessionLimit { sessions_per_account: u64 },
 }
 
 impl Detail {
@@ -78,6 +83,11 @@ impl Event {
 /// subject's newest events are on their `/me`, which every instance is told
 /// to read again.
 pub async fn record(app: &App, client: &ClientInfo, event: Event) {
+    record_to(&app.db, client, event).await;
+}
+
+/// [`record`] on `db`, for what runs outside a request (the keyring's task).
+pub async fn record_to(db: &sea_orm::DatabaseConnection, client: &ClientInfo, event: Event) {
     let kind = event.kind;
     let row = store::audit::NewEvent {
         kind,
@@ -87,7 +97,7 @@ pub async fn record(app: &App, client: &ClientInfo, event: Event) {
         user_agent: client.user_agent.clone(),
         detail: event.detail.to_json(),
     };
-    if let Err(e) = store::audit::insert(&app.db, row).await {
+    if let Err(e) = store::audit::insert(db, row).await {
         tracing::warn!(kind = kind.as_str(), error = %e, "could not write an audit event");
     }
 }
@@ -99,6 +109,10 @@ pub fn describe(kind: AuditKind, detail: &str) -> Option<String> {
     match kind {
         AuditKind::RoleChanged => Some(format!("from {} to {}", text("from")?, text("to")?)),
         AuditKind::UserDeleted => Some(format!("{} ({})", text("username")?, text("email")?)),
+        AuditKind::SessionEnded if value.get("sessions_per_account").is_some() => {
+            Some(format!("ended for a new login: the limit of {} live sessions", value["sessions_per_account"].as_u64()?))
+        }
+        AuditKind::KeyRotated | AuditKind::KeyRevoked => Some(format!("key {} ({})", text("kid")?, text("by")?)),
         AuditKind::LoginFailed => Some(
             match text("reason")? {
                 "unknown_email" => "no account with that email",

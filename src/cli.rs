@@ -6,7 +6,8 @@
 //! actions (`accounts::admin`): the same audit events, the same last-admin
 //! rule. Each writes to the database alone; running instances see it on
 //! their next request, since nothing they keep outlives a write
-//! (`crate::kept`).
+//! (`crate::kept`, `crate::keys`). `keys list|rotate|revoke` manage the
+//! signing keys.
 //!
 //! Passwords never come from the command line (it is visible to every user of
 //! the machine through `ps`): they are read from `RECIPEBOX_PASSWORD` or
@@ -46,6 +47,27 @@ pub enum Command {
     /// Manage login sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Manage the keys that sign tokens.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the signing keys: kid, algorithm, state and dates (never a key).
+    List,
+    /// Make a new signing key. It is `next` for a minute (every running
+    /// instance learns it), then signs; the old key retires and verifies
+    /// what it signed until that expires. Nobody is logged out.
+    Rotate {
+        /// Sign with the new key at once.
+        #[arg(long)]
+        now: bool,
+    },
+    /// Revoke a key: every token it signed is refused by every instance from
+    /// its next request on, and their users log in again. Revoking the
+    /// active key makes a new one at once.
+    Revoke { kid: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,12 +119,39 @@ async fn app_and_user(email: &str) -> anyhow::Result<(App, crate::entities::user
     }
 }
 
-/// An admin action's refusal in words for the terminal.
+/// A refusal in words for the terminal: the last admin's rule, or what a
+/// command asked that cannot be (an unknown kid).
 fn refused(e: AppError) -> anyhow::Error {
     match e {
-        AppError::LastAdmin => anyhow::anyhow!("refused: {}", e.public_message()),
+        AppError::LastAdmin | AppError::BadRequest(_) => anyhow::anyhow!("refused: {}", e.public_message()),
         other => other.into(),
     }
+}
+
+fn human(unix_seconds: i64) -> String {
+    crate::views::human(crate::store::ts(unix_seconds).0)
+}
+
+/// `keys list`: one line a key, oldest first.
+fn keys_table(app: &App) -> String {
+    let ring = app.keys.ring();
+    let mut table = format!("{:<24} {:<6} {:<8} {:<22} {:<22} {}\n", "KID", "ALG", "STATE", "CREATED", "SIGNS FROM", "RETIRED");
+    for key in ring.by_age() {
+        let signs_from = key.activated_at.or(key.activates_at).map(human).unwrap_or_default();
+        table.push_str(&format!(
+            "{:<24} {:<6} {:<8} {:<22} {:<22} {}\n",
+            key.kid,
+            crate::config::jwt_algorithm_name(key.algorithm),
+            key.state.as_str(),
+            human(key.created_at),
+            signs_from,
+            key.retired_at.map(human).unwrap_or_default(),
+        ));
+    }
+    if let Some(legacy) = ring.legacy {
+        table.push_str(&format!("tokens without kid (from before the keyring) are taken until {}\n", human(legacy.until)));
+    }
+    table
 }
 
 async fn app() -> anyhow::Result<App> {
@@ -176,6 +225,29 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ended = accounts::admin::force_logout(&app, By::Operator, &user, &ClientInfo::command_line()).await?;
             let sessions = if ended == 1 { "session" } else { "sessions" };
             println!("ended {ended} {sessions} of {}; every token of theirs issued until now is refused", user.username);
+        }
+        Command::Keys(command) => {
+            let app = app().await?;
+            let client = ClientInfo::command_line();
+            match command {
+                KeysCommand::List => print!("{}", keys_table(&app)),
+                KeysCommand::Rotate { now } => match crate::keys::rotate((&app).into(), now, crate::keys::Why::Operator, &client).await.map_err(refused)? {
+                    crate::keys::Rotated::Next { kid, at } => {
+                        println!("made key {kid}: every instance verifies it now, and it signs from {}", human(at));
+                    }
+                    crate::keys::Rotated::Now { kid, retired } => match retired {
+                        Some(old) => println!("key {kid} signs from now on; {old} retired (its tokens keep working until they expire)"),
+                        None => println!("key {kid} signs from now on"),
+                    },
+                },
+                KeysCommand::Revoke { kid } => {
+                    let revoked = crate::keys::revoke((&app).into(), &kid, &client).await.map_err(refused)?;
+                    println!("key {kid} is revoked: every instance refuses its tokens from its next request on");
+                    if let Some(new) = revoked.replaced_by {
+                        println!("it was the active key: key {new} signs from now on");
+                    }
+                }
+            }
         }
         Command::Sessions(SessionsCommand::EndAll) => {
             let app = app().await?;

@@ -56,6 +56,9 @@ struct RawConfig {
     mail_retry_seconds: i64,
     mail_retry_for: i64,
     mail_lease_seconds: i64,
+    jwt_algorithm: String,
+    jwt_key_rotation_days: u32,
+    sessions_per_account: u64,
 }
 
 impl Default for RawConfig {
@@ -87,6 +90,9 @@ impl Default for RawConfig {
             mail_retry_seconds: 30,
             mail_retry_for: 86_400,
             mail_lease_seconds: 60,
+            jwt_algorithm: "HS256".into(),
+            jwt_key_rotation_days: 90,
+            sessions_per_account: 100,
         }
     }
 }
@@ -212,6 +218,12 @@ pub struct AppConfig {
     pub pool: PoolSettings,
     pub throttle: ThrottleRules,
     pub mail: MailSettings,
+    /// What new signing keys are (SPEC §1): HS256 or EdDSA.
+    pub jwt_algorithm: jsonwebtoken::Algorithm,
+    /// A new signing key this often (days; 0: only by hand).
+    pub jwt_key_rotation_days: u32,
+    /// Live sessions one account may hold (SPEC §3).
+    pub sessions_per_account: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -328,6 +340,11 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
             return Err(ConfigError::Ttl(key));
         }
     }
+    let jwt_algorithm = parse_jwt_algorithm(&raw.jwt_algorithm)
+        .ok_or_else(|| ConfigError::Invalid("jwt_algorithm must be \"HS256\" or \"EdDSA\"".into()))?;
+    if raw.sessions_per_account == 0 {
+        return Err(ConfigError::AtLeastOne("sessions_per_account"));
+    }
     // Renewed every third of it, in whole seconds.
     if raw.mail_lease_seconds < 3 {
         return Err(ConfigError::Invalid("mail_lease_seconds must be at least 3".into()));
@@ -383,7 +400,27 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
             signup_window: raw.signup_window,
         },
         mail,
+        jwt_algorithm,
+        jwt_key_rotation_days: raw.jwt_key_rotation_days,
+        sessions_per_account: raw.sessions_per_account,
     })
+}
+
+/// `jwt_algorithm`'s values (also a signing key's `algorithm` column).
+pub fn parse_jwt_algorithm(raw: &str) -> Option<jsonwebtoken::Algorithm> {
+    match raw {
+        "HS256" => Some(jsonwebtoken::Algorithm::HS256),
+        "EdDSA" => Some(jsonwebtoken::Algorithm::EdDSA),
+        _ => None,
+    }
+}
+
+/// The name [`parse_jwt_algorithm`] reads.
+pub fn jwt_algorithm_name(algorithm: jsonwebtoken::Algorithm) -> &'static str {
+    match algorithm {
+        jsonwebtoken::Algorithm::EdDSA => "EdDSA",
+        _ => "HS256",
+    }
 }
 
 fn is_supported_url(url: &str) -> bool {
@@ -457,6 +494,8 @@ mod tests {
         let throttle = config.throttle;
         assert_eq!((throttle.per_account, throttle.per_address, throttle.window), (10, 100, 900));
         assert_eq!(config.secret_source, SecretSource::Configured);
+        assert_eq!(config.jwt_algorithm, jsonwebtoken::Algorithm::HS256);
+        assert_eq!((config.jwt_key_rotation_days, config.sessions_per_account), (90, 100));
     }
 
     #[test]
@@ -476,6 +515,8 @@ mod tests {
             ("smtp_url", serde_json::json!("http://mail.example.com"), "smtp_url"),
             ("mail_from", serde_json::json!("not an address"), "mail_from"),
             ("bcrypt_cost", serde_json::json!("twelve"), "bcrypt_cost"),
+            ("jwt_algorithm", serde_json::json!("RS256"), "jwt_algorithm"),
+            ("sessions_per_account", serde_json::json!(0), "sessions_per_account"),
         ] {
             let message = load(&figment_with(key, value)).unwrap_err().to_string();
             assert!(message.contains(expected), "{key}: {message:?} should contain {expected:?}");

@@ -50,6 +50,7 @@ pub enum ErrorCode {
     LastAdmin,
     PayloadTooLarge,
     TooManyRequests,
+    TooManySessions,
     ServiceUnavailable,
     InternalError,
 }
@@ -157,6 +158,10 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("throttled for {retry_after} s")]
     Throttled { retry_after: u64 },
+    /// A login while every session the account may hold is in use (SPEC
+    /// §3): none is ended for it.
+    #[error("every session of the account is in use; one is free in {retry_after} s")]
+    SessionsInUse { limit: u64, retry_after: u64 },
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error(transparent)]
@@ -177,7 +182,7 @@ impl AppError {
             AppError::Forbidden | AppError::CsrfRejected | AppError::CrossOrigin => Status::Forbidden,
             AppError::NotFound => Status::NotFound,
             AppError::PayloadTooLarge => Status::PayloadTooLarge,
-            AppError::Throttled { .. } => Status::TooManyRequests,
+            AppError::Throttled { .. } | AppError::SessionsInUse { .. } => Status::TooManyRequests,
             AppError::Unavailable(_) => Status::ServiceUnavailable,
             AppError::Internal(_) => Status::InternalServerError,
         }
@@ -201,6 +206,7 @@ impl AppError {
             AppError::LastAdmin => ErrorCode::LastAdmin,
             AppError::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             AppError::Throttled { .. } => ErrorCode::TooManyRequests,
+            AppError::SessionsInUse { .. } => ErrorCode::TooManySessions,
             AppError::Unavailable(_) => ErrorCode::ServiceUnavailable,
             AppError::Internal(_) => ErrorCode::InternalError,
         }
@@ -232,11 +238,13 @@ impl AppError {
                                     Make another user an admin first."
                 .into(),
             AppError::PayloadTooLarge => "The request is too large.".into(),
-            AppError::Throttled { retry_after } => match retry_after {
-                0..=59 => format!("Too many attempts. Try again in {retry_after} seconds."),
-                60..=119 => "Too many attempts. Try again in a minute.".into(),
-                _ => format!("Too many attempts. Try again in {} minutes.", retry_after.div_ceil(60)),
-            },
+            AppError::Throttled { retry_after } => format!("Too many attempts. Try again in {}.", in_words(*retry_after)),
+            AppError::SessionsInUse { limit, retry_after } => format!(
+                "This account already has {limit} sessions in use, as many as it may hold, and a login never ends one that is \
+                 in use. End the ones you no longer need under \"Where you are logged in\" on your account page, or try \
+                 again in {}.",
+                in_words(*retry_after)
+            ),
             AppError::Unavailable(_) => "The service is briefly unavailable. Try again in a moment.".into(),
             AppError::Internal(_) => "Something went wrong on our side.".into(),
         }
@@ -270,7 +278,7 @@ impl AppError {
     /// `Retry-After` seconds for a client that may try again.
     fn retry_after(&self) -> Option<u64> {
         match self {
-            AppError::Throttled { retry_after } => Some(*retry_after),
+            AppError::Throttled { retry_after } | AppError::SessionsInUse { retry_after, .. } => Some(*retry_after),
             AppError::Unavailable(_) => Some(RETRY_AFTER_UNAVAILABLE),
             _ => None,
         }
@@ -281,9 +289,19 @@ impl AppError {
             AppError::CsrfRejected => "Form expired",
             AppError::Unauthenticated(_) | AppError::InvalidCredentials | AppError::SecondFactorInvalid => "Please log in",
             AppError::Throttled { .. } => "Slow down",
+            AppError::SessionsInUse { .. } => "Too many sessions",
             AppError::LastAdmin => "The last admin",
             _ => self.status().reason().unwrap_or("Error"),
         }
+    }
+}
+
+/// A wait in words: "12 seconds", "a minute", "5 minutes".
+fn in_words(seconds: u64) -> String {
+    match seconds {
+        0..=59 => format!("{seconds} seconds"),
+        60..=119 => "a minute".into(),
+        _ => format!("{} minutes", seconds.div_ceil(60)),
     }
 }
 

@@ -5,7 +5,9 @@
 //! 2. [`domain`]: input parsed into valid values (email, password, recipe …).
 //! 3. [`entities`] and [`store`]: the schema, and every query.
 //! 4. [`crypto`]: the JWT keys and bcrypt, plain parts of the state;
-//!    [`auth`]: sessions, the request guards, CSRF; [`client`]: who asks.
+//!    [`keys`]: the signing keys' life (rotation, revocation), kept the
+//!    database's; [`auth`]: sessions, the request guards, CSRF; [`client`]:
+//!    who asks.
 //! 5. [`accounts`]: what people and admins do with accounts, shared by every
 //!    front end; [`audit`]: the trail those actions leave.
 //! 6. [`routes`]: pages, the JSON API, catchers; [`views`]: what clients see.
@@ -34,6 +36,7 @@ pub mod domain;
 pub mod entities;
 pub mod error;
 pub mod kept;
+pub mod keys;
 pub mod mail;
 pub mod routes;
 pub mod security;
@@ -43,7 +46,7 @@ pub mod telemetry;
 pub mod views;
 
 use std::io::Write as _;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use rocket::fairing::AdHoc;
@@ -54,14 +57,23 @@ use rocket_dyn_templates::Template;
 use crate::app::App;
 use crate::config::SecretSource;
 
-/// How often expired blocklist rows, old login failures and old audit
-/// events are purged.
+/// How often every table is purged (`store::purge`).
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
 /// The value behind `mutex`, also after a thread panicked while holding it:
 /// every value kept behind a mutex here is whole between statements.
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// [`lock`] for reading behind a `RwLock`.
+pub(crate) fn lock_read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// [`lock`] for writing behind a `RwLock`.
+pub(crate) fn lock_write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// One line for a purge that removed rows or failed; none when idle.
@@ -145,23 +157,19 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 let _ = writeln!(out, "recipebox listening on http://{}:{}", config.address, config.port);
                 let _ = writeln!(out, "open {} in a browser", app.config.mail.public_url);
                 tracing::info!(address = %config.address, port = config.port, "listening");
-                // Only a server delivers mail, not a command-line run.
+                // Only a server delivers mail and looks after the keyring,
+                // not a command-line run.
                 app.mailer.deliver(app.db.clone());
+                keys::look_after(app.db.clone(), app.keys.clone(), app.config.clone());
                 let db = app.db.clone();
-                let retention_days = app.config.audit_retention_days;
-                let login_window = app.config.throttle.window;
+                let keep = store::purge::Keep { audit_days: app.config.audit_retention_days, login_window: app.config.throttle.window };
                 rocket::tokio::spawn(async move {
                     let mut every = rocket::tokio::time::interval(PURGE_EVERY);
                     loop {
                         every.tick().await;
-                        log_purge("expired blocklist rows", store::tokens::purge_expired(&db).await);
-                        log_purge("old login failures", store::throttle::purge_older_than(&db, login_window).await);
-                        log_purge("old audit events", store::audit::purge_older_than(&db, retention_days).await);
-                        log_purge("spent email tokens", store::email_tokens::purge(&db).await);
-                        log_purge("expired login tickets and remembered browsers", store::factors::purge(&db).await);
-                        log_purge("unfinished passkey ceremonies", store::passkeys::purge(&db).await);
-                        log_purge("old recipe changes", store::recipes::purge_changes(&db).await);
-                        log_purge("delivered and failed mail", store::outbox::purge(&db).await);
+                        for (what, result) in store::purge::run(&db, keep).await {
+                            log_purge(what, result);
+                        }
                     }
                 });
             })

@@ -13,8 +13,9 @@
 //!
 //! A session lives at most `session_max_age` from its login (SPEC §3): no
 //! token of it expires later, and a refresh past that is refused. An
-//! account has at most [`MAX_SESSIONS`] live sessions; a new login ends the
-//! least recently used beyond that.
+//! account has at most `sessions_per_account` live sessions; a new login
+//! past that ends the least recently used one only if it is not in use,
+//! and is refused with 429 otherwise ([`make_room`]).
 //!
 //! `tokens_valid_after` is kept in whole seconds, like `iat`: a token is
 //! refused when `iat < tokens_valid_after`. A token issued in the very second
@@ -23,6 +24,7 @@
 //! after gets a new session and works.
 
 use std::fmt;
+use std::time::Instant;
 
 use base64::Engine as _;
 use rand::RngCore;
@@ -33,10 +35,11 @@ use sea_orm::{ConnectionTrait, TransactionSession as _, TransactionTrait};
 use crate::client::ClientInfo;
 use crate::crypto::jwt::{Claims, TokenType, ISSUER};
 use crate::app::App;
-use crate::audit::{self, Event};
+use crate::audit::{self, Detail, Event};
 use crate::domain::{AuditKind, Role};
 use crate::entities::user;
 use crate::error::{AppError, AuthError};
+use crate::keys;
 use crate::kept::Version;
 use crate::store::devices::Seen;
 use crate::store::{self, tokens::AuthRow};
@@ -44,9 +47,6 @@ use crate::store::{self, tokens::AuthRow};
 /// How stale `sessions.last_used_at` may get before a request refreshes it;
 /// keeps "last used" useful without a write on every request.
 const TOUCH_AFTER_SECONDS: i64 = 60;
-/// Live sessions an account may have; a login past it ends the least
-/// recently used. Also what bounds `/me`'s list of sessions.
-pub const MAX_SESSIONS: usize = 20;
 
 /// A fresh access and refresh token of one session.
 #[derive(Clone)]
@@ -183,6 +183,7 @@ fn issue(app: &App, session: &SessionIds, csrf: String, fresh: bool) -> anyhow::
         csrf: csrf.clone(),
         sid,
         fresh,
+        kid: None,
     };
     let access = claims(TokenType::Access, app.config.access_token_ttl);
     let pair = TokenPair {
@@ -218,7 +219,8 @@ pub async fn start(
     // where that is shorter.
     let expires_at = unix_now() + app.config.refresh_token_ttl.min(app.config.session_max_age);
     let new = store::sessions::NewSession { user_agent: client.user_agent.as_deref(), ip_address: client.ip.as_deref(), expires_at };
-    store::sessions::end_least_recently_used(&app.db, user.id, MAX_SESSIONS - 1).await?;
+    // Sign with the key the database says is active.
+    keys::current(app.into()).await?;
     // The user's row is written first. On SQLite the transaction then holds
     // the write lock from its start (a read first could not become a write
     // after another connection's commit). On PostgreSQL and MariaDB the
@@ -227,6 +229,7 @@ pub async fn start(
     let device = crate::client::device::family(client.user_agent.as_deref());
     let txn = app.db.begin().await?;
     store::users::record_login(&txn, user.id).await?;
+    let ended = make_room(app, &txn, user.id).await?;
     let new_device = match store::devices::first_use(&txn, user.id, &device).await? {
         Seen::Before => false,
         Seen::First => true,
@@ -249,8 +252,41 @@ pub async fn start(
         Some(notice) => app.mailer.commit_with(txn, &notice.to, notice.subject, notice.text).await?,
         None => txn.commit().await?,
     }
+    if ended > 0 {
+        let limit = Detail::SessionLimit { sessions_per_account: app.config.sessions_per_account };
+        audit::record(app, client, Event::about(AuditKind::SessionEnded, Some(user.public_id)).with(limit)).await;
+    }
     let ids = SessionIds { sub: user.public_id, role: user.role, sid: session.sid, ends_at: ends_at(app, session.created_at.0) };
     Ok(issue(app, &ids, random_token(), fresh)?.0)
+}
+
+/// Makes room for one more session of the account, within the login's
+/// transaction (after the user's row was written, so its logins take
+/// turns and count each other's sessions): at most `sessions_per_account`
+/// live ones (SPEC §3). Ends the least recently used beyond that when it
+/// was last used more than `access_token_ttl` ago; a session in use is
+/// never ended, and the login is refused with 429 instead. Its record of
+/// use is at most [`TOUCH_AFTER_SECONDS`] late (the guard's touch), so it
+/// must be older than both together. How many sessions ended.
+async fn make_room<C: ConnectionTrait>(app: &App, db: &C, user_id: i64) -> Result<u64, AppError> {
+    let limit = app.config.sessions_per_account;
+    let live = store::sessions::list_active(db, user_id).await?;
+    let Some(beyond) = (live.len() as u64 + 1).checked_sub(limit).filter(|n| *n > 0) else {
+        return Ok(0);
+    };
+    let idle_after = app.config.access_token_ttl + TOUCH_AFTER_SECONDS;
+    let now = unix_now();
+    // Least recently used first.
+    let oldest: Vec<_> = live.iter().rev().take(usize::try_from(beyond).unwrap_or(usize::MAX)).collect();
+    if let Some(in_use) = oldest.iter().find(|session| now - session.last_used_at.0.unix_timestamp() < idle_after) {
+        let free_in = in_use.last_used_at.0.unix_timestamp() + idle_after - now;
+        return Err(AppError::SessionsInUse { limit, retry_after: free_in.max(1).unsigned_abs() });
+    }
+    let mut ended = 0;
+    for session in oldest {
+        ended += u64::from(store::sessions::revoke(db, session.sid, Some(user_id)).await?);
+    }
+    Ok(ended)
 }
 
 /// The message to queue with a new session when its device is new to the
@@ -271,6 +307,7 @@ pub struct Notice {
 /// (this access token, and `old_refresh` when it is of the same session) are
 /// blocklisted, so a copy of them is worth nothing.
 pub async fn reissue(app: &App, user: &Authenticated, old_refresh: Option<&str>) -> Result<TokenPair, AppError> {
+    keys::current(app.into()).await?;
     revoke_own_tokens(app, &app.db, user, old_refresh).await?;
     let ids = SessionIds { sub: user.public_id, role: user.role, sid: user.sid, ends_at: user.session_ends_at };
     store::sessions::touch(&app.db, user.sid, Some(refresh_expiry(app, ids.ends_at))).await?;
@@ -298,6 +335,8 @@ async fn load(app: &App, claims: &Claims) -> Result<AuthRow, AppError> {
         // session that never existed.
         AppError::Unauthenticated(AuthError::Revoked)
     })?;
+    // The key that signed it, as of the row's `keys` version.
+    keys::admit(app, claims, &row, Instant::now()).await?;
     admit(app, &row, claims)?;
     Ok(row)
 }
@@ -321,7 +360,7 @@ fn admit(app: &App, row: &AuthRow, claims: &Claims) -> Result<(), AppError> {
 
 /// Accepts an access token, or says why not.
 pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppError> {
-    let claims = app.keys.verify(&app.kept, token, TokenType::Access).map_err(AppError::Unauthenticated)?;
+    let claims = keys::verify(app, token, TokenType::Access).await?;
     let row = load(app, &claims).await?;
     if row.revoked_jti.is_some() {
         return Err(AppError::Unauthenticated(AuthError::Revoked));
@@ -338,7 +377,7 @@ pub async fn authenticate(app: &App, token: &str) -> Result<Authenticated, AppEr
 /// session. A refresh token that was already used (or revoked at logout)
 /// revokes its whole session: someone holds a copy (SPEC §3 reuse detection).
 pub async fn refresh(app: &App, token: &str, client: &ClientInfo) -> Result<(Authenticated, TokenPair), AppError> {
-    let claims = app.keys.verify(&app.kept, token, TokenType::Refresh).map_err(AppError::Unauthenticated)?;
+    let claims = keys::verify(app, token, TokenType::Refresh).await?;
     let row = load(app, &claims).await?;
     // The blocklist insert is the atomic "first use": of two concurrent uses
     // of one token, exactly one inserts.

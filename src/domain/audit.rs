@@ -57,10 +57,16 @@ pub enum AuditKind {
     PasskeyRemoved,
     #[sea_orm(string_value = "passkey_clone_suspected")]
     PasskeyCloneSuspected,
+    /// A new signing key: made `next` (or `active` at once), by the
+    /// operator or the rotation timer.
+    #[sea_orm(string_value = "key_rotated")]
+    KeyRotated,
+    #[sea_orm(string_value = "key_revoked")]
+    KeyRevoked,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 23] = [
+    pub const ALL: [AuditKind; 25] = [
         AuditKind::Signup,
         AuditKind::Login,
         AuditKind::LoginFailed,
@@ -84,6 +90,8 @@ impl AuditKind {
         AuditKind::PasskeyAdded,
         AuditKind::PasskeyRemoved,
         AuditKind::PasskeyCloneSuspected,
+        AuditKind::KeyRotated,
+        AuditKind::KeyRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -111,6 +119,8 @@ impl AuditKind {
             AuditKind::PasskeyAdded => "passkey_added",
             AuditKind::PasskeyRemoved => "passkey_removed",
             AuditKind::PasskeyCloneSuspected => "passkey_clone_suspected",
+            AuditKind::KeyRotated => "key_rotated",
+            AuditKind::KeyRevoked => "key_revoked",
         }
     }
 
@@ -140,6 +150,8 @@ impl AuditKind {
             AuditKind::PasskeyAdded => "Passkey added",
             AuditKind::PasskeyRemoved => "Passkey removed",
             AuditKind::PasskeyCloneSuspected => "Copied passkey suspected: sign-in refused",
+            AuditKind::KeyRotated => "Signing key rotated",
+            AuditKind::KeyRevoked => "Signing key revoked",
         }
     }
 }

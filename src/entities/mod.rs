@@ -7,6 +7,7 @@
 
 pub mod audit_event;
 pub mod email_token;
+pub mod keyring;
 pub mod known_device;
 pub mod login_failure;
 pub mod login_ticket;
@@ -18,5 +19,6 @@ pub mod recovery_code;
 pub mod remembered_browser;
 pub mod revoked_token;
 pub mod session;
+pub mod signing_key;
 pub mod totp_secret;
 pub mod user;

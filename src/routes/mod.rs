@@ -9,6 +9,7 @@ pub mod json;
 pub mod pages;
 pub mod paging;
 pub mod passkeys;
+pub mod well_known;
 
 use rocket::http::Status;
 use rocket::response::{Flash, Redirect};
@@ -21,6 +22,8 @@ pub fn pages() -> Vec<Route> {
     routes![
         home::home,
         health::healthz,
+        well_known::jwks,
+        well_known::change_password,
         account::signup_form,
         account::signup,
         account::login_form,

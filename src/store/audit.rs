@@ -124,9 +124,6 @@ async fn rows<C: ConnectionTrait>(db: &C, filter: &EventFilter, offset: u64, lim
 /// Deletes events older than `days` days.
 pub async fn purge_older_than<C: ConnectionTrait>(db: &C, days: u32) -> Result<u64, DbErr> {
     let cutoff = now_ts().0.unix_timestamp() - i64::from(days) * 86_400;
-    let result = audit_event::Entity::delete_many()
-        .filter(audit_event::Column::CreatedAt.lt(ts(cutoff)))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    let old = sea_orm::Condition::all().add(audit_event::Column::CreatedAt.lt(ts(cutoff)));
+    super::delete_in_batches::<audit_event::Entity, _>(db, audit_event::Column::Id, old).await
 }

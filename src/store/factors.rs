@@ -244,10 +244,3 @@ pub async fn drop_tickets<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<()
     login_ticket::Entity::delete_many().filter(login_ticket::Column::UserId.eq(user_id)).exec(db).await.map(drop)
 }
 
-/// Deletes expired tickets and remembered browsers (the hourly purge).
-pub async fn purge<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
-    let tickets = login_ticket::Entity::delete_many().filter(login_ticket::Column::ExpiresAt.lt(now_ts())).exec(db).await?;
-    let browsers =
-        remembered_browser::Entity::delete_many().filter(remembered_browser::Column::ExpiresAt.lt(now_ts())).exec(db).await?;
-    Ok(tickets.rows_affected + browsers.rows_affected)
-}

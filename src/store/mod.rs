@@ -11,8 +11,10 @@ pub mod commits;
 pub mod devices;
 pub mod email_tokens;
 pub mod factors;
+pub mod keys;
 pub mod outbox;
 pub mod passkeys;
+pub mod purge;
 pub mod recipes;
 pub mod sessions;
 pub mod throttle;
@@ -36,6 +38,33 @@ pub fn now_ts() -> TimeUnixTimestamp {
 
 pub fn ts(unix_seconds: i64) -> TimeUnixTimestamp {
     TimeUnixTimestamp(OffsetDateTime::from_unix_timestamp(unix_seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH))
+}
+
+/// Rows one purge statement deletes at most.
+const PURGE_BATCH: u64 = 1000;
+
+/// Deletes the rows of `E` that `condition` matches, [`PURGE_BATCH`] at a
+/// time: each batch is a statement of its own that reads the ids, then
+/// deletes those, so no purge holds a lock for long however much it
+/// deletes (MySQL takes no `LIMIT` in an `IN` subquery). How many went.
+pub async fn delete_in_batches<E, C>(db: &C, id: E::Column, condition: sea_orm::Condition) -> Result<u64, DbErr>
+where
+    E: sea_orm::EntityTrait,
+    C: sea_orm::ConnectionTrait,
+{
+    use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+    let mut deleted = 0;
+    loop {
+        let ids: Vec<i64> = E::find().select_only().column(id).filter(condition.clone()).limit(PURGE_BATCH).into_tuple().all(db).await?;
+        if ids.is_empty() {
+            return Ok(deleted);
+        }
+        let batch = ids.len() as u64;
+        deleted += E::delete_many().filter(id.is_in(ids)).exec(db).await?.rows_affected;
+        if batch < PURGE_BATCH {
+            return Ok(deleted);
+        }
+    }
 }
 
 fn is_unique_violation(e: &DbErr) -> bool {

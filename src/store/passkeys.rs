@@ -153,10 +153,3 @@ pub async fn spend<C: ConnectionTrait>(db: &C, kind: &str, token_hash: String, e
     }
 }
 
-/// Deletes ceremonies that were never finished, and spent ones past their
-/// expiry (the hourly purge).
-pub async fn purge<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
-    let result =
-        passkey_ceremony::Entity::delete_many().filter(passkey_ceremony::Column::ExpiresAt.lt(now_ts())).exec(db).await?;
-    Ok(result.rows_affected)
-}

@@ -104,21 +104,6 @@ pub async fn count_active<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<u6
         .await
 }
 
-/// Ends a user's live sessions beyond the `keep` most recently used;
-/// returns how many ended.
-pub async fn end_least_recently_used<C: ConnectionTrait>(db: &C, user_id: i64, keep: usize) -> Result<u64, DbErr> {
-    let live = list_active(db, user_id).await?;
-    let beyond: Vec<Uuid> = live.iter().skip(keep).map(|session| session.sid).collect();
-    if beyond.is_empty() {
-        return Ok(0);
-    }
-    let update = session::Entity::update_many()
-        .col_expr(session::Column::RevokedAt, Expr::value(Some(now_ts())))
-        .filter(session::Column::Sid.is_in(beyond))
-        .filter(session::Column::RevokedAt.is_null());
-    Ok(update.exec(db).await?.rows_affected)
-}
-
 /// The user agent of every session the user has had, live or ended (one
 /// row each for the distinct ones): read once per account, at its first
 /// login after its devices were first kept (`store::devices`).

@@ -90,9 +90,6 @@ pub async fn clear<C: ConnectionTrait>(db: &C, scope: &str, key: &str) -> Result
 /// Deletes failures older than `window_seconds`: they no longer count.
 pub async fn purge_older_than<C: ConnectionTrait>(db: &C, window_seconds: i64) -> Result<u64, DbErr> {
     let cutoff = now_ts().0.unix_timestamp() - window_seconds;
-    let result = login_failure::Entity::delete_many()
-        .filter(login_failure::Column::CreatedAt.lt(ts(cutoff)))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    let old = sea_orm::Condition::all().add(login_failure::Column::CreatedAt.lt(ts(cutoff)));
+    super::delete_in_batches::<login_failure::Entity, _>(db, login_failure::Column::Id, old).await
 }

@@ -27,6 +27,8 @@ pub struct AuthRow {
     pub user_version: i64,
     /// The version of every recipe list, read in the same round trip.
     pub recipes_version: i64,
+    /// The keyring's version (`crate::keys`), read in the same round trip.
+    pub keys_version: i64,
     /// `Some` when this token's `jti` is on the blocklist.
     pub revoked_jti: Option<Uuid>,
 }
@@ -43,7 +45,8 @@ impl crate::kept::Weigh for AuthRow {
 ///
 /// ```sql
 /// SELECT u.id, …, u.version, s.revoked_at, s.last_used_at, s.created_at, r.jti,
-///        (SELECT value FROM versions WHERE name = 'recipes')
+///        (SELECT value FROM versions WHERE name = 'recipes'),
+///        (SELECT value FROM versions WHERE name = 'keys')
 /// FROM sessions s JOIN users u ON u.id = s.user_id
 /// LEFT JOIN revoked_tokens r ON r.jti = $jti
 /// WHERE s.sid = $sid
@@ -92,12 +95,13 @@ fn postgres_auth_rows(keys: &[(Uuid, Uuid)]) -> Statement {
     let array = |part: fn(&(Uuid, Uuid)) -> Uuid| format!("{{{}}}", keys.iter().map(|key| part(key).to_string()).collect::<Vec<_>>().join(","));
     let columns: Vec<String> = AUTH_COLUMNS.iter().map(|(table, column, alias)| format!("{table}.{column} AS {alias}")).collect();
     let sql = format!(
-        "SELECT asked.i - 1 AS asked, {}, {} AS recipes_version \
+        "SELECT asked.i - 1 AS asked, {}, {} AS recipes_version, {} AS keys_version \
          FROM unnest(CAST($1 AS uuid[]), CAST($2 AS uuid[])) WITH ORDINALITY AS asked(sid, jti, i) \
          JOIN sessions ON sessions.sid = asked.sid JOIN users ON users.id = sessions.user_id \
          LEFT JOIN revoked_tokens ON revoked_tokens.jti = asked.jti",
         columns.join(", "),
         super::versions::RECIPES,
+        super::keys::KEYS,
     );
     Statement::from_sql_and_values(DbBackend::Postgres, sql, [array(|key| key.0).into(), array(|key| key.1).into()])
 }
@@ -150,6 +154,7 @@ fn auth_columns() -> SelectStatement {
         statement.expr_as(Expr::col((Alias::new(table), Alias::new(name))), Alias::new(alias));
     }
     statement.expr_as(super::versions::recipes_subquery(), Alias::new("recipes_version"));
+    statement.expr_as(Expr::cust(super::keys::KEYS), Alias::new("keys_version"));
     statement
 }
 
@@ -181,9 +186,6 @@ pub async fn revoke<C: ConnectionTrait>(
 /// such a token is refused by its `exp` alone.
 pub async fn purge_expired<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
     let cutoff = now_ts().0.unix_timestamp() - crate::crypto::jwt::LEEWAY_SECONDS as i64;
-    let result = revoked_token::Entity::delete_many()
-        .filter(revoked_token::Column::ExpiresAt.lt(ts(cutoff)))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
+    let expired = sea_orm::Condition::all().add(revoked_token::Column::ExpiresAt.lt(ts(cutoff)));
+    super::delete_in_batches::<revoked_token::Entity, _>(db, revoked_token::Column::Id, expired).await
 }

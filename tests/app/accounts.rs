@@ -114,7 +114,7 @@ async fn an_expired_access_cookie_is_refreshed_transparently() {
     // An access cookie whose token expired a minute ago (past the leeway).
     let mut claims = crate::helpers::claims_of(&t.cookie("access_token").unwrap());
     claims["exp"] = serde_json::json!(crate::helpers::now() - 60);
-    let expired = crate::helpers::sign(&claims, jsonwebtoken::Algorithm::HS256, crate::helpers::SECRET);
+    let expired = t.signer().sign(&claims, jsonwebtoken::Algorithm::HS256);
     // A new client (same database) that holds just these two cookies.
     let t = t.restart().await;
     let me = t

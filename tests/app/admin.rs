@@ -300,7 +300,7 @@ async fn a_plain_user_with_an_expired_access_cookie_stays_logged_in_after_the_40
     let old_refresh = t.cookie("refresh_token").unwrap();
     let mut claims = crate::helpers::claims_of(&t.cookie("access_token").unwrap());
     claims["exp"] = json!(crate::helpers::now() - 60);
-    let expired = crate::helpers::sign(&claims, jsonwebtoken::Algorithm::HS256, crate::helpers::SECRET);
+    let expired = t.signer().sign(&claims, jsonwebtoken::Algorithm::HS256);
     // A browser that holds just these two cookies.
     let t = t.restart().await;
     let response = t

@@ -207,6 +207,13 @@ impl TestApp {
         self.client.rocket().state::<App>().expect("App is managed")
     }
 
+    /// The key the app signs with now.
+    pub fn signer(&self) -> Signer {
+        let ring = self.app().keys.ring();
+        let active = ring.active().expect("the keyring has an active key");
+        Signer { kid: active.kid.clone(), key: active.encoding.clone() }
+    }
+
     pub fn cookie(&self, name: &str) -> Option<String> {
         self.client.cookies().get(name).map(|c| c.value().to_owned())
     }
@@ -384,9 +391,30 @@ pub fn claims_of(token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// Signs arbitrary claims, to forge tokens that are wrong in one way.
+/// Signs arbitrary claims with `secret` and no `kid`, as tokens were signed
+/// before the keyring (or as a forger with a secret of their own would).
 pub fn sign(claims: &Value, alg: Algorithm, secret: &str) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, &EncodingKey::from_secret(secret.as_bytes())).unwrap()
+}
+
+/// The app's active signing key, to forge tokens that are wrong in one way
+/// but signed as the server signs.
+pub struct Signer {
+    pub kid: String,
+    pub key: EncodingKey,
+}
+
+impl Signer {
+    /// `claims` signed with this key under `alg`, naming it in `kid`.
+    pub fn sign(&self, claims: &Value, alg: Algorithm) -> String {
+        self.sign_as(claims, alg, Some(&self.kid))
+    }
+
+    /// The same, naming whatever key `kid` says.
+    pub fn sign_as(&self, claims: &Value, alg: Algorithm, kid: Option<&str>) -> String {
+        let header = Header { kid: kid.map(str::to_owned), ..Header::new(alg) };
+        jsonwebtoken::encode(&header, claims, &self.key).unwrap()
+    }
 }
 
 pub fn now() -> i64 {

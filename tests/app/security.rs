@@ -18,7 +18,7 @@ use rocket::http::{ContentType, Cookie, Header, Method, Status};
 use rocket::local::asynchronous::LocalResponse;
 use serde_json::{json, Value};
 
-use crate::helpers::{bearer, claims_of, enc, form_body, location, now, sign, tokens_of, PASSWORD, SECRET, TestApp, TestUser, Tokens};
+use crate::helpers::{bearer, claims_of, enc, form_body, location, now, tokens_of, Signer, PASSWORD, TestApp, TestUser, Tokens};
 
 // Helpers: forging tokens
 
@@ -61,11 +61,16 @@ fn alg_none(claims: &Value) -> Vec<(String, String)> {
 /// An RS256 header over an HMAC-SHA256 signature keyed with the server's
 /// secret: the key-confusion attack on a verifier that takes the algorithm
 /// from the token (and would use its HMAC key as the "public key").
-fn key_confusion(claims: &Value) -> String {
-    let signing_input = format!("{}.{}", b64(r#"{"alg":"RS256","typ":"JWT"}"#), b64(claims.to_string()));
-    let key = EncodingKey::from_secret(SECRET.as_bytes());
-    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &key, Algorithm::HS256).unwrap();
+fn key_confusion(signer: &Signer, claims: &Value) -> String {
+    let header = format!(r#"{{"alg":"RS256","typ":"JWT","kid":"{}"}}"#, signer.kid);
+    let signing_input = format!("{}.{}", b64(header), b64(claims.to_string()));
+    let signature = jsonwebtoken::crypto::sign(signing_input.as_bytes(), &signer.key, Algorithm::HS256).unwrap();
     format!("{signing_input}.{signature}")
+}
+
+/// The server's kid over a key that is not the server's.
+fn other_key(m: &Mark) -> Signer {
+    Signer { kid: m.signer.kid.clone(), key: EncodingKey::from_secret(OTHER_KEY.as_bytes()) }
 }
 
 /// A token that must be refused, and the API's `error.code` for it.
@@ -84,27 +89,29 @@ struct Mark {
     user: TestUser,
     tokens: Tokens,
     claims: Value,
+    /// The server's signing key, for forgeries wrong in one other way.
+    signer: Signer,
 }
 
 async fn mark(t: &TestApp) -> Mark {
     let (user, tokens) = t.api_signup().await;
     let claims = claims_of(&tokens.access);
-    Mark { user, tokens, claims }
+    Mark { user, tokens, claims, signer: t.signer() }
 }
 
 fn wrong_algorithms(m: &Mark) -> Vec<Forgery> {
     let mut cases: Vec<Forgery> =
         alg_none(&m.claims).into_iter().map(|(case, token)| forgery(case, token, "token_invalid")).collect();
-    cases.push(forgery("HS512 with the right secret", sign(&m.claims, Algorithm::HS512, SECRET), "token_invalid"));
-    cases.push(forgery("HS384 with the right secret", sign(&m.claims, Algorithm::HS384, SECRET), "token_invalid"));
-    cases.push(forgery("RS256 header, HMAC signature (key confusion)", key_confusion(&m.claims), "token_invalid"));
+    cases.push(forgery("HS512 with the right secret", m.signer.sign(&m.claims, Algorithm::HS512), "token_invalid"));
+    cases.push(forgery("HS384 with the right secret", m.signer.sign(&m.claims, Algorithm::HS384), "token_invalid"));
+    cases.push(forgery("RS256 header, HMAC signature (key confusion)", key_confusion(&m.signer, &m.claims), "token_invalid"));
     cases
 }
 
 fn wrong_signatures(m: &Mark, someone_else: &str) -> Vec<Forgery> {
     let parts: Vec<&str> = m.tokens.access.split('.').collect();
     vec![
-        forgery("signed with another key", sign(&m.claims, Algorithm::HS256, OTHER_KEY), "token_invalid"),
+        forgery("signed with another key", other_key(m).sign(&m.claims, Algorithm::HS256), "token_invalid"),
         forgery("signature stripped (header.payload.)", format!("{}.{}.", parts[0], parts[1]), "token_invalid"),
         forgery("signature part missing (header.payload)", format!("{}.{}", parts[0], parts[1]), "token_invalid"),
         forgery(
@@ -126,7 +133,7 @@ const REQUIRED_CLAIMS: [&str; 11] = ["iss", "sub", "iat", "nbf", "exp", "jti", "
 fn missing_claims(m: &Mark) -> Vec<Forgery> {
     REQUIRED_CLAIMS
         .iter()
-        .map(|claim| forgery(format!("no {claim} claim"), sign(&without(&m.claims, claim), Algorithm::HS256, SECRET), "token_invalid"))
+        .map(|claim| forgery(format!("no {claim} claim"), m.signer.sign(&without(&m.claims, claim), Algorithm::HS256), "token_invalid"))
         .collect()
 }
 
@@ -134,14 +141,14 @@ fn missing_claims(m: &Mark) -> Vec<Forgery> {
 /// expired access cookie is not an attack, see the browser tests).
 fn wrong_issuer_or_not_yet_valid(m: &Mark) -> Vec<Forgery> {
     vec![
-        forgery("wrong iss", sign(&with(&m.claims, "iss", json!("someone-else")), Algorithm::HS256, SECRET), "token_invalid"),
-        forgery("nbf 60 s ahead", sign(&with(&m.claims, "nbf", json!(now() + 60)), Algorithm::HS256, SECRET), "token_invalid"),
-        forgery("nbf 120 s ahead", sign(&with(&m.claims, "nbf", json!(now() + 120)), Algorithm::HS256, SECRET), "token_invalid"),
+        forgery("wrong iss", m.signer.sign(&with(&m.claims, "iss", json!("someone-else")), Algorithm::HS256), "token_invalid"),
+        forgery("nbf 60 s ahead", m.signer.sign(&with(&m.claims, "nbf", json!(now() + 60)), Algorithm::HS256), "token_invalid"),
+        forgery("nbf 120 s ahead", m.signer.sign(&with(&m.claims, "nbf", json!(now() + 120)), Algorithm::HS256), "token_invalid"),
     ]
 }
 
 fn expired(m: &Mark) -> Forgery {
-    forgery("exp 60 s ago", sign(&with(&m.claims, "exp", json!(now() - 60)), Algorithm::HS256, SECRET), "token_expired")
+    forgery("exp 60 s ago", m.signer.sign(&with(&m.claims, "exp", json!(now() - 60)), Algorithm::HS256), "token_expired")
 }
 
 /// Tokens that are well signed but must not open this door: the refresh
@@ -152,11 +159,11 @@ async fn misplaced_or_revoked(t: &TestApp, m: &Mark) -> Vec<Forgery> {
     assert_eq!(logout.status(), Status::NoContent);
     vec![
         forgery("the refresh token", m.tokens.refresh.clone(), "wrong_token_type"),
-        forgery("type forged to refresh", sign(&with(&m.claims, "type", json!("refresh")), Algorithm::HS256, SECRET), "wrong_token_type"),
+        forgery("type forged to refresh", m.signer.sign(&with(&m.claims, "type", json!("refresh")), Algorithm::HS256), "wrong_token_type"),
         forgery("a logged-out session's access token", ended.access, "token_revoked"),
         forgery(
             "an unknown session",
-            sign(&with(&m.claims, "sid", json!(uuid::Uuid::new_v4())), Algorithm::HS256, SECRET),
+            m.signer.sign(&with(&m.claims, "sid", json!(uuid::Uuid::new_v4())), Algorithm::HS256),
             "token_revoked",
         ),
     ]
@@ -246,7 +253,7 @@ async fn api_recipe(t: &TestApp, token: &str, body: &Value) -> i64 {
 async fn a_correctly_signed_token_with_valid_claims_is_accepted() {
     let t = TestApp::spawn().await;
     let m = mark(&t).await;
-    let token = sign(&m.claims, Algorithm::HS256, SECRET);
+    let token = m.signer.sign(&m.claims, Algorithm::HS256);
     assert_eq!(t.get_json("/api/v1/me", Some(&token)).await.status(), Status::Ok);
 }
 
@@ -287,7 +294,7 @@ async fn a_refresh_token_is_no_access_token_and_an_access_token_is_no_refresh_to
     let m = mark(&t).await;
     let as_access = t.get_json("/api/v1/me", Some(&m.tokens.refresh)).await;
     assert_unauthorized(as_access, "wrong_token_type", "refresh token at /api/v1/me").await;
-    let forged = sign(&with(&m.claims, "type", json!("refresh")), Algorithm::HS256, SECRET);
+    let forged = m.signer.sign(&with(&m.claims, "type", json!("refresh")), Algorithm::HS256);
     assert_unauthorized(t.get_json("/api/v1/me", Some(&forged)).await, "wrong_token_type", "type forged to refresh").await;
     let as_refresh = t.post_json("/api/v1/auth/refresh", Some(&m.tokens.access), &json!({})).await;
     assert_unauthorized(as_refresh, "wrong_token_type", "access token at /api/v1/auth/refresh").await;
@@ -330,10 +337,10 @@ async fn a_token_signed_with_the_right_key_still_cannot_claim_another_user_or_th
     let m = mark(&t).await;
     let (_, someone_else) = t.api_signup().await;
     // Someone else's `sub` with this user's session: the session is not theirs.
-    let other_sub = sign(&with(&m.claims, "sub", json!(someone_else.public_id)), Algorithm::HS256, SECRET);
+    let other_sub = m.signer.sign(&with(&m.claims, "sub", json!(someone_else.public_id)), Algorithm::HS256);
     assert_unauthorized(t.get_json("/api/v1/me", Some(&other_sub)).await, "token_invalid", "another user's sub").await;
     // The role comes from the database, not from the token.
-    let admin_claim = sign(&with(&m.claims, "role", json!("admin")), Algorithm::HS256, SECRET);
+    let admin_claim = m.signer.sign(&with(&m.claims, "role", json!("admin")), Algorithm::HS256);
     let me: Value = t.get_json("/api/v1/me", Some(&admin_claim)).await.into_json().await.unwrap();
     assert_eq!(me["role"], "user");
     assert_eq!(t.get_json("/api/v1/users", Some(&admin_claim)).await.status(), Status::Forbidden);
@@ -383,11 +390,11 @@ async fn a_forged_or_misplaced_refresh_cookie_leaves_the_browser_anonymous_and_c
     let refresh = claims_of(&m.tokens.refresh);
     let mut cases: Vec<(String, String)> = alg_none(&refresh);
     cases.extend([
-        ("HS512".to_owned(), sign(&refresh, Algorithm::HS512, SECRET)),
-        ("RS256 key confusion".to_owned(), key_confusion(&refresh)),
-        ("another key".to_owned(), sign(&refresh, Algorithm::HS256, OTHER_KEY)),
+        ("HS512".to_owned(), m.signer.sign(&refresh, Algorithm::HS512)),
+        ("RS256 key confusion".to_owned(), key_confusion(&m.signer, &refresh)),
+        ("another key".to_owned(), other_key(&m).sign(&refresh, Algorithm::HS256)),
         ("stale signature, another sub".to_owned(), tampered(&m.tokens.refresh, &with(&refresh, "sub", json!(someone_else.public_id)))),
-        ("exp 60 s ago".to_owned(), sign(&with(&refresh, "exp", json!(now() - 60)), Algorithm::HS256, SECRET)),
+        ("exp 60 s ago".to_owned(), m.signer.sign(&with(&refresh, "exp", json!(now() - 60)), Algorithm::HS256)),
         ("an access token".to_owned(), m.tokens.access.clone()),
     ]);
     for (case, token) in &cases {

@@ -6,7 +6,7 @@ use jsonwebtoken::Algorithm;
 use rocket::http::Status;
 use serde_json::{json, Value};
 
-use crate::helpers::{claims_of, error_code, now, sign, TestApp, SECRET};
+use crate::helpers::{claims_of, error_code, now, TestApp};
 
 fn spoiled(claims: &Value, key: &str, value: Value) -> Value {
     let mut claims = claims.clone();
@@ -19,14 +19,14 @@ async fn a_token_issued_before_tokens_valid_after_is_revoked_but_a_new_login_wor
     let t = TestApp::spawn().await;
     let (user, tokens) = t.api_signup().await;
     // A token of this session minted a minute ago, before the cutoff below.
-    let old = sign(&spoiled(&claims_of(&tokens.access), "iat", json!(now() - 60)), Algorithm::HS256, SECRET);
+    let old = t.signer().sign(&spoiled(&claims_of(&tokens.access), "iat", json!(now() - 60)), Algorithm::HS256);
     let stored = recipebox::store::users::find_by_email(&t.app().db, &user.email).await.unwrap().unwrap();
     recipebox::store::users::bump_tokens_valid_after(&t.app().db, stored.id).await.unwrap();
     assert_eq!(error_code(t.get_json("/api/v1/me", Some(&old)).await, Status::Unauthorized).await, "token_revoked");
     // A token of this session minted in the very second of the cut-off
     // (read back, so the test does not depend on when the second turns).
     let cutoff = recipebox::store::users::find_by_email(&t.app().db, &user.email).await.unwrap().unwrap().tokens_valid_after.0.unix_timestamp();
-    let same_second = sign(&spoiled(&claims_of(&tokens.access), "iat", json!(cutoff)), Algorithm::HS256, SECRET);
+    let same_second = t.signer().sign(&spoiled(&claims_of(&tokens.access), "iat", json!(cutoff)), Algorithm::HS256);
     assert_eq!(t.get_json("/api/v1/me", Some(&same_second)).await.status(), Status::Ok, "same-second token, live session");
     let fresh = t.api_login(&user).await;
     assert_eq!(t.get_json("/api/v1/me", Some(&fresh.access)).await.status(), Status::Ok);

@@ -36,6 +36,7 @@ error_responses! {
     PayloadTooLarge: "The body is over 512 KiB (`payload_too_large`).";
     ValidationFailed: "Fields or query parameters that are not valid (`validation_failed`, with a message per field \
                        in `fields`).";
-    TooManyRequests: "Too many attempts (`too_many_requests`).", "Retry-After" = "Seconds to wait.";
+    TooManyRequests: "Too many attempts (`too_many_requests`); at login, also every session the account may hold in \
+                      use (`too_many_sessions`: none is ended for a new login).", "Retry-After" = "Seconds to wait.";
     ServiceUnavailable: "The database is briefly unavailable (`service_unavailable`).", "Retry-After" = "Seconds to wait.";
 }

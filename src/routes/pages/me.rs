@@ -37,9 +37,9 @@ const ME_PAGE: &str = "me page";
 /// account's version (which covers the overview) and the recipes' version
 /// (the own recipes), with what it showed that neither covers: the guard's
 /// part, the session's CSRF value and the moment the first session or link
-/// shown expires. An account has at most `session::MAX_SESSIONS` sessions,
-/// so it has at most that many such pages, each listing at most that many
-/// sessions.
+/// shown expires. An account has at most `sessions_per_account` live
+/// sessions, so it has at most that many such pages, each listing at most
+/// that many sessions; each is weighed against the one budget.
 pub struct MePage {
     profile: (String, String, bool, Role),
     csrf: String,
