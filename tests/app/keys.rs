@@ -148,20 +148,20 @@ fn a_rotation_under_two_live_instances_logs_nobody_out_and_new_tokens_carry_the_
 #[test]
 fn a_revoked_key_is_refused_by_every_instance_from_its_next_request_and_a_new_key_signs() {
     let p = Pair::start(&[]);
-    let cy = signup(&p.a, "cy");
+    let cyd = signup(&p.a, "cyd");
     let old = p.kid_in("active");
     for server in [&p.a, &p.b] {
-        assert_eq!(me(server, &cy).0, 200, "each instance has used the key");
+        assert_eq!(me(server, &cyd).0, 200, "each instance has used the key");
     }
     let said = p.cli_ok(&["keys", "revoke", &old]);
     assert!(said.contains("revoked") && said.contains("signs from now on"), "revoking the active key makes a new one: {said}");
     let new = p.kid_in("active");
     assert_ne!(new, old);
     for server in [&p.a, &p.b] {
-        assert_eq!(me(server, &cy), (401, "token_revoked".to_owned()), "refused at once");
-        assert_eq!(refresh(server, &cy).0, 401, "its refresh tokens too");
+        assert_eq!(me(server, &cyd), (401, "token_revoked".to_owned()), "refused at once");
+        assert_eq!(refresh(server, &cyd).0, 401, "its refresh tokens too");
     }
-    assert_eq!(kid_of(token(&login(&p.b, "cy"), "access_token")), new, "a new login works, under the new key");
+    assert_eq!(kid_of(token(&login(&p.b, "cyd"), "access_token")), new, "a new login works, under the new key");
 
     // Bad input: an unknown kid, a key revoked already.
     let (ok, said) = p.cli(&["keys", "revoke", "no-such-key"]);

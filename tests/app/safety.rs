@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use rocket::http::{ContentType, Status};
 use rocket::local::asynchronous::LocalResponse;
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::EntityTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
 use crate::helpers::{claims_of, error_code, location, TestApp, TestUser};
@@ -71,15 +71,24 @@ async fn me_shows_when_each_session_ends() {
 }
 
 #[rocket::async_test]
-async fn an_account_has_at_most_twenty_live_sessions_and_a_new_login_ends_the_least_recently_used() {
-    let t = TestApp::spawn().await;
+async fn the_sessions_an_account_holds_are_bounded_and_a_new_login_ends_only_an_idle_one() {
+    let t = TestApp::spawn_with(&[("sessions_per_account", json!(20))]).await;
     let (user, first) = t.api_signup().await;
     let mut logins = vec![first];
-    for _ in 0..20 {
+    for _ in 0..19 {
         logins.push(t.api_login(&user).await);
     }
+    // The oldest, unused for longer than an access token lives, makes room.
+    let sid = claims_of(&logins[0].access)["sid"].as_str().unwrap().parse::<uuid::Uuid>().unwrap();
+    session::Entity::update_many()
+        .col_expr(session::Column::LastUsedAt, Expr::value(recipebox::store::ts(crate::helpers::now() - 3600)))
+        .filter(session::Column::Sid.eq(sid))
+        .exec(&t.app().db)
+        .await
+        .unwrap();
+    logins.push(t.api_login(&user).await);
     let oldest = t.get_json("/api/v1/me", Some(&logins[0].access)).await;
-    assert_eq!(error_code(oldest, Status::Unauthorized).await, "token_revoked", "the oldest session ended");
+    assert_eq!(error_code(oldest, Status::Unauthorized).await, "token_revoked", "the idle oldest session ended");
     for (n, tokens) in logins.iter().enumerate().skip(1) {
         assert_eq!(t.get_json("/api/v1/me", Some(&tokens.access)).await.status(), Status::Ok, "login {n} is live");
     }
