@@ -149,6 +149,15 @@ pub enum KeyringError {
 }
 
 impl Key {
+    /// When a retired or revoked key stopped signing or verifying.
+    pub fn stopped_at(&self) -> Option<i64> {
+        match self.state {
+            State::Retired => self.retired_at,
+            State::Revoked => self.revoked_at,
+            State::Next | State::Active => None,
+        }
+    }
+
     /// Opens `row`'s material with `cipher`.
     pub fn open(row: &signing_key::Model, cipher: &KeyCipher) -> Result<Self, KeyringError> {
         let unusable = |why: &str| KeyringError::Unusable(format!("{}: {why}", row.kid));

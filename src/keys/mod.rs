@@ -357,13 +357,11 @@ pub async fn tick(r: Ring<'_>) -> Result<(), AppError> {
     // nothing still costs every instance a statement every tick.
     let gone_before = now - tokens_outlive_a_key(r.config);
     let ring = r.keys.ring();
-    let stopped_before = |state: State, key: &keyring::Key, at: Option<i64>| key.state == state && at.is_some_and(|at| at < gone_before);
-    if ring.keys.values().any(|key| stopped_before(State::Retired, key, key.retired_at)) {
-        let deleted = store::keys::delete_retired(r.db, gone_before).await?;
-        tracing::info!(deleted, "deleted retired signing keys whose tokens have all expired");
-    }
-    if ring.keys.values().any(|key| stopped_before(State::Revoked, key, key.revoked_at)) {
-        store::keys::delete_revoked(r.db, gone_before).await?;
+    for state in [State::Retired, State::Revoked] {
+        if ring.keys.values().any(|key| key.state == state && key.stopped_at().is_some_and(|at| at < gone_before)) {
+            let deleted = store::keys::delete_stopped(r.db, state.as_str(), gone_before).await?;
+            tracing::info!(deleted, state = state.as_str(), "deleted signing keys whose tokens have all expired");
+        }
     }
     Ok(())
 }

@@ -84,23 +84,15 @@ pub async fn set_state<C: ConnectionTrait>(db: &C, kid: &str, from: &str, to: &'
     Ok(result.rows_affected == 1)
 }
 
-/// Deletes the retired keys retired before `before` (Unix seconds): every
-/// token they signed has expired. How many.
-pub async fn delete_retired<C: ConnectionTrait>(db: &C, before: i64) -> Result<u64, DbErr> {
+/// Deletes the keys that stopped (`retired` or `revoked`) before `before`
+/// (Unix seconds): every token a retired key signed has expired by then,
+/// and a revoked key's tokens are refused by their `exp` alone (an unknown
+/// `kid` is refused too). How many.
+pub async fn delete_stopped<C: ConnectionTrait>(db: &C, state: &str, before: i64) -> Result<u64, DbErr> {
+    let stopped_at = if state == "revoked" { signing_key::Column::RevokedAt } else { signing_key::Column::RetiredAt };
     let result = signing_key::Entity::delete_many()
-        .filter(signing_key::Column::State.eq("retired"))
-        .filter(signing_key::Column::RetiredAt.lt(ts(before)))
-        .exec(db)
-        .await?;
-    Ok(result.rows_affected)
-}
-
-/// Deletes the revoked keys revoked before `before`: what they signed is
-/// refused by its `exp` alone by then, and an unknown `kid` is refused.
-pub async fn delete_revoked<C: ConnectionTrait>(db: &C, before: i64) -> Result<u64, DbErr> {
-    let result = signing_key::Entity::delete_many()
-        .filter(signing_key::Column::State.eq("revoked"))
-        .filter(signing_key::Column::RevokedAt.lt(ts(before)))
+        .filter(signing_key::Column::State.eq(state))
+        .filter(stopped_at.lt(ts(before)))
         .exec(db)
         .await?;
     Ok(result.rows_affected)

@@ -17,20 +17,20 @@ use crate::test_server::TestServer;
 
 const JSON: &str = "Content-Type: application/json\r\n";
 
-fn bearer(token: &str) -> String {
+pub(crate) fn bearer(token: &str) -> String {
     format!("Authorization: Bearer {token}\r\n{JSON}")
 }
 
 /// Two instances on one fresh database, and the admin the CLI created.
-struct Cluster {
-    a: TestServer,
-    b: TestServer,
-    database: TestDatabase,
+pub(crate) struct Cluster {
+    pub a: TestServer,
+    pub b: TestServer,
+    pub database: TestDatabase,
     dir: tempfile::TempDir,
 }
 
 impl Cluster {
-    fn start() -> Self {
+    pub fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let runtime = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let database = runtime.block_on(TestDatabase::create(&dir));
@@ -44,7 +44,7 @@ impl Cluster {
 
     /// Runs the command line on the cluster's database, as an operator
     /// would beside the running instances; returns what it printed.
-    fn cli(&self, args: &[&str]) -> String {
+    pub fn cli(&self, args: &[&str]) -> String {
         let done = Command::new(env!("CARGO_BIN_EXE_recipebox"))
             .args(args)
             .env("DATABASE_URL", &self.database.url)
@@ -59,7 +59,7 @@ impl Cluster {
     }
 
     /// Runs a command line that must fail; what it said on stderr.
-    fn cli_refused(&self, args: &[&str]) -> String {
+    pub fn cli_refused(&self, args: &[&str]) -> String {
         let done = Command::new(env!("CARGO_BIN_EXE_recipebox"))
             .args(args)
             .env("DATABASE_URL", &self.database.url)
@@ -72,29 +72,29 @@ impl Cluster {
     }
 }
 
-fn signup(server: &TestServer, name: &str) -> Value {
+pub(crate) fn signup(server: &TestServer, name: &str) -> Value {
     let body = json!({"email": format!("{name}@example.com"), "username": name, "password": PASSWORD}).to_string();
     let (status, response) = server.request("POST", "/api/v1/users", JSON, &body);
     assert_eq!(status, 201, "{response}");
     json_of(&response)
 }
 
-fn login(server: &TestServer, email: &str) -> Value {
+pub(crate) fn login(server: &TestServer, email: &str) -> Value {
     let body = json!({"email": email, "password": PASSWORD}).to_string();
     let (status, response) = server.request("POST", "/api/v1/auth/login", JSON, &body);
     assert_eq!(status, 200, "{response}");
     json_of(&response)
 }
 
-fn token<'a>(pair: &'a Value, key: &str) -> &'a str {
+pub(crate) fn token<'a>(pair: &'a Value, key: &str) -> &'a str {
     pair[key].as_str().unwrap()
 }
 
-fn me(server: &TestServer, pair: &Value) -> (u16, String) {
+pub(crate) fn me(server: &TestServer, pair: &Value) -> (u16, String) {
     server.request("GET", "/api/v1/me", &bearer(token(pair, "access_token")), "")
 }
 
-fn error_code(response: &(u16, String)) -> String {
+pub(crate) fn error_code(response: &(u16, String)) -> String {
     json_of(&response.1)["error"]["code"].as_str().unwrap_or_default().to_owned()
 }
 

@@ -4,100 +4,39 @@
 //! can check tokens with, and a `jwt_secret` that cannot open the keyring
 //! stops an instance from starting.
 
-use std::process::Command;
-
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use rocket::http::Status;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{json, Value};
 
-use crate::helpers::{claims_of, error_code, now, TestApp, TestDatabase, PASSWORD, SECRET};
+use crate::helpers::{claims_of, error_code, now, TestApp, SECRET};
+use crate::instances::{bearer, error_code as code_of, login, me, signup, token, Cluster};
 use crate::server::json_of;
 use crate::test_server::TestServer;
 use recipebox::entities::{keyring, signing_key};
-
-const JSON: &str = "Content-Type: application/json\r\n";
 
 fn kid_of(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.expect("every token names its key")
 }
 
-fn bearer(token: &str) -> String {
-    format!("Authorization: Bearer {token}\r\n{JSON}")
+/// The keys as the database holds them, oldest first.
+fn keys(c: &Cluster) -> Vec<signing_key::Model> {
+    let runtime = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let db = sea_orm::Database::connect(&c.database.url).await.unwrap();
+        recipebox::store::keys::all(&db).await.unwrap()
+    })
 }
 
-/// Two instances on one fresh database, and the command line beside them.
-struct Pair {
-    a: TestServer,
-    b: TestServer,
-    database: TestDatabase,
-    dir: tempfile::TempDir,
+fn kid_in(c: &Cluster, state: &str) -> String {
+    let keys = keys(c);
+    keys.iter().find(|key| key.state == state).unwrap_or_else(|| panic!("a key is {state}: {keys:?}")).kid.clone()
 }
 
-impl Pair {
-    fn start(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let runtime = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let database = runtime.block_on(TestDatabase::create(&dir));
-        let a = TestServer::start_on(Some(&database.url), env).expect("A starts");
-        let b = TestServer::start_on(Some(&database.url), env).expect("B starts");
-        Self { a, b, database, dir }
-    }
-
-    /// `recipebox ARGS` on the pair's database: whether it succeeded, and
-    /// what it printed (stdout, then stderr).
-    fn cli(&self, args: &[&str]) -> (bool, String) {
-        let done = Command::new(env!("CARGO_BIN_EXE_recipebox"))
-            .args(args)
-            .env("DATABASE_URL", &self.database.url)
-            .env("ROCKET_JWT_SECRET", SECRET)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap();
-        (done.status.success(), format!("{}{}", String::from_utf8_lossy(&done.stdout), String::from_utf8_lossy(&done.stderr)))
-    }
-
-    fn cli_ok(&self, args: &[&str]) -> String {
-        let (ok, said) = self.cli(args);
-        assert!(ok, "recipebox {args:?}: {said}");
-        said
-    }
-
-    /// The keys as the database holds them, oldest first.
-    fn keys(&self) -> Vec<signing_key::Model> {
-        let runtime = rocket::tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        runtime.block_on(async {
-            let db = sea_orm::Database::connect(&self.database.url).await.unwrap();
-            recipebox::store::keys::all(&db).await.unwrap()
-        })
-    }
-
-    fn kid_in(&self, state: &str) -> String {
-        self.keys().into_iter().find(|key| key.state == state).unwrap_or_else(|| panic!("a key is {state}: {:?}", self.keys())).kid
-    }
-}
-
-fn signup(server: &TestServer, name: &str) -> Value {
-    let body = json!({"email": format!("{name}@example.com"), "username": name, "password": PASSWORD}).to_string();
-    let (status, response) = server.request("POST", "/api/v1/users", JSON, &body);
-    assert_eq!(status, 201, "{response}");
-    json_of(&response)
-}
-
-fn login(server: &TestServer, name: &str) -> Value {
-    let body = json!({"email": format!("{name}@example.com"), "password": PASSWORD}).to_string();
-    let (status, response) = server.request("POST", "/api/v1/auth/login", JSON, &body);
-    assert_eq!(status, 200, "{response}");
-    json_of(&response)
-}
-
-fn token<'a>(pair: &'a Value, which: &str) -> &'a str {
-    pair[which].as_str().unwrap()
-}
-
-fn me(server: &TestServer, pair: &Value) -> (u16, String) {
-    let (status, body) = server.request("GET", "/api/v1/me", &bearer(token(pair, "access_token")), "");
-    (status, json_of(&body)["error"]["code"].as_str().unwrap_or_default().to_owned())
+/// `/api/v1/me` with the pair's access token: the status and error code.
+fn me_code(server: &TestServer, pair: &Value) -> (u16, String) {
+    let answer = me(server, pair);
+    (answer.0, code_of(&answer))
 }
 
 fn refresh(server: &TestServer, pair: &Value) -> (u16, Value) {
@@ -107,38 +46,38 @@ fn refresh(server: &TestServer, pair: &Value) -> (u16, Value) {
 
 #[test]
 fn a_rotation_under_two_live_instances_logs_nobody_out_and_new_tokens_carry_the_new_kid() {
-    let p = Pair::start(&[]);
+    let p = Cluster::start();
     let ann = signup(&p.a, "ann");
-    let first = p.kid_in("active");
+    let first = kid_in(&p, "active");
     assert_eq!(kid_of(token(&ann, "access_token")), first);
     for server in [&p.a, &p.b] {
-        assert_eq!(me(server, &ann).0, 200);
+        assert_eq!(me_code(server, &ann).0, 200);
     }
 
     // A next key: every instance verifies it, none signs with it yet.
-    assert!(p.cli_ok(&["keys", "rotate"]).contains("signs from"));
-    let next = p.kid_in("next");
-    let (refused, said) = p.cli(&["keys", "rotate"]);
-    assert!(!refused && said.contains(&next) && said.contains("--now"), "one next key at a time: {said}");
+    assert!(p.cli(&["keys", "rotate"]).contains("signs from"));
+    let next = kid_in(&p, "next");
+    let said = p.cli_refused(&["keys", "rotate"]);
+    assert!(said.contains(&next) && said.contains("--now"), "one next key at a time: {said}");
     let bob = signup(&p.b, "bob");
     assert_eq!(kid_of(token(&bob, "access_token")), first, "the next key does not sign before its minute");
 
     // --now: the next key signs, the old one retires; nobody is logged out.
-    assert!(p.cli_ok(&["keys", "rotate", "--now"]).contains(&format!("key {next} signs from now on")));
-    assert_eq!(p.kid_in("retired"), first);
+    assert!(p.cli(&["keys", "rotate", "--now"]).contains(&format!("key {next} signs from now on")));
+    assert_eq!(kid_in(&p, "retired"), first);
     for server in [&p.a, &p.b] {
-        assert_eq!(me(server, &ann).0, 200, "a token of the retired key still works");
-        assert_eq!(me(server, &bob).0, 200);
+        assert_eq!(me_code(server, &ann).0, 200, "a token of the retired key still works");
+        assert_eq!(me_code(server, &bob).0, 200);
     }
     let (status, renewed) = refresh(&p.b, &ann);
     assert_eq!(status, 200, "a refresh token of the retired key still works: {renewed}");
     assert_eq!(kid_of(token(&renewed, "access_token")), next, "and the new pair carries the new kid");
-    assert_eq!(kid_of(token(&login(&p.a, "bob"), "access_token")), next, "so does a new login on the other instance");
+    assert_eq!(kid_of(token(&login(&p.a, "bob@example.com"), "access_token")), next, "so does a new login on the other instance");
 
     // `keys list` shows every key with its state, and never a key.
-    let list = p.cli_ok(&["keys", "list"]);
+    let list = p.cli(&["keys", "list"]);
     assert!(list.contains(&first) && list.contains("retired") && list.contains(&next) && list.contains("active"), "{list}");
-    for key in p.keys() {
+    for key in keys(&p) {
         use base64::Engine as _;
         let material = base64::engine::general_purpose::STANDARD.encode(&key.material);
         assert!(!list.contains(&material[..16]), "no material in the list");
@@ -147,35 +86,34 @@ fn a_rotation_under_two_live_instances_logs_nobody_out_and_new_tokens_carry_the_
 
 #[test]
 fn a_revoked_key_is_refused_by_every_instance_from_its_next_request_and_a_new_key_signs() {
-    let p = Pair::start(&[]);
+    let p = Cluster::start();
     let cyd = signup(&p.a, "cyd");
-    let old = p.kid_in("active");
+    let old = kid_in(&p, "active");
     for server in [&p.a, &p.b] {
-        assert_eq!(me(server, &cyd).0, 200, "each instance has used the key");
+        assert_eq!(me_code(server, &cyd).0, 200, "each instance has used the key");
     }
-    let said = p.cli_ok(&["keys", "revoke", &old]);
+    let said = p.cli(&["keys", "revoke", &old]);
     assert!(said.contains("revoked") && said.contains("signs from now on"), "revoking the active key makes a new one: {said}");
-    let new = p.kid_in("active");
+    let new = kid_in(&p, "active");
     assert_ne!(new, old);
     for server in [&p.a, &p.b] {
-        assert_eq!(me(server, &cyd), (401, "token_revoked".to_owned()), "refused at once");
+        assert_eq!(me_code(server, &cyd), (401, "token_revoked".to_owned()), "refused at once");
         assert_eq!(refresh(server, &cyd).0, 401, "its refresh tokens too");
     }
-    assert_eq!(kid_of(token(&login(&p.b, "cyd"), "access_token")), new, "a new login works, under the new key");
+    assert_eq!(kid_of(token(&login(&p.b, "cyd@example.com"), "access_token")), new, "a new login works, under the new key");
 
     // Bad input: an unknown kid, a key revoked already.
-    let (ok, said) = p.cli(&["keys", "revoke", "no-such-key"]);
-    assert!(!ok && said.contains("no signing key has the kid no-such-key"), "{said}");
-    let (ok, said) = p.cli(&["keys", "revoke", &old]);
-    assert!(!ok && said.contains("revoked already"), "{said}");
-    let (ok, said) = p.cli(&["keys", "revoke"]);
-    assert!(!ok && said.contains("KID"), "clap asks for the kid: {said}");
+    let said = p.cli_refused(&["keys", "revoke", "no-such-key"]);
+    assert!(said.contains("no signing key has the kid no-such-key"), "{said}");
+    let said = p.cli_refused(&["keys", "revoke", &old]);
+    assert!(said.contains("revoked already"), "{said}");
+    let said = p.cli_refused(&["keys", "revoke"]);
+    assert!(said.contains("KID"), "clap asks for the kid: {said}");
 }
 
 #[test]
 fn an_instance_whose_jwt_secret_cannot_open_the_keyring_refuses_to_start() {
-    let p = Pair::start(&[]);
-    drop(p.b);
+    let p = Cluster::start();
     let other = "another-secret-of-at-least-thirty-two-bytes-0123";
     let refused = TestServer::start_on(Some(&p.database.url), &[("ROCKET_JWT_SECRET", other)]).err().expect("it must not start");
     assert!(refused.contains("jwt_secret does not open the keyring"), "it says why: {refused}");
@@ -292,4 +230,69 @@ async fn a_site_that_moves_to_eddsa_keeps_its_sessions_and_signs_with_a_new_key(
     assert_eq!(keys.state, "retired");
     let active = app.keys.ring().active().unwrap().clone();
     assert_eq!((active.algorithm, active.kid != old), (Algorithm::EdDSA, true));
+}
+
+/// Moves a date of the key `kid` back by `seconds`.
+async fn key_dated(t: &TestApp, kid: &str, column: signing_key::Column, seconds: i64) {
+    signing_key::Entity::update_many()
+        .col_expr(column, sea_orm::sea_query::Expr::value(Some(recipebox::store::ts(now() - seconds))))
+        .filter(signing_key::Column::Kid.eq(kid))
+        .exec(&t.app().db)
+        .await
+        .unwrap();
+}
+
+#[rocket::async_test]
+async fn the_timer_makes_a_next_key_lets_it_sign_after_its_minute_and_deletes_keys_whose_tokens_expired() {
+    let t = TestApp::spawn_with(&[("jwt_key_rotation_days", json!(1))]).await;
+    let (_, tokens) = t.api_signup().await;
+    let first = kid_of(&tokens.access);
+    let tick = || recipebox::keys::tick(t.app().into());
+
+    tick().await.unwrap();
+    assert!(t.app().keys.ring().next().is_none(), "a day has not passed");
+    key_dated(&t, &first, signing_key::Column::ActivatedAt, 86_400 + 1).await;
+    tick().await.unwrap();
+    let next = t.app().keys.ring().next().expect("a day on, the timer made a next key").kid.clone();
+    let rotated = audit_event_details(&t, recipebox::domain::AuditKind::KeyRotated).await;
+    assert!(rotated.iter().any(|detail| detail.contains(&next) && detail.contains("timer")), "{rotated:?}");
+    tick().await.unwrap();
+    assert_eq!(t.app().keys.ring().active().unwrap().kid, first, "not before its minute");
+
+    key_dated(&t, &next, signing_key::Column::ActivatesAt, 1).await;
+    tick().await.unwrap();
+    assert_eq!(t.app().keys.ring().active().unwrap().kid, next, "its minute is up: it signs");
+    assert_eq!(kid_of(&t.api_login(&t.api_signup().await.0).await.access), next);
+    assert_eq!(t.get_json("/api/v1/me", Some(&tokens.access)).await.status(), Status::Ok, "the retired key's token works");
+
+    // Once every token the retired key signed has expired, it goes.
+    let outlived = t.app().config.refresh_token_ttl + 30 + 60 + 1;
+    key_dated(&t, &first, signing_key::Column::RetiredAt, outlived).await;
+    tick().await.unwrap();
+    assert!(!keys_in(&t).await.contains(&first), "deleted");
+    assert_eq!(t.get_json("/api/v1/me", Some(&tokens.access)).await.status(), Status::Unauthorized, "and its kid is no key");
+}
+
+async fn keys_in(t: &TestApp) -> Vec<String> {
+    recipebox::store::keys::all(&t.app().db).await.unwrap().into_iter().map(|key| key.kid).collect()
+}
+
+async fn audit_event_details(t: &TestApp, kind: recipebox::domain::AuditKind) -> Vec<String> {
+    use recipebox::entities::audit_event;
+    audit_event::Entity::find().filter(audit_event::Column::Kind.eq(kind)).all(&t.app().db).await.unwrap().into_iter().map(|e| e.detail).collect()
+}
+
+#[rocket::async_test]
+async fn a_token_of_a_key_made_on_another_instance_is_taken_before_this_one_heard_of_it() {
+    let a = TestApp::spawn().await;
+    let b = TestApp::spawn_on(tempfile::tempdir().unwrap(), a.database.clone()).await;
+    let (_, tokens) = a.api_signup().await;
+    // A key made by A, made active at once; B has not read it.
+    recipebox::keys::rotate(a.app().into(), true, recipebox::keys::Why::Operator, &Default::default()).await.unwrap();
+    let fresh = a.post_json("/api/v1/auth/refresh", Some(&tokens.refresh), &json!({})).await;
+    assert_eq!(fresh.status(), Status::Ok);
+    let access = crate::helpers::tokens_of(fresh.into_json().await.unwrap()).access;
+    assert_ne!(kid_of(&access), kid_of(&tokens.access), "A signs with its new key");
+    assert!(!b.app().keys.ring().keys.contains_key(&kid_of(&access)), "B has not read it yet");
+    assert_eq!(b.get_json("/api/v1/me", Some(&access)).await.status(), Status::Ok, "B reads the keyring for the new kid");
 }
