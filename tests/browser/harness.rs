@@ -98,13 +98,17 @@ pub struct Server {
 
 /// The recipebox binary (see the module's comment), run in `dir` on the
 /// SQLite database there.
+/// The binary on the suite's database and with its `jwt_secret`: the
+/// server and its command line alike (the command line opens the keyring,
+/// which only the site's secret opens).
 fn recipebox(dir: &Path) -> Command {
     let binary = std::env::var_os("RECIPEBOX_BROWSER_BINARY")
         .map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_recipebox")), PathBuf::from);
     let mut command = Command::new(binary);
     command
         .current_dir(dir)
-        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("browser.db").display()));
+        .env("DATABASE_URL", format!("sqlite://{}?mode=rwc", dir.join("browser.db").display()))
+        .env("ROCKET_JWT_SECRET", "browser-suite-secret-browser-suite-secret-0123");
     command
 }
 
@@ -141,7 +145,6 @@ impl Server {
         command
             .env("ROCKET_ADDRESS", "127.0.0.1")
             .env("ROCKET_PORT", port.unwrap_or(0).to_string())
-            .env("ROCKET_JWT_SECRET", "browser-suite-secret-browser-suite-secret-0123")
             // The lowest cost a release build accepts.
             .env("ROCKET_BCRYPT_COST", "10")
             // Plain http on a loopback address: the cookies cannot be `Secure` here.
