@@ -226,7 +226,7 @@ pub async fn complete_login(
             if let Some((session_user, refresh)) = other {
                 session::end(app, session_user, refresh).await?;
             }
-            let notice = || new_device_notice(app, &user, client);
+            let notice = |family: &str| new_device_notice(app, &user, client, family);
             session::start(app, &user, client, Some(&notice), fresh).await?
         }
     };
@@ -237,8 +237,7 @@ pub async fn complete_login(
 /// The notice of a login from a device the account has not used before
 /// (browser and system, `client::device::family`), so each device is
 /// announced once.
-fn new_device_notice(app: &App, user: &user::Model, client: &ClientInfo) -> Result<session::Notice, AppError> {
-    let family = crate::client::device::family(client.user_agent.as_deref());
+fn new_device_notice(app: &App, user: &user::Model, client: &ClientInfo, family: &str) -> Result<session::Notice, AppError> {
     let what = format!("Someone logged in to your recipebox account from a device it had not used before ({family})");
     Ok(session::Notice { to: user.email.clone(), subject: notices::NEW_DEVICE, text: notices::text(app, &user.username, &what, client, notices::Advice::NewPassword)? })
 }

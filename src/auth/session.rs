@@ -244,7 +244,7 @@ pub async fn start(
         }
     };
     let notice = match notice {
-        Some(notice) if new_device => Some(notice()?),
+        Some(notice) if new_device => Some(notice(&device)?),
         _ => None,
     };
     let session = store::sessions::create(&txn, user.id, new).await?;
@@ -291,9 +291,10 @@ async fn make_room<C: ConnectionTrait>(app: &App, db: &C, user_id: i64) -> Resul
 
 /// The message to queue with a new session when its device is new to the
 /// account (`store::devices`): `accounts` writes the login from a new
-/// device's notice. Signing up and a reset's login send none, and still
-/// record the device.
-pub type NoticeOf<'a> = dyn Fn() -> Result<Notice, AppError> + Send + Sync + 'a;
+/// device's notice, from the device's name (`client::device::family`) it
+/// is handed. Signing up and a reset's login send none, and still record
+/// the device.
+pub type NoticeOf<'a> = dyn Fn(&str) -> Result<Notice, AppError> + Send + Sync + 'a;
 
 /// A message to queue with a new session, in its transaction.
 pub struct Notice {

@@ -193,15 +193,8 @@ pub async fn open(r: Ring<'_>) -> anyhow::Result<()> {
         txn.rollback().await?;
         return Ok(read(r).await?);
     }
-    let why = if let Some(old) = active {
-        store::keys::set_state(&txn, &old.kid, State::Active.as_str(), State::Retired.as_str()).await?;
-        Why::Algorithm
-    } else {
-        Why::FirstKey
-    };
-    let key = new_key(r, State::Active.as_str(), None);
-    let kid = key.kid.clone();
-    store::keys::insert(&txn, key).await?;
+    let why = if active.is_some() { Why::Algorithm } else { Why::FirstKey };
+    let kid = replace_active(r, &txn, active.map(|row| row.kid.as_str())).await?;
     txn.commit().await?;
     record(r.db, &ClientInfo::default(), AuditKind::KeyRotated, &kid, why.as_str()).await;
     tracing::info!(%kid, algorithm = jwt_algorithm_name(wanted), "made a signing key");
@@ -248,12 +241,7 @@ pub async fn rotate(r: Ring<'_>, at_once: bool, why: Why, client: &ClientInfo) -
             Rotated::Next { kid, at }
         }
         (None, true) => {
-            if let Some(old) = &active {
-                store::keys::set_state(&txn, old, State::Active.as_str(), State::Retired.as_str()).await?;
-            }
-            let key = new_key(r, State::Active.as_str(), None);
-            let kid = key.kid.clone();
-            store::keys::insert(&txn, key).await?;
+            let kid = replace_active(r, &txn, active.as_deref()).await?;
             Rotated::Now { kid, retired: active }
         }
     };
@@ -264,6 +252,17 @@ pub async fn rotate(r: Ring<'_>, at_once: bool, why: Why, client: &ClientInfo) -
     record(r.db, client, AuditKind::KeyRotated, kid, why.as_str()).await;
     read(r).await?;
     Ok(rotated)
+}
+
+/// A new key signs from now; `old` (the active key) retires. Its kid.
+async fn replace_active<C: sea_orm::ConnectionTrait>(r: Ring<'_>, db: &C, old: Option<&str>) -> Result<String, AppError> {
+    if let Some(old) = old {
+        store::keys::set_state(db, old, State::Active.as_str(), State::Retired.as_str()).await?;
+    }
+    let key = new_key(r, State::Active.as_str(), None);
+    let kid = key.kid.clone();
+    store::keys::insert(db, key).await?;
+    Ok(kid)
 }
 
 /// The `next` key `kid` signs from now; `old` (the active key) retires.

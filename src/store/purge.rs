@@ -6,7 +6,7 @@
 use sea_orm::prelude::*;
 use sea_orm::Condition;
 
-use super::{delete_in_batches, now_ts, ts};
+use super::{delete_in_batches, now_ts};
 use crate::entities::{login_ticket, passkey_ceremony, remembered_browser, session};
 
 /// What a purge keeps that is not live.
@@ -59,6 +59,6 @@ pub async fn expired_browsers<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> 
 /// Passkey ceremonies never finished, and sign-ins spent, past their five
 /// minutes.
 pub async fn expired_ceremonies<C: ConnectionTrait>(db: &C) -> Result<u64, DbErr> {
-    let expired = Condition::all().add(passkey_ceremony::Column::ExpiresAt.lt(ts(now_ts().0.unix_timestamp())));
+    let expired = Condition::all().add(passkey_ceremony::Column::ExpiresAt.lt(now_ts()));
     delete_in_batches::<passkey_ceremony::Entity, _>(db, passkey_ceremony::Column::Id, expired).await
 }
