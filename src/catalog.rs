@@ -106,20 +106,22 @@ impl Listing {
 /// Who is looking, for the store: admins see every recipe, a user also
 /// their own private ones.
 pub fn viewer(user: Option<&Authenticated>) -> Viewer {
-    match user {
-        Some(user) if user.is_admin() => Viewer::Admin,
-        Some(user) => Viewer::User(user.id),
-        None => Viewer::Anonymous,
-    }
+    user.map_or(Viewer::Anonymous, Authenticated::viewer)
 }
 
 /// One page of the recipes `user` (or a visitor) may see that match
 /// `filter`: kept under the recipes' version that came with the guard's
 /// row, or else that is read now, before the list.
 pub async fn list(app: &App, user: Option<&Authenticated>, filter: RecipeFilter<'_>, page: u64, per_page: u64) -> Result<Arc<Listing>, DbErr> {
-    let (viewer, version) = match user {
-        Some(user) => (viewer(Some(user)), user.recipes_version),
-        None => (Viewer::Anonymous, app.reads.recipes_version(&app.kept).await?),
+    list_as(app, viewer(user), user.map(|user| user.recipes_version), filter, page, per_page).await
+}
+
+/// [`list`] for `viewer`, with the recipes' version that came with the
+/// caller's row (`None` for a visitor: read now).
+pub async fn list_as(app: &App, viewer: Viewer, version: Option<Version>, filter: RecipeFilter<'_>, page: u64, per_page: u64) -> Result<Arc<Listing>, DbErr> {
+    let version = match version {
+        Some(version) => version,
+        None => app.reads.recipes_version(&app.kept).await?,
     };
     let author = filter.author.map(|name| name.as_str().to_owned());
     let key = ListKey { viewer, owner_id: filter.owner_id, author, q: filter.q.map(str::to_owned), columns: filter.columns, page, per_page };

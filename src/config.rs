@@ -59,6 +59,7 @@ struct RawConfig {
     jwt_algorithm: String,
     jwt_key_rotation_days: u32,
     sessions_per_account: u64,
+    token_max_days: u32,
 }
 
 impl Default for RawConfig {
@@ -93,6 +94,7 @@ impl Default for RawConfig {
             jwt_algorithm: "HS256".into(),
             jwt_key_rotation_days: 90,
             sessions_per_account: 100,
+            token_max_days: 366,
         }
     }
 }
@@ -224,6 +226,8 @@ pub struct AppConfig {
     pub jwt_key_rotation_days: u32,
     /// Live sessions one account may hold (SPEC §3).
     pub sessions_per_account: u64,
+    /// The longest life a personal access token may be given (days).
+    pub token_max_days: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -345,6 +349,9 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
     if raw.sessions_per_account == 0 {
         return Err(ConfigError::AtLeastOne("sessions_per_account"));
     }
+    if raw.token_max_days == 0 {
+        return Err(ConfigError::AtLeastOne("token_max_days"));
+    }
     // Renewed every third of it, in whole seconds.
     if raw.mail_lease_seconds < 3 {
         return Err(ConfigError::Invalid("mail_lease_seconds must be at least 3".into()));
@@ -403,6 +410,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         jwt_algorithm,
         jwt_key_rotation_days: raw.jwt_key_rotation_days,
         sessions_per_account: raw.sessions_per_account,
+        token_max_days: raw.token_max_days,
     })
 }
 
@@ -517,6 +525,7 @@ mod tests {
             ("bcrypt_cost", serde_json::json!("twelve"), "bcrypt_cost"),
             ("jwt_algorithm", serde_json::json!("RS256"), "jwt_algorithm"),
             ("sessions_per_account", serde_json::json!(0), "sessions_per_account"),
+            ("token_max_days", serde_json::json!(0), "token_max_days"),
         ] {
             let message = load(&figment_with(key, value)).unwrap_err().to_string();
             assert!(message.contains(expected), "{key}: {message:?} should contain {expected:?}");

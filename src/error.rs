@@ -44,6 +44,7 @@ pub enum ErrorCode {
     SecondFactorInvalid,
     PasskeyRejected,
     Forbidden,
+    InsufficientScope,
     CsrfFailed,
     CrossOrigin,
     NotFound,
@@ -146,6 +147,13 @@ pub enum AppError {
     Unauthenticated(AuthError),
     #[error("forbidden")]
     Forbidden,
+    /// A personal access token without the scope a request needs.
+    #[error("insufficient scope: {0}")]
+    InsufficientScope(crate::domain::Scope),
+    /// What a personal access token may never do (SPEC §5): a password,
+    /// an email, a factor, a token, a session, deleting the account.
+    #[error("not with a personal access token")]
+    NeedsSession,
     #[error("CSRF token missing or wrong")]
     CsrfRejected,
     #[error("cross-origin request refused")]
@@ -179,7 +187,11 @@ impl AppError {
             | AppError::SecondFactorRequired(_)
             | AppError::SecondFactorInvalid
             | AppError::PasskeyRejected => Status::Unauthorized,
-            AppError::Forbidden | AppError::CsrfRejected | AppError::CrossOrigin => Status::Forbidden,
+            AppError::Forbidden
+            | AppError::InsufficientScope(_)
+            | AppError::NeedsSession
+            | AppError::CsrfRejected
+            | AppError::CrossOrigin => Status::Forbidden,
             AppError::NotFound => Status::NotFound,
             AppError::PayloadTooLarge => Status::PayloadTooLarge,
             AppError::Throttled { .. } | AppError::SessionsInUse { .. } => Status::TooManyRequests,
@@ -199,7 +211,8 @@ impl AppError {
             AppError::SecondFactorInvalid => ErrorCode::SecondFactorInvalid,
             AppError::PasskeyRejected => ErrorCode::PasskeyRejected,
             AppError::Unauthenticated(reason) => reason.code(),
-            AppError::Forbidden => ErrorCode::Forbidden,
+            AppError::Forbidden | AppError::NeedsSession => ErrorCode::Forbidden,
+            AppError::InsufficientScope(_) => ErrorCode::InsufficientScope,
             AppError::CsrfRejected => ErrorCode::CsrfFailed,
             AppError::CrossOrigin => ErrorCode::CrossOrigin,
             AppError::NotFound => ErrorCode::NotFound,
@@ -229,6 +242,10 @@ impl AppError {
             AppError::PasskeyRejected => "That passkey was not accepted here.".into(),
             AppError::Unauthenticated(reason) => reason.description().into(),
             AppError::Forbidden => "You are not allowed to do that.".into(),
+            AppError::InsufficientScope(scope) => format!("This token does not have the {scope} scope."),
+            AppError::NeedsSession => "A personal access token cannot do this: log in with your password (and second step) \
+                                       to change a password, an email, a factor, a token or a session, or to delete the account."
+                .into(),
             AppError::CsrfRejected => {
                 "This form has expired or was not sent from this site. Go back, reload the page and try again.".into()
             }
@@ -410,6 +427,13 @@ impl<'r> Responder<'r, 'static> for ApiError {
                         r#"Bearer realm="recipebox", error="invalid_token", error_description="{}""#,
                         error.public_message()
                     ),
+                ));
+            }
+            // RFC 6750 §3.1: which scope the request needed.
+            AppError::InsufficientScope(scope) => {
+                response.set_header(Header::new(
+                    "WWW-Authenticate",
+                    format!(r#"Bearer realm="recipebox", error="insufficient_scope", scope="{scope}""#),
                 ));
             }
             _ => {}

@@ -38,6 +38,7 @@ pub mod error;
 pub mod kept;
 pub mod keys;
 pub mod mail;
+pub mod pat;
 pub mod routes;
 pub mod security;
 pub mod send;
@@ -161,7 +162,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                 // not a command-line run.
                 app.mailer.deliver(app.db.clone());
                 keys::look_after(app.db.clone(), app.keys.clone(), app.config.clone());
-                let db = app.db.clone();
+                let (db, mailer) = (app.db.clone(), app.mailer.clone());
                 let keep = store::purge::Keep { audit_days: app.config.audit_retention_days, login_window: app.config.throttle.window };
                 rocket::tokio::spawn(async move {
                     let mut every = rocket::tokio::time::interval(PURGE_EVERY);
@@ -169,6 +170,10 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
                         every.tick().await;
                         for (what, result) in store::purge::run(&db, keep).await {
                             log_purge(what, result);
+                        }
+                        // And once an hour, the notices of tokens about to expire.
+                        if let Err(e) = accounts::tokens::notify_expiring(&db, &mailer).await {
+                            tracing::warn!(error = %e, "could not queue the notices of expiring tokens");
                         }
                     }
                 });

@@ -27,6 +27,7 @@ mod m20261204_000017_second_factors;
 mod m20261204_000018_passkeys;
 mod m20261207_000019_devices_and_live_sessions;
 mod m20261207_000020_signing_keys;
+mod m20261207_000021_access_tokens;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000018_passkeys::Migration),
             Box::new(m20261207_000019_devices_and_live_sessions::Migration),
             Box::new(m20261207_000020_signing_keys::Migration),
+            Box::new(m20261207_000021_access_tokens::Migration),
         ]
     }
 }

@@ -13,8 +13,8 @@ use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use crate::app::App;
-use crate::audit::{self, Detail, Event};
-use crate::auth::{session, Authenticated, ClientInfo};
+use crate::audit::{self, ByToken, Detail, Event};
+use crate::auth::{session, ApiCaller, Authenticated, ClientInfo};
 use crate::domain::{AuditKind, Role};
 use crate::entities::user;
 use crate::error::AppError;
@@ -24,20 +24,27 @@ use crate::store::users::AdminChange;
 /// Who does an admin's action: an admin, through the pages or the API, or
 /// the operator at the command line, who has no account (the event names
 /// no actor; its user agent says so, see `ClientInfo::command_line`).
-#[derive(Debug, Clone, Copy)]
+/// Through the API, a personal access token may be what the admin used;
+/// the event then names it.
+#[derive(Debug, Clone)]
 pub enum By {
-    Admin(Uuid),
+    Admin(Uuid, Option<ByToken>),
     Operator,
 }
 
 impl By {
     pub fn admin(admin: &Authenticated) -> Self {
-        By::Admin(admin.public_id)
+        By::Admin(admin.public_id, None)
     }
 
-    fn event(self, kind: AuditKind, subject: Uuid) -> Event {
+    /// An admin through the API, with a session or a token.
+    pub fn api(admin: &ApiCaller) -> Self {
+        By::Admin(admin.public_id(), super::tokens::by_token(admin))
+    }
+
+    fn event(&self, kind: AuditKind, subject: Uuid) -> Event {
         match self {
-            By::Admin(actor) => Event::admin(kind, actor, subject),
+            By::Admin(actor, token) => Event::admin(kind, *actor, subject).by_token(token.clone()),
             By::Operator => Event::about(kind, Some(subject)),
         }
     }

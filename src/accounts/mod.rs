@@ -6,10 +6,12 @@
 
 pub mod admin;
 pub mod delete;
+pub mod export;
 pub mod notices;
 pub mod overview;
 pub mod passkeys;
 pub mod reset;
+pub mod tokens;
 pub mod two_factor;
 pub mod verify;
 

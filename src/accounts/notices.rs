@@ -8,6 +8,7 @@ use rocket_dyn_templates::tera::Context;
 use crate::app::App;
 use crate::auth::ClientInfo;
 use crate::error::AppError;
+use crate::mail::Mailer;
 use crate::store;
 use crate::client::device;
 use crate::views::human;
@@ -22,6 +23,8 @@ pub const RECOVERY_CODES_RENEWED: &str = "New recovery codes for your recipebox 
 pub const PASSKEY_ADDED: &str = "A passkey was added to your recipebox account";
 pub const PASSKEY_REMOVED: &str = "A passkey was removed from your recipebox account";
 pub const RECOVERY_CODE_USED: &str = "A recovery code of your recipebox account was used";
+pub const TOKEN_CREATED: &str = "A personal access token was made for your recipebox account";
+pub const TOKEN_EXPIRING: &str = "A personal access token of your recipebox account expires soon";
 
 /// What a notice tells someone to do if it was not them.
 #[derive(Debug, Clone, Copy)]
@@ -37,6 +40,11 @@ pub enum Advice<'a> {
 /// The text of a notice to `username` that `what` happened just now,
 /// through `client`. `what` is a sentence without its final stop.
 pub fn text(app: &App, username: &str, what: &str, client: &ClientInfo, advice: Advice<'_>) -> Result<String, AppError> {
+    compose(&app.mailer, username, what, client, advice)
+}
+
+/// [`text`] with the mailer alone, for what runs outside a request.
+pub fn compose(mailer: &Mailer, username: &str, what: &str, client: &ClientInfo, advice: Advice<'_>) -> Result<String, AppError> {
     let (advice, reset_link) = match advice {
         Advice::NewPassword => (None, true),
         Advice::Then(words) => (Some(words), true),
@@ -49,5 +57,5 @@ pub fn text(app: &App, username: &str, what: &str, client: &ClientInfo, advice: 
     context.insert("ip", client.ip.as_deref().unwrap_or("unknown"));
     context.insert("advice", &advice);
     context.insert("reset_link", &reset_link);
-    Ok(app.mailer.text("mail/notice", username, context)?)
+    Ok(mailer.text("mail/notice", username, context)?)
 }

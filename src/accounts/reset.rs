@@ -105,7 +105,7 @@ pub async fn reset(
         return Err(invalid_link());
     }
     let password_hash = app.hasher.hash(password.expose()).await?;
-    let what = "The password of your recipebox account was changed with a reset link, and every session was logged out";
+    let what = "The password of your recipebox account was changed with a reset link: every session was logged out and every personal access token revoked";
     let text = super::notices::text(app, &user.username, what, client, super::notices::Advice::NewPassword)?;
     // The new password and its notice go together.
     let txn = app.db.begin().await?;
@@ -115,6 +115,8 @@ pub async fn reset(
     store::factors::drop_tickets(&txn, user.id).await?;
     store::email_tokens::retire(&txn, user.id, PURPOSE).await?;
     let sessions = session::end_all(&txn, (&user).into()).await?;
+    // And every personal access token (SPEC §5).
+    let tokens = store::access_tokens::revoke_all(&txn, user.id).await?;
     app.mailer.commit_with(txn, &user.email, super::notices::PASSWORD_CHANGED, text).await?;
     let after = match log_in {
         false => AfterReset::Nothing,
@@ -123,5 +125,6 @@ pub async fn reset(
     };
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
+    super::tokens::record_all_revoked(app, client, Event::own(AuditKind::TokenRevoked, user.public_id), tokens, "password_reset").await;
     Ok((user, after))
 }

@@ -391,7 +391,7 @@ pub async fn renew_codes(app: &App, user: &Authenticated, client: &ClientInfo) -
 /// the user is told. `false` when there was nothing to reset.
 pub async fn reset_by_admin(app: &App, admin: &Authenticated, target: &user::Model, client: &ClientInfo) -> Result<(), AppError> {
     let what = "An admin reset the two-step login of your recipebox account: the password alone now logs in, \
-                and every session was logged out";
+                every session was logged out and every personal access token revoked";
     let advice = "Log in and turn two-step login on again from your account's security page. If you did not ask \
                   for this, reset your password with the link below.";
     let text = notices::text(app, &target.username, what, client, notices::Advice::Then(advice))?;
@@ -401,9 +401,13 @@ pub async fn reset_by_admin(app: &App, admin: &Authenticated, target: &user::Mod
     store::factors::forget_browsers(&txn, target.id).await?;
     store::factors::drop_tickets(&txn, target.id).await?;
     let sessions = session::end_all(&txn, target.into()).await?;
+    // And every personal access token (SPEC §5).
+    let tokens = store::access_tokens::revoke_all(&txn, target.id).await?;
     app.mailer.commit_with(txn, &target.email, notices::TWO_FACTOR_RESET, text).await?;
     let event = Event::admin(AuditKind::TwoFactorReset, admin.public_id, target.public_id).with(Detail::SessionsEnded { sessions });
     audit::record(app, client, event).await;
+    let revoked = Event::admin(AuditKind::TokenRevoked, admin.public_id, target.public_id);
+    super::tokens::record_all_revoked(app, client, revoked, tokens, "two_factor_reset").await;
     Ok(())
 }
 

@@ -20,37 +20,124 @@ use std::sync::Mutex;
 use rocket::http::Status;
 use rocket::request::{FromRequest, Outcome, Request};
 
+use uuid::Uuid;
+
 use super::cookies::{self, ACCESS_COOKIE, REFRESH_COOKIE};
 use super::session::{self, Authenticated, TokenPair};
-use crate::client::ClientInfo;
 use crate::app::App;
+use crate::client::ClientInfo;
+use crate::domain::{Role, Scope};
 use crate::error::{fail_guard, AppError, AuthError, GuardFailed};
+use crate::kept::Version;
+use crate::pat::{self, Holder, TokenUse};
+use crate::store::recipes::Viewer;
 
 /// The outcome of resolving the caller.
-enum AuthState {
+enum Resolved<T> {
     Anonymous,
-    User(Authenticated),
+    User(T),
     /// A token was presented and refused.
     Refused(AuthError),
     /// The database could not answer; logged where it happened.
     Broken(Status),
 }
 
+type AuthState = Resolved<Authenticated>;
+
 struct BrowserAuth(AuthState);
-struct BearerAuth(AuthState);
+struct BearerAuth(Resolved<ApiCaller>);
+
+/// Who calls the API: a session's access token, or a personal access
+/// token (`crate::pat`), which may do only what its scopes allow.
+#[derive(Debug, Clone)]
+pub enum ApiCaller {
+    Session(Authenticated),
+    Token(Holder),
+}
+
+impl ApiCaller {
+    pub fn id(&self) -> i64 {
+        match self {
+            ApiCaller::Session(user) => user.id,
+            ApiCaller::Token(holder) => holder.id,
+        }
+    }
+
+    pub fn public_id(&self) -> Uuid {
+        match self {
+            ApiCaller::Session(user) => user.public_id,
+            ApiCaller::Token(holder) => holder.public_id,
+        }
+    }
+
+    /// An admin who may act as one: a session's admin, or a token with
+    /// the `admin` scope of an owner who is an admin now.
+    pub fn acts_as_admin(&self) -> bool {
+        match self {
+            ApiCaller::Session(user) => user.is_admin(),
+            ApiCaller::Token(holder) => holder.may(Scope::Admin),
+        }
+    }
+
+    /// May act as an admin, or else why not: 403, `insufficient_scope`
+    /// for an admin's token without the `admin` scope.
+    pub fn require_admin(&self) -> Result<(), AppError> {
+        match self {
+            ApiCaller::Session(user) if user.is_admin() => Ok(()),
+            ApiCaller::Token(holder) if holder.role == Role::Admin => self.require(Scope::Admin),
+            _ => Err(AppError::Forbidden),
+        }
+    }
+
+    /// A session may do what its user may; a token also needs `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), AppError> {
+        match self {
+            ApiCaller::Token(holder) if !holder.token.scopes.contains(scope) => Err(AppError::InsufficientScope(scope)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The token the request used, if it was one.
+    pub fn token(&self) -> Option<&TokenUse> {
+        match self {
+            ApiCaller::Session(_) => None,
+            ApiCaller::Token(holder) => Some(&holder.token),
+        }
+    }
+
+    /// Which recipes the caller may read: a token without `recipes:read`
+    /// reads what a visitor does; with it, its owner's private ones too,
+    /// and every recipe when it may also act as an admin.
+    pub fn viewer(&self) -> Viewer {
+        match self {
+            ApiCaller::Session(user) => user.viewer(),
+            ApiCaller::Token(holder) if !holder.token.scopes.contains(Scope::RecipesRead) => Viewer::Anonymous,
+            ApiCaller::Token(holder) if holder.may(Scope::Admin) => Viewer::Admin,
+            ApiCaller::Token(holder) => Viewer::User(holder.id),
+        }
+    }
+
+    /// The version of every recipe list, read with the caller's row.
+    pub fn recipes_version(&self) -> Version {
+        match self {
+            ApiCaller::Session(user) => user.recipes_version,
+            ApiCaller::Token(holder) => holder.recipes_version,
+        }
+    }
+}
 
 pub(crate) fn app<'r>(req: &'r Request<'_>) -> &'r App {
     req.rocket().state::<App>().expect("BUG: App is managed from ignite on")
 }
 
-fn broken(error: AppError) -> AuthState {
+fn broken<T>(error: AppError) -> Resolved<T> {
     let status = error.status();
     match error {
-        AppError::Unauthenticated(reason) => AuthState::Refused(reason),
+        AppError::Unauthenticated(reason) => Resolved::Refused(reason),
         other => {
             // Logged here once; the guard then reports a bare status.
             other.log();
-            AuthState::Broken(status)
+            Resolved::Broken(status)
         }
     }
 }
@@ -99,22 +186,22 @@ async fn resolve_browser(req: &Request<'_>) -> AuthState {
     let jar = req.cookies();
     if let Some(access) = jar.get(ACCESS_COOKIE) {
         match session::authenticate(app, access.value()).await {
-            Ok(user) => return AuthState::User(user),
+            Ok(user) => return Resolved::User(user),
             Err(AppError::Unauthenticated(AuthError::Expired)) => {}
             Err(AppError::Unauthenticated(reason)) => {
                 change_token_cookies(req, TokenCookies::Cleared);
-                return AuthState::Refused(reason);
+                return Resolved::Refused(reason);
             }
             Err(other) => return broken(other),
         }
     }
     let Some(refresh) = jar.get(REFRESH_COOKIE) else {
-        return AuthState::Anonymous;
+        return Resolved::Anonymous;
     };
     match session::refresh(app, refresh.value(), &ClientInfo::of(req)).await {
         Ok((user, pair)) => {
             change_token_cookies(req, TokenCookies::Rotated(pair));
-            AuthState::User(user)
+            Resolved::User(user)
         }
         Err(error) => {
             if matches!(error, AppError::Unauthenticated(_)) {
@@ -138,14 +225,22 @@ fn bearer<'r>(req: &'r Request<'_>) -> Result<Option<&'r str>, AuthError> {
     }
 }
 
-async fn resolve_bearer(req: &Request<'_>) -> AuthState {
-    match bearer(req) {
-        Ok(None) => AuthState::Anonymous,
-        Err(reason) => AuthState::Refused(reason),
-        Ok(Some(token)) => match session::authenticate(app(req), token).await {
-            Ok(user) => AuthState::User(user),
-            Err(error) => broken(error),
-        },
+/// A bearer token is a session's JWT or a personal access token, told
+/// apart by the latter's prefix; each is accepted by its own module.
+async fn resolve_bearer(req: &Request<'_>) -> Resolved<ApiCaller> {
+    let token = match bearer(req) {
+        Ok(None) => return Resolved::Anonymous,
+        Err(reason) => return Resolved::Refused(reason),
+        Ok(Some(token)) => token,
+    };
+    let caller = if pat::looks_like_token(token) {
+        pat::authenticate(app(req), token, ClientInfo::of(req).ip.as_deref()).await.map(ApiCaller::Token)
+    } else {
+        session::authenticate(app(req), token).await.map(ApiCaller::Session)
+    };
+    match caller {
+        Ok(caller) => Resolved::User(caller),
+        Err(error) => broken(error),
     }
 }
 
@@ -153,7 +248,7 @@ async fn browser<'r>(req: &'r Request<'_>) -> &'r AuthState {
     &req.local_cache_async(async { BrowserAuth(resolve_browser(req).await) }).await.0
 }
 
-async fn api<'r>(req: &'r Request<'_>) -> &'r AuthState {
+async fn api<'r>(req: &'r Request<'_>) -> &'r Resolved<ApiCaller> {
     &req.local_cache_async(async { BearerAuth(resolve_bearer(req).await) }).await.0
 }
 
@@ -161,9 +256,9 @@ async fn api<'r>(req: &'r Request<'_>) -> &'r AuthState {
 /// when the database is down).
 pub(crate) async fn browser_user<'r>(req: &'r Request<'_>) -> Result<Option<&'r Authenticated>, Status> {
     match browser(req).await {
-        AuthState::User(user) => Ok(Some(user)),
-        AuthState::Anonymous | AuthState::Refused(_) => Ok(None),
-        AuthState::Broken(status) => Err(*status),
+        Resolved::User(user) => Ok(Some(user)),
+        Resolved::Anonymous | Resolved::Refused(_) => Ok(None),
+        Resolved::Broken(status) => Err(*status),
     }
 }
 
@@ -194,16 +289,17 @@ pub struct AdminUser(pub Authenticated);
 /// change someone's factors. A stale admin session is asked to confirm,
 /// as `FreshUser` is.
 pub struct FreshAdmin(pub Authenticated);
-/// An API caller with a valid access token.
+/// An API caller with a session's valid access token: what a personal
+/// access token may never do (SPEC §5) takes this guard, and a token gets
+/// 403.
 pub struct ApiUser(pub Authenticated);
-/// An API caller with a valid access token and the admin role.
-pub struct ApiAdmin(pub Authenticated);
-deref_to_authenticated!(CurrentUser, FreshUser, AdminUser, FreshAdmin, ApiUser, ApiAdmin);
+deref_to_authenticated!(CurrentUser, FreshUser, AdminUser, FreshAdmin, ApiUser);
 
 /// Any browser visitor: `Some` user when logged in.
 pub struct MaybeUser(pub Option<Authenticated>);
 /// Any API caller: `None` without a token, 401 with a bad one.
-pub struct MaybeApiUser(pub Option<Authenticated>);
+#[derive(Debug)]
+pub struct MaybeApiCaller(pub Option<ApiCaller>);
 
 #[rocket::async_trait]
 impl<'r> FromRequest<'r> for MaybeUser {
@@ -223,10 +319,10 @@ impl<'r> FromRequest<'r> for CurrentUser {
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
         match browser(req).await {
-            AuthState::User(user) => Outcome::Success(CurrentUser(user.clone())),
-            AuthState::Anonymous => fail_guard(req, AppError::Unauthenticated(AuthError::Missing)),
-            AuthState::Refused(reason) => fail_guard(req, AppError::Unauthenticated(*reason)),
-            AuthState::Broken(status) => fail_guard(req, AppError::from_status(*status)),
+            Resolved::User(user) => Outcome::Success(CurrentUser(user.clone())),
+            Resolved::Anonymous => fail_guard(req, AppError::Unauthenticated(AuthError::Missing)),
+            Resolved::Refused(reason) => fail_guard(req, AppError::Unauthenticated(*reason)),
+            Resolved::Broken(status) => fail_guard(req, AppError::from_status(*status)),
         }
     }
 }
@@ -275,16 +371,33 @@ impl<'r> FromRequest<'r> for FreshAdmin {
 }
 
 #[rocket::async_trait]
-impl<'r> FromRequest<'r> for MaybeApiUser {
+impl<'r> FromRequest<'r> for MaybeApiCaller {
     type Error = GuardFailed;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
         match api(req).await {
-            AuthState::User(user) => Outcome::Success(MaybeApiUser(Some(user.clone()))),
-            AuthState::Anonymous => Outcome::Success(MaybeApiUser(None)),
-            AuthState::Refused(reason) => fail_guard(req, AppError::Unauthenticated(*reason)),
-            AuthState::Broken(status) => fail_guard(req, AppError::from_status(*status)),
+            Resolved::User(caller) => Outcome::Success(MaybeApiCaller(Some(caller.clone()))),
+            Resolved::Anonymous => Outcome::Success(MaybeApiCaller(None)),
+            Resolved::Refused(reason) => fail_guard(req, AppError::Unauthenticated(*reason)),
+            Resolved::Broken(status) => fail_guard(req, AppError::from_status(*status)),
         }
+    }
+}
+
+/// Any API caller with a valid token (401 without one).
+async fn api_caller(req: &Request<'_>) -> Result<ApiCaller, AppError> {
+    match api(req).await {
+        Resolved::User(caller) => Ok(caller.clone()),
+        Resolved::Anonymous => Err(AppError::Unauthenticated(AuthError::Missing)),
+        Resolved::Refused(reason) => Err(AppError::Unauthenticated(*reason)),
+        Resolved::Broken(status) => Err(AppError::from_status(*status)),
+    }
+}
+
+fn outcome<T>(req: &Request<'_>, result: Result<T, AppError>) -> Outcome<T, GuardFailed> {
+    match result {
+        Ok(value) => Outcome::Success(value),
+        Err(error) => fail_guard(req, error),
     }
 }
 
@@ -293,12 +406,72 @@ impl<'r> FromRequest<'r> for ApiUser {
     type Error = GuardFailed;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
-        match MaybeApiUser::from_request(req).await {
-            Outcome::Success(MaybeApiUser(Some(user))) => Outcome::Success(ApiUser(user)),
-            Outcome::Success(MaybeApiUser(None)) => fail_guard(req, AppError::Unauthenticated(AuthError::Missing)),
-            Outcome::Error(e) => Outcome::Error(e),
-            Outcome::Forward(f) => Outcome::Forward(f),
+        let result = api_caller(req).await.and_then(|caller| match caller {
+            ApiCaller::Session(user) => Ok(ApiUser(user)),
+            ApiCaller::Token(_) => Err(AppError::NeedsSession),
+        });
+        outcome(req, result)
+    }
+}
+
+/// Any API caller with a valid token (401 without one).
+#[rocket::async_trait]
+impl<'r> FromRequest<'r> for ApiCaller {
+    type Error = GuardFailed;
+
+    async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
+        outcome(req, api_caller(req).await)
+    }
+}
+
+/// API guards that take a session, or a personal access token with one
+/// scope; each derefs to the [`ApiCaller`].
+macro_rules! scoped_guards {
+    ($($(#[$doc:meta])* $guard:ident => $scope:expr),* $(,)?) => {$(
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $guard(pub ApiCaller);
+
+        impl Deref for $guard {
+            type Target = ApiCaller;
+            fn deref(&self) -> &ApiCaller {
+                &self.0
+            }
         }
+
+        #[rocket::async_trait]
+        impl<'r> FromRequest<'r> for $guard {
+            type Error = GuardFailed;
+
+            async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
+                let result = api_caller(req).await.and_then(|caller| {
+                    caller.require($scope)?;
+                    Ok($guard(caller))
+                });
+                outcome(req, result)
+            }
+        }
+    )*};
+}
+
+scoped_guards!(
+    /// Reads the caller's account: `account:read` for a token.
+    AccountReader => Scope::AccountRead,
+    /// Writes the caller's recipes: `recipes:write` for a token.
+    RecipeWriter => Scope::RecipesWrite,
+);
+
+/// An API caller who may act as an admin: a session of an admin, or a
+/// token with the `admin` scope whose owner is an admin now. Anyone else
+/// is refused with 403 (a token of an admin without the scope:
+/// `insufficient_scope`).
+#[derive(Debug)]
+pub struct ApiAdmin(pub ApiCaller);
+
+impl Deref for ApiAdmin {
+    type Target = ApiCaller;
+    fn deref(&self) -> &ApiCaller {
+        &self.0
     }
 }
 
@@ -307,12 +480,11 @@ impl<'r> FromRequest<'r> for ApiAdmin {
     type Error = GuardFailed;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
-        match ApiUser::from_request(req).await {
-            Outcome::Success(ApiUser(user)) if user.is_admin() => Outcome::Success(ApiAdmin(user)),
-            Outcome::Success(_) => fail_guard(req, AppError::Forbidden),
-            Outcome::Error(e) => Outcome::Error(e),
-            Outcome::Forward(f) => Outcome::Forward(f),
-        }
+        let result = api_caller(req).await.and_then(|caller| {
+            caller.require_admin()?;
+            Ok(ApiAdmin(caller))
+        });
+        outcome(req, result)
     }
 }
 

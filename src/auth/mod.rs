@@ -17,5 +17,5 @@ pub mod session;
 pub mod throttle;
 
 pub use crate::client::ClientInfo;
-pub use guard::{AdminUser, ApiAdmin, ApiUser, BearerToken, CurrentUser, FreshAdmin, FreshUser, MaybeApiUser, MaybeUser};
+pub use guard::{AccountReader, AdminUser, ApiAdmin, ApiCaller, ApiUser, BearerToken, CurrentUser, FreshAdmin, FreshUser, MaybeApiCaller, MaybeUser, RecipeWriter};
 pub use session::{Authenticated, TokenPair};

@@ -42,6 +42,7 @@ use crate::error::{AppError, AuthError};
 use crate::keys;
 use crate::kept::Version;
 use crate::store::devices::Seen;
+use crate::store::recipes::Viewer;
 use crate::store::{self, tokens::AuthRow};
 
 /// How stale `sessions.last_used_at` may get before a request refreshes it;
@@ -132,6 +133,16 @@ impl Authenticated {
 
     pub fn is_admin(&self) -> bool {
         self.role == Role::Admin
+    }
+
+    /// Which recipes they may read: admins every one, a user also their
+    /// own private ones.
+    pub fn viewer(&self) -> Viewer {
+        if self.is_admin() {
+            Viewer::Admin
+        } else {
+            Viewer::User(self.id)
+        }
     }
 }
 

@@ -63,10 +63,24 @@ pub enum AuditKind {
     KeyRotated,
     #[sea_orm(string_value = "key_revoked")]
     KeyRevoked,
+    #[sea_orm(string_value = "token_created")]
+    TokenCreated,
+    /// One token revoked (by its owner or an admin), or every token of
+    /// the account (the detail counts them).
+    #[sea_orm(string_value = "token_revoked")]
+    TokenRevoked,
+    /// Recipe writes are recorded when a personal access token made them,
+    /// naming the token: what a script did, should its token leak.
+    #[sea_orm(string_value = "recipe_created")]
+    RecipeCreated,
+    #[sea_orm(string_value = "recipe_updated")]
+    RecipeUpdated,
+    #[sea_orm(string_value = "recipe_deleted")]
+    RecipeDeleted,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 25] = [
+    pub const ALL: [AuditKind; 30] = [
         AuditKind::Signup,
         AuditKind::Login,
         AuditKind::LoginFailed,
@@ -92,6 +106,11 @@ impl AuditKind {
         AuditKind::PasskeyCloneSuspected,
         AuditKind::KeyRotated,
         AuditKind::KeyRevoked,
+        AuditKind::TokenCreated,
+        AuditKind::TokenRevoked,
+        AuditKind::RecipeCreated,
+        AuditKind::RecipeUpdated,
+        AuditKind::RecipeDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +140,11 @@ impl AuditKind {
             AuditKind::PasskeyCloneSuspected => "passkey_clone_suspected",
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::KeyRevoked => "key_revoked",
+            AuditKind::TokenCreated => "token_created",
+            AuditKind::TokenRevoked => "token_revoked",
+            AuditKind::RecipeCreated => "recipe_created",
+            AuditKind::RecipeUpdated => "recipe_updated",
+            AuditKind::RecipeDeleted => "recipe_deleted",
         }
     }
 
@@ -152,6 +176,11 @@ impl AuditKind {
             AuditKind::PasskeyCloneSuspected => "Copied passkey suspected: sign-in refused",
             AuditKind::KeyRotated => "Signing key rotated",
             AuditKind::KeyRevoked => "Signing key revoked",
+            AuditKind::TokenCreated => "Access token created",
+            AuditKind::TokenRevoked => "Access token revoked",
+            AuditKind::RecipeCreated => "Recipe written",
+            AuditKind::RecipeUpdated => "Recipe edited",
+            AuditKind::RecipeDeleted => "Recipe deleted",
         }
     }
 }

@@ -13,6 +13,7 @@ mod email;
 mod password;
 mod recipe;
 mod role;
+mod scope;
 mod username;
 
 pub use audit::AuditKind;
@@ -20,6 +21,7 @@ pub use email::Email;
 pub use password::{Password, PasswordRules, MAX_PASSWORD_BYTES};
 pub use recipe::{CookTime, Description, Directions, NewRecipe, RecipeInput, RecipeName, Visibility};
 pub use role::Role;
+pub use scope::{Scope, Scopes};
 pub use username::Username;
 
 use std::collections::BTreeMap;

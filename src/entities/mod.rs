@@ -5,6 +5,7 @@
 //! cannot be serialised by accident (none of these derive `Serialize`).
 //! Instants are `TimeUnixTimestamp`: whole Unix seconds in a `BIGINT` column.
 
+pub mod access_token;
 pub mod audit_event;
 pub mod email_token;
 pub mod keyring;

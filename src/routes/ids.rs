@@ -7,7 +7,8 @@
 //! argument of every route with an id in its path, checks the ids first and
 //! forwards when one does not parse; the catch-all routes then answer 404.
 //! The route's parameter name says what an id is, by the convention of this
-//! code base: `<id>` a recipe's integer id, `<public_id>` and `<sid>` UUIDs,
+//! code base: `<id>` a recipe's integer id, `<public_id>`, `<sid>` and
+//! `<token_id>` (a personal access token's public id) UUIDs,
 //! `<action>` one of the admin actions (`/admin/users/<public_id>/<action>`),
 //! so that `/admin/users/{id}/explode` is a 404 for everyone too.
 
@@ -58,7 +59,7 @@ pub struct ValidIds;
 fn valid(name: &str, value: &str) -> bool {
     match name {
         "id" => value.parse::<i64>().is_ok(),
-        "public_id" | "sid" => Uuid::parse_str(value).is_ok(),
+        "public_id" | "sid" | "token_id" => Uuid::parse_str(value).is_ok(),
         "action" => <AdminAction as FromParam>::from_param(value).is_ok(),
         _ => true,
     }
@@ -102,6 +103,9 @@ mod tests {
             ("/admin/users/<public_id>/<action>", &format!("/admin/users/{uuid}/disable"), true),
             ("/admin/users/<public_id>/<action>", &format!("/admin/users/{uuid}/explode"), false),
             ("/me/sessions/<sid>/revoke", "/me/sessions/x/revoke", false),
+            ("/me/tokens/<token_id>/revoke", &format!("/me/tokens/{uuid}/revoke"), true),
+            ("/me/tokens/<token_id>/revoke", "/me/tokens/12/revoke", false),
+            ("/admin/users/<public_id>/tokens/<token_id>/revoke", &format!("/admin/users/{uuid}/tokens/nope/revoke"), false),
             ("/recipes", "/recipes", true),
         ] {
             assert_eq!(super::ids_valid(route, path), expected, "case {path}");

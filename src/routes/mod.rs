@@ -18,7 +18,7 @@ use rocket::{catch, catchers, routes, Catcher, Request, Route};
 use crate::error::{take_failure, ApiError, AppError, AuthError, PageError};
 
 pub fn pages() -> Vec<Route> {
-    use pages::{account, account_delete, admin, home, me, recipes, reset, security};
+    use pages::{account, account_delete, admin, home, me, recipes, reset, security, tokens};
     routes![
         home::home,
         health::healthz,
@@ -49,6 +49,11 @@ pub fn pages() -> Vec<Route> {
         security::disable,
         security::renew_codes,
         security::forget_browser,
+        tokens::tokens_list,
+        tokens::tokens_create,
+        tokens::tokens_revoke,
+        tokens::tokens_revoke_all,
+        tokens::export_download,
         passkeys::register_begin,
         passkeys::register_finish,
         passkeys::login_begin,
@@ -70,6 +75,8 @@ pub fn pages() -> Vec<Route> {
         admin::admin_mail,
         admin::admin_two_factor_reset_form,
         admin::admin_two_factor_reset,
+        admin::admin_token_revoke_form,
+        admin::admin_token_revoke,
         recipes::recipe_list,
         recipes::recipe_new_form,
         recipes::recipe_create,
@@ -99,6 +106,7 @@ pub fn api() -> Vec<Route> {
         auth::me,
         auth::change_password,
         me::delete,
+        me::export,
         auth::forgot_password,
         auth::reset_password,
         recipes::list,

@@ -25,6 +25,7 @@ use sea_orm::prelude::Uuid;
 use sea_orm::{DatabaseConnection, DbErr};
 
 use super::commits::Commits;
+use super::access_tokens::HolderRow;
 use super::tokens::AuthRow;
 use crate::kept::{Kept, Version};
 
@@ -137,11 +138,13 @@ pub struct Reads {
     db: DatabaseConnection,
     commits: Commits,
     auth: Batcher<(Uuid, Uuid), Option<AuthRow>>,
+    holders: Batcher<String, Option<HolderRow>>,
     recipes_version: Batcher<(), Version>,
 }
 
 /// `crate::kept` kinds: answers kept under a [`super::commits::Mark`].
 const AUTH_ROW: &str = "auth row";
+const HOLDER_ROW: &str = "access token row";
 const RECIPES_VERSION: &str = "recipes version";
 
 impl Reads {
@@ -155,6 +158,13 @@ impl Reads {
                 async move { super::tokens::auth_rows(&db, &keys).await }
             })
         };
+        let holders = {
+            let db = db.clone();
+            Batcher::start(LANES, move |hashes: Vec<String>| {
+                let db = db.clone();
+                async move { super::access_tokens::holders(&db, &hashes).await }
+            })
+        };
         let recipes_version = {
             let db = db.clone();
             Batcher::start(LANES, move |keys: Vec<()>| {
@@ -162,7 +172,7 @@ impl Reads {
                 async move { Ok(vec![super::versions::recipes(&db).await?; keys.len()]) }
             })
         };
-        Self { db: db.clone(), commits, auth, recipes_version }
+        Self { db: db.clone(), commits, auth, holders, recipes_version }
     }
 
     /// [`super::tokens::auth_row`]: as read since the last commit, or made
@@ -172,6 +182,18 @@ impl Reads {
             match self.auth.read((sid, jti)).await {
                 Some(row) => Ok(row),
                 None => super::tokens::auth_row(&self.db, sid, jti).await,
+            }
+        })
+        .await
+    }
+
+    /// [`super::access_tokens::holders`] for one token's hash: as read
+    /// since the last commit, or made with the others waiting.
+    pub async fn holder_row(&self, kept: &Kept, hash: &str) -> Result<Option<HolderRow>, DbErr> {
+        self.since_last_commit(kept, HOLDER_ROW, &hash, async {
+            match self.holders.read(hash.to_owned()).await {
+                Some(row) => Ok(row),
+                None => Ok(super::access_tokens::holders(&self.db, &[hash.to_owned()]).await?.pop().flatten()),
             }
         })
         .await

@@ -5,6 +5,7 @@
 //! Nothing above this layer builds a query. Unique-constraint violations are
 //! turned into field errors here, where the constraint is known.
 
+pub mod access_tokens;
 pub mod audit;
 pub mod batch;
 pub mod commits;

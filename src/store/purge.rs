@@ -9,6 +9,12 @@ use sea_orm::Condition;
 use super::{delete_in_batches, now_ts};
 use crate::entities::{login_ticket, passkey_ceremony, remembered_browser, session};
 
+/// How long a revoked or expired personal access token stays (seconds):
+/// a week in which its owner's list shows how it ended, and a script
+/// still using it is told `token_revoked` or `token_expired` rather than
+/// `token_invalid`.
+pub const ENDED_TOKENS_KEPT: i64 = 7 * 24 * 3600;
+
 /// What a purge keeps that is not live.
 #[derive(Debug, Clone, Copy)]
 pub struct Keep {
@@ -31,6 +37,7 @@ pub async fn run<C: ConnectionTrait>(db: &C, keep: Keep) -> Vec<(&'static str, R
         ("finished passkey ceremonies", expired_ceremonies(db).await),
         ("old recipe changes", super::recipes::purge_changes(db).await),
         ("delivered and failed mail", super::outbox::purge(db).await),
+        ("ended access tokens", super::access_tokens::purge_ended(db, now_ts().0.unix_timestamp() - ENDED_TOKENS_KEPT).await),
     ]
 }
 

@@ -346,6 +346,11 @@ fn search_text(new: &NewRecipe) -> String {
     format!("{}\u{1f}{}", new.name.as_str().to_lowercase(), new.description.as_str().to_lowercase())
 }
 
+/// Every recipe of one owner, private ones too, oldest first (the export).
+pub async fn of_owner<C: ConnectionTrait>(db: &C, owner_id: i64) -> Result<Vec<recipe::Model>, DbErr> {
+    recipe::Entity::find().filter(recipe::Column::UserId.eq(owner_id)).order_by_asc(recipe::Column::Id).all(db).await
+}
+
 pub async fn create<C: ConnectionTrait>(db: &C, owner_id: i64, new: &NewRecipe) -> Result<i64, DbErr> {
     let now = now_ts();
     let model = recipe::ActiveModel {

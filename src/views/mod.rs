@@ -3,6 +3,8 @@
 //! password hash or an internal user id cannot leak by accident.
 
 
+pub mod export;
+
 use rocket::serde::json::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -11,7 +13,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::auth::{Authenticated, TokenPair};
+use crate::auth::{ApiCaller, Authenticated, TokenPair};
 use crate::client::device;
 use crate::domain::{AuditKind, CookTime, Role, Visibility};
 use crate::entities::{session, user};
@@ -60,6 +62,22 @@ impl From<&user::Model> for UserView {
             username: user.username.clone(),
             role: user.role,
             created_at: rfc3339(user.created_at.0),
+        }
+    }
+}
+
+/// An API caller, from what the request guard already read: no query.
+impl From<&ApiCaller> for UserView {
+    fn from(caller: &ApiCaller) -> Self {
+        match caller {
+            ApiCaller::Session(user) => user.into(),
+            ApiCaller::Token(holder) => Self {
+                public_id: holder.public_id,
+                email: holder.email.clone(),
+                username: holder.username.clone(),
+                role: holder.role,
+                created_at: rfc3339(holder.created_at),
+            },
         }
     }
 }

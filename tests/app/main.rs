@@ -17,6 +17,8 @@ mod notices;
 mod outbox;
 mod openapi;
 mod passkeys;
+mod pat_api;
+mod token_pages;
 mod password;
 mod recipes;
 mod reset;

@@ -65,12 +65,18 @@ async fn the_document_is_openapi_3_1_with_schemas_errors_and_security() {
     assert_eq!(schemes["access_token"]["scheme"], "bearer");
     assert_eq!(schemes["refresh_token"]["scheme"], "bearer");
     assert_eq!(schemes["basic"]["scheme"], "basic");
+    assert_eq!(schemes["personal_access_token"]["scheme"], "bearer");
 
-    // Which token each route takes.
+    // Which token each route takes, and the scope a personal access token needs.
     let security = |method: &str, path: &str| document["paths"][path][method]["security"].clone();
+    let session_or = |scope: &str| serde_json::json!([{ "access_token": [] }, { "personal_access_token": [scope] }]);
     assert_eq!(security("post", "/api/v1/auth/refresh"), serde_json::json!([{ "refresh_token": [] }]));
-    assert_eq!(security("get", "/api/v1/me"), serde_json::json!([{ "access_token": [] }]));
-    assert_eq!(security("get", "/api/v1/users"), serde_json::json!([{ "access_token": [] }]));
+    assert_eq!(security("get", "/api/v1/me"), session_or("account:read"));
+    assert_eq!(security("get", "/api/v1/me/export"), session_or("account:read"));
+    assert_eq!(security("post", "/api/v1/recipes"), session_or("recipes:write"));
+    assert_eq!(security("get", "/api/v1/users"), session_or("admin"));
+    assert_eq!(security("post", "/api/v1/me/password"), serde_json::json!([{ "access_token": [] }]), "never with a personal access token");
+    assert_eq!(security("delete", "/api/v1/me"), serde_json::json!([{ "access_token": [] }]), "never with a personal access token");
     assert!(security("post", "/api/v1/users").is_null(), "sign-up needs no token");
 
     // Request and response bodies.
@@ -89,7 +95,7 @@ async fn the_document_is_openapi_3_1_with_schemas_errors_and_security() {
 
     // The error envelope, its codes, and the 401 challenge.
     let codes: BTreeSet<&str> = schemas["ErrorCode"]["enum"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
-    for code in ["token_missing", "token_invalid", "token_expired", "token_revoked", "wrong_token_type", "validation_failed"] {
+    for code in ["token_missing", "token_invalid", "token_expired", "token_revoked", "wrong_token_type", "validation_failed", "insufficient_scope"] {
         assert!(codes.contains(code), "{code} is not among the documented error codes");
     }
     let unauthorized = &document["components"]["responses"]["Unauthorized"];

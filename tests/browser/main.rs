@@ -7,4 +7,5 @@ mod journey;
 mod keyboard;
 mod pages;
 mod passkeys;
+mod tokens;
 mod two_factor;

@@ -13,7 +13,7 @@ use crate::accounts::two_factor::{self, Via};
 use crate::accounts::{self, SecondStep};
 use crate::app::App;
 use crate::accounts::PasswordChange;
-use crate::auth::{session, ApiUser, BearerToken, ClientInfo};
+use crate::auth::{session, AccountReader, ApiUser, BearerToken, ClientInfo};
 use crate::error::{fail_guard, ApiResult, AppError, AuthError, GuardFailed};
 use crate::routes::json::{self, JsonBody, OptionalJson};
 use crate::views::{TokenResponse, UserView};
@@ -176,7 +176,7 @@ async fn end_session(user: ApiUser, body: OptionalJson<LogoutRequest>, client: C
     tag = "auth",
     request_body(content = Option<LogoutRequest>),
     security(("access_token" = [])),
-    responses((status = 204, description = "Logged out."))
+    responses((status = 204, description = "Logged out."), (status = 403, response = responses::Forbidden))
 )]
 #[post("/auth/logout", data = "<body>")]
 pub async fn logout(
@@ -194,7 +194,7 @@ pub async fn logout(
     tag = "auth",
     request_body(content = Option<LogoutRequest>),
     security(("access_token" = [])),
-    responses((status = 204, description = "Logged out."))
+    responses((status = 204, description = "Logged out."), (status = 403, response = responses::Forbidden))
 )]
 #[delete("/auth/logout", data = "<body>")]
 pub async fn logout_delete(
@@ -206,16 +206,16 @@ pub async fn logout_delete(
     end_session(user, body, client, app).await
 }
 
-/// The user the access token belongs to.
+/// The user the token belongs to.
 #[utoipa::path(
     operation_id = "me",
     tag = "auth",
-    security(("access_token" = [])),
-    responses((status = 200, description = "The caller.", body = UserView))
+    security(("access_token" = []), ("personal_access_token" = ["account:read"])),
+    responses((status = 200, description = "The caller.", body = UserView), (status = 403, response = responses::Forbidden))
 )]
 #[get("/me")]
-pub fn me(user: ApiUser) -> Json<UserView> {
-    Json(UserView::from(&*user))
+pub fn me(caller: AccountReader) -> Json<UserView> {
+    Json(UserView::from(&caller.0))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -238,6 +238,7 @@ pub struct PasswordChangeRequest {
     security(("access_token" = [])),
     responses(
         (status = 204, description = "Changed; every other session has ended."),
+        (status = 403, response = responses::Forbidden),
         (status = 429, response = responses::TooManyRequests),
     )
 )]

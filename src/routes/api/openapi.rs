@@ -53,6 +53,7 @@ pub const BASE: &str = "/api/v1";
         me::delete,
         auth::forgot_password,
         auth::reset_password,
+        me::export,
         recipes::list,
         recipes::create,
         recipes::show,
@@ -126,6 +127,16 @@ impl Modify for SecuritySchemes {
         };
         components.add_security_scheme("access_token", bearer("An access token, from login, sign-up or refresh."));
         components.add_security_scheme("refresh_token", bearer("A refresh token: only `POST /auth/refresh` takes one."));
+        let mut personal = Http::new(HttpAuthScheme::Bearer);
+        personal.bearer_format = Some("rbx_pat_ + 30 base62 + 6 base62 CRC32".into());
+        personal.description = Some(
+            "A personal access token, made on the account's token page (`/me/tokens`). It may do what its scopes \
+             allow, within its owner's current rights: `recipes:read`, `recipes:write`, `account:read`, `admin`; \
+             each operation names the scopes it takes. Outside them: 403 `insufficient_scope`. It never changes a \
+             password, an email, a factor, a token or a session, nor deletes the account: those answer 403."
+                .into(),
+        );
+        components.add_security_scheme("personal_access_token", SecurityScheme::Http(personal));
         let mut basic = Http::new(HttpAuthScheme::Basic);
         basic.description = Some("The email as user name, and the password: login only.".into());
         components.add_security_scheme("basic", SecurityScheme::Http(basic));

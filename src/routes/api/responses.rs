@@ -30,7 +30,9 @@ error_responses! {
                            beside `error`, a `second_factor_token` for `POST /api/v1/auth/second-factor`.";
     SecondFactorInvalid: "A wrong code, or a `second_factor_token` that is unknown, used or expired \
                           (`second_factor_invalid`).";
-    Forbidden: "Not allowed for this user (`forbidden`), or a cross-site request (`cross_origin`).";
+    Forbidden: "Not allowed for this user (`forbidden`); a personal access token without the scope this needs \
+                (`insufficient_scope`, with `WWW-Authenticate: Bearer error=\"insufficient_scope\", scope=\"…\"`), or \
+                one doing what a token never may (`forbidden`); or a cross-site request (`cross_origin`).";
     NotFound: "Nothing there, or nothing this caller may see (`not_found`).";
     Conflict: "Already taken (`conflict`, with `fields`), or the last active admin (`last_admin`).";
     PayloadTooLarge: "The body is over 512 KiB (`payload_too_large`).";

@@ -10,7 +10,8 @@ use uuid::Uuid;
 use super::{list_params, responses, JsonResult, NoStore};
 use crate::accounts::{self, admin, SignupInput};
 use crate::app::App;
-use crate::auth::{ApiAdmin, ApiUser, ClientInfo};
+use crate::auth::{ApiAdmin, ApiCaller, ClientInfo};
+use crate::domain::Scope;
 use crate::domain::Role;
 use crate::error::{ApiResult, AppError};
 use crate::routes::json::JsonBody;
@@ -66,7 +67,7 @@ pub async fn register(
         ("per_page" = Option<u64>, Query, minimum = 1, description = "Items per page, at most 100 (larger asks get 100)."),
         ("q" = Option<String>, Query, description = "Part of a user name or email: literal, case-insensitive."),
     ),
-    security(("access_token" = [])),
+    security(("access_token" = []), ("personal_access_token" = ["admin"])),
     responses(
         (status = 200, description = "A page of users.", body = PageView<UserView>),
         (status = 403, response = responses::Forbidden),
@@ -90,16 +91,18 @@ pub async fn list(
     operation_id = "get_user",
     tag = "users",
     params(("public_id" = Uuid, Path)),
-    security(("access_token" = [])),
+    security(("access_token" = []), ("personal_access_token" = ["account:read"]), ("personal_access_token" = ["admin"])),
     responses(
         (status = 200, description = "The user.", body = UserView),
         (status = 403, response = responses::Forbidden),
     )
 )]
 #[get("/users/<public_id>")]
-pub async fn show(_ids: ValidIds, public_id: Uuid, caller: ApiUser, app: &State<App>) -> JsonResult<UserView> {
-    if caller.public_id != public_id && !caller.is_admin() {
-        return Err(AppError::Forbidden.into());
+pub async fn show(_ids: ValidIds, public_id: Uuid, caller: ApiCaller, app: &State<App>) -> JsonResult<UserView> {
+    if caller.public_id() == public_id {
+        caller.require(Scope::AccountRead)?;
+    } else {
+        caller.require_admin()?;
     }
     Ok(Json(UserView::from(&find(app, public_id).await?)))
 }
@@ -118,7 +121,7 @@ pub struct UserPatch {
     tag = "users",
     params(("public_id" = Uuid, Path)),
     request_body = UserPatch,
-    security(("access_token" = [])),
+    security(("access_token" = []), ("personal_access_token" = ["admin"])),
     responses(
         (status = 200, description = "The user as it is now.", body = UserView),
         (status = 403, response = responses::Forbidden),
@@ -136,11 +139,11 @@ pub async fn update(
 ) -> JsonResult<UserView> {
     let target = find(app, public_id).await?;
     if let Some(role) = body.0.role {
-        admin::set_role(app, admin::By::admin(&admin), &target, role, &client).await?;
+        admin::set_role(app, admin::By::api(&admin), &target, role, &client).await?;
     }
     if let Some(disabled) = body.0.disabled {
         let target = find(app, public_id).await?;
-        admin::set_disabled(app, admin::By::admin(&admin), &target, disabled, &client).await?;
+        admin::set_disabled(app, admin::By::api(&admin), &target, disabled, &client).await?;
     }
     Ok(Json(UserView::from(&find(app, public_id).await?)))
 }
@@ -150,7 +153,7 @@ pub async fn update(
     operation_id = "delete_user",
     tag = "users",
     params(("public_id" = Uuid, Path)),
-    security(("access_token" = [])),
+    security(("access_token" = []), ("personal_access_token" = ["admin"])),
     responses(
         (status = 204, description = "Deleted."),
         (status = 403, response = responses::Forbidden),
@@ -165,8 +168,12 @@ pub async fn delete(
     client: ClientInfo,
     app: &State<App>,
 ) -> ApiResult<Status> {
+    // Deleting one's own account is never a token's to do (SPEC §5).
+    if public_id == admin.public_id() && admin.token().is_some() {
+        return Err(AppError::NeedsSession.into());
+    }
     let target = find(app, public_id).await?;
-    admin::delete(app, admin::By::admin(&admin), &target, &client).await?;
+    admin::delete(app, admin::By::api(&admin), &target, &client).await?;
     Ok(Status::NoContent)
 }
 

@@ -16,8 +16,9 @@ use rocket_dyn_templates::{context, Metadata, Template};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::tokens::token_views;
 use super::{cards, flash};
-use crate::accounts::{admin, two_factor};
+use crate::accounts::{admin, tokens, two_factor};
 use crate::app::App;
 use crate::catalog;
 use crate::auth::csrf::{ActionForm, Csrf};
@@ -82,6 +83,7 @@ pub async fn admin_user(
     let sessions = store::sessions::count_active(&app.db, target.id).await?;
     let about = EventFilter { subject: Some(target.public_id), kind: None };
     let events: Vec<EventView> = store::audit::list(&app.db, about, 1, PAGE_SIZE).await?.items.into_iter().map(EventView::from).collect();
+    let tokens = token_views(app, target.id).await?;
     Ok(Template::render(
         "pages/admin/user",
         context! {
@@ -92,6 +94,7 @@ pub async fn admin_user(
             cards: cards(app, &found, &templates)?,
             pager,
             sessions,
+            tokens,
             events,
         },
     ))
@@ -401,5 +404,55 @@ pub async fn admin_two_factor_reset(
     }
     two_factor::reset_by_admin(app, &admin, &target, &client).await?;
     let done = format!("{}'s two-step login is reset and every session of theirs has ended.", target.username);
+    Ok(Flash::success(Redirect::to(uri!(admin_user(public_id, None::<String>))), done))
+}
+
+/// The user's live token `token_id`, for its confirmation page: an unknown,
+/// ended or someone else's id is a 404.
+async fn live_token(app: &App, target: &user::Model, token_id: Uuid) -> Result<crate::entities::access_token::Model, AppError> {
+    let now = store::now();
+    tokens::list(app, target.id)
+        .await?
+        .into_iter()
+        .find(|token| token.public_id == token_id && token.revoked_at.is_none() && token.expires_at.0 > now)
+        .ok_or(AppError::NotFound)
+}
+
+/// Revoking one of a user's personal access tokens: confirmation first.
+#[get("/admin/users/<public_id>/tokens/<token_id>/revoke")]
+pub async fn admin_token_revoke_form(
+    _ids: ValidIds,
+    public_id: Uuid,
+    token_id: Uuid,
+    admin: AdminUser,
+    app: &State<App>,
+) -> PageResult<Template> {
+    let target = find_user(app, public_id).await?;
+    let token = live_token(app, &target, token_id).await?;
+    let confirmation = Confirmation {
+        title: "Revoke token".into(),
+        question: format!("Revoke {}'s token \u{201c}{}\u{201d}?", target.username, token.name),
+        consequence: "Whatever uses it stops working at once; the owner can make a new one. The audit trail records who revoked it.",
+        action: uri!(admin_token_revoke(public_id, token_id)).to_string(),
+        button: "Yes, revoke the token".into(),
+        danger: true,
+        role: None,
+    };
+    Ok(confirm_page(&admin, &target, confirmation))
+}
+
+#[post("/admin/users/<public_id>/tokens/<token_id>/revoke", data = "<_form>")]
+pub async fn admin_token_revoke(
+    _ids: ValidIds,
+    public_id: Uuid,
+    token_id: Uuid,
+    admin: AdminUser,
+    _form: Csrf<ActionForm>,
+    client: ClientInfo,
+    app: &State<App>,
+) -> PageResult<Flash<Redirect>> {
+    let target = find_user(app, public_id).await?;
+    tokens::revoke(app, &target, token_id, Some(admin::By::admin(&admin)), &client).await?;
+    let done = format!("{}'s token is revoked: it stopped working at once.", target.username);
     Ok(Flash::success(Redirect::to(uri!(admin_user(public_id, None::<String>))), done))
 }

@@ -11,6 +11,7 @@ pub mod me;
 pub mod recipes;
 pub mod reset;
 pub mod security;
+pub mod tokens;
 
 use std::sync::Arc;
 
