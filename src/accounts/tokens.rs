@@ -118,6 +118,14 @@ fn parse(app: &App, user: &Authenticated, input: &TokenInput<'_>) -> Result<(Str
 /// guard): the row, its notice and then its audit event.
 pub async fn create(app: &App, user: &Authenticated, input: TokenInput<'_>, client: &ClientInfo) -> Result<Created, AppError> {
     let (name, scopes, expires_at) = parse(app, user, &input)?;
+    // A bound on the table's growth, not a right: two makes at once may
+    // both pass it.
+    if store::access_tokens::count_live(&app.db, user.id).await? >= LIVE_MAX {
+        return Err(AppError::Validation(FieldErrors::single(
+            "name",
+            format!("You have {LIVE_MAX} tokens that work, as many as an account may hold: revoke one first."),
+        )));
+    }
     let minted = pat::mint();
     let scope_names = scopes.to_stored();
     let expires = human(store::ts(expires_at).0);
@@ -127,14 +135,6 @@ pub async fn create(app: &App, user: &Authenticated, input: TokenInput<'_>, clie
     );
     let advice = "If this was not you, revoke it at once on your account's token page, and reset your password with the link below.";
     let text = notices::text(app, &user.username, &what, client, Advice::Then(advice))?;
-    // A bound on the table's growth, not a right: two makes at once may
-    // both pass it.
-    if store::access_tokens::count_live(&app.db, user.id).await? >= LIVE_MAX {
-        return Err(AppError::Validation(FieldErrors::single(
-            "name",
-            format!("You have {LIVE_MAX} tokens that work, as many as an account may hold: revoke one first."),
-        )));
-    }
     let txn = app.db.begin().await?;
     let new = store::access_tokens::NewToken { name: &name, scopes: &scope_names, hash: &minted.hash, expires_at };
     let row = store::access_tokens::create(&txn, user.id, new).await?;

@@ -42,6 +42,25 @@ enum Resolved<T> {
     Broken(Status),
 }
 
+impl<T: Clone> Resolved<T> {
+    /// The caller (`None` for a visitor without a token), or why the
+    /// request cannot have one: the token's refusal, or the database's
+    /// failure.
+    fn caller(&self) -> Result<Option<T>, AppError> {
+        match self {
+            Resolved::User(user) => Ok(Some(user.clone())),
+            Resolved::Anonymous => Ok(None),
+            Resolved::Refused(reason) => Err(AppError::Unauthenticated(*reason)),
+            Resolved::Broken(status) => Err(AppError::from_status(*status)),
+        }
+    }
+
+    /// [`Self::caller`], where a visitor without a token is 401 too.
+    fn required(&self) -> Result<T, AppError> {
+        self.caller()?.ok_or(AppError::Unauthenticated(AuthError::Missing))
+    }
+}
+
 type AuthState = Resolved<Authenticated>;
 
 struct BrowserAuth(AuthState);
@@ -318,12 +337,7 @@ impl<'r> FromRequest<'r> for CurrentUser {
     type Error = GuardFailed;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
-        match browser(req).await {
-            Resolved::User(user) => Outcome::Success(CurrentUser(user.clone())),
-            Resolved::Anonymous => fail_guard(req, AppError::Unauthenticated(AuthError::Missing)),
-            Resolved::Refused(reason) => fail_guard(req, AppError::Unauthenticated(*reason)),
-            Resolved::Broken(status) => fail_guard(req, AppError::from_status(*status)),
-        }
+        outcome(req, browser(req).await.required().map(CurrentUser))
     }
 }
 
@@ -375,25 +389,16 @@ impl<'r> FromRequest<'r> for MaybeApiCaller {
     type Error = GuardFailed;
 
     async fn from_request(req: &'r Request<'_>) -> Outcome<Self, GuardFailed> {
-        match api(req).await {
-            Resolved::User(caller) => Outcome::Success(MaybeApiCaller(Some(caller.clone()))),
-            Resolved::Anonymous => Outcome::Success(MaybeApiCaller(None)),
-            Resolved::Refused(reason) => fail_guard(req, AppError::Unauthenticated(*reason)),
-            Resolved::Broken(status) => fail_guard(req, AppError::from_status(*status)),
-        }
+        outcome(req, api(req).await.caller().map(MaybeApiCaller))
     }
 }
 
 /// Any API caller with a valid token (401 without one).
 async fn api_caller(req: &Request<'_>) -> Result<ApiCaller, AppError> {
-    match api(req).await {
-        Resolved::User(caller) => Ok(caller.clone()),
-        Resolved::Anonymous => Err(AppError::Unauthenticated(AuthError::Missing)),
-        Resolved::Refused(reason) => Err(AppError::Unauthenticated(*reason)),
-        Resolved::Broken(status) => Err(AppError::from_status(*status)),
-    }
+    api(req).await.required()
 }
 
+/// A guard's outcome: its value, or the error parked for the catcher.
 fn outcome<T>(req: &Request<'_>, result: Result<T, AppError>) -> Outcome<T, GuardFailed> {
     match result {
         Ok(value) => Outcome::Success(value),

@@ -57,15 +57,19 @@ pub async fn count_live<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<u64,
     access_token::Entity::find().filter(access_token::Column::UserId.eq(user_id)).filter(live()).count(db).await
 }
 
-/// Revokes one live token of the user; the token as it was, when one was.
-pub async fn revoke<C: ConnectionTrait>(db: &C, user_id: i64, public_id: Uuid) -> Result<Option<access_token::Model>, DbErr> {
-    let Some(token) = access_token::Entity::find()
+/// The user's token `public_id`, when it works now.
+pub async fn find_live<C: ConnectionTrait>(db: &C, user_id: i64, public_id: Uuid) -> Result<Option<access_token::Model>, DbErr> {
+    access_token::Entity::find()
         .filter(access_token::Column::UserId.eq(user_id))
         .filter(access_token::Column::PublicId.eq(public_id))
         .filter(live())
         .one(db)
-        .await?
-    else {
+        .await
+}
+
+/// Revokes one live token of the user; the token as it was, when one was.
+pub async fn revoke<C: ConnectionTrait>(db: &C, user_id: i64, public_id: Uuid) -> Result<Option<access_token::Model>, DbErr> {
+    let Some(token) = find_live(db, user_id, public_id).await? else {
         return Ok(None);
     };
     let revoked = access_token::Entity::update_many()

@@ -410,12 +410,7 @@ pub async fn admin_two_factor_reset(
 /// The user's live token `token_id`, for its confirmation page: an unknown,
 /// ended or someone else's id is a 404.
 async fn live_token(app: &App, target: &user::Model, token_id: Uuid) -> Result<crate::entities::access_token::Model, AppError> {
-    let now = store::now();
-    tokens::list(app, target.id)
-        .await?
-        .into_iter()
-        .find(|token| token.public_id == token_id && token.revoked_at.is_none() && token.expires_at.0 > now)
-        .ok_or(AppError::NotFound)
+    store::access_tokens::find_live(&app.db, target.id, token_id).await?.ok_or(AppError::NotFound)
 }
 
 /// Revoking one of a user's personal access tokens: confirmation first.
