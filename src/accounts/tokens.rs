@@ -84,7 +84,7 @@ pub fn expiry(raw: &str, max_days: u32, now: OffsetDateTime) -> Result<i64, Stri
 
 /// Checks the form: a name, at least one known scope (`admin` only for
 /// an admin), an expiry.
-fn parse(app: &App, user: &Authenticated, input: &TokenInput<'_>) -> Result<(String, Scopes, i64), AppError> {
+fn parse(app: &App, user: &Authenticated, input: &TokenInput<'_>, now: OffsetDateTime) -> Result<(String, Scopes, i64), AppError> {
     let mut errors = FieldErrors::new();
     let name = input.name.trim();
     if name.is_empty() {
@@ -107,7 +107,7 @@ fn parse(app: &App, user: &Authenticated, input: &TokenInput<'_>) -> Result<(Str
     if scopes.contains(Scope::Admin) && user.role != Role::Admin {
         errors.add("scopes", "Only an admin may give a token the admin scope.");
     }
-    let expires_at = expiry(input.expires_in_days, app.config.token_max_days, store::now()).map_err(|why| errors.add("expires_in_days", why)).ok();
+    let expires_at = expiry(input.expires_in_days, app.config.token_max_days, now).map_err(|why| errors.add("expires_in_days", why)).ok();
     match (errors.is_empty(), expires_at) {
         (true, Some(expires_at)) => Ok((name.to_owned(), scopes, expires_at)),
         _ => Err(AppError::Validation(errors)),
@@ -117,7 +117,9 @@ fn parse(app: &App, user: &Authenticated, input: &TokenInput<'_>) -> Result<(Str
 /// Makes a token for the caller, whose session is fresh (the route's
 /// guard): the row, its notice and then its audit event.
 pub async fn create(app: &App, user: &Authenticated, input: TokenInput<'_>, client: &ClientInfo) -> Result<Created, AppError> {
-    let (name, scopes, expires_at) = parse(app, user, &input)?;
+    // One instant for both ends, so the token lives exactly what was chosen.
+    let now = store::now();
+    let (name, scopes, expires_at) = parse(app, user, &input, now)?;
     // A bound on the table's growth, not a right: two makes at once may
     // both pass it.
     if store::access_tokens::count_live(&app.db, user.id).await? >= LIVE_MAX {
@@ -136,7 +138,7 @@ pub async fn create(app: &App, user: &Authenticated, input: TokenInput<'_>, clie
     let advice = "If this was not you, revoke it at once on your account's token page, and reset your password with the link below.";
     let text = notices::text(app, &user.username, &what, client, Advice::Then(advice))?;
     let txn = app.db.begin().await?;
-    let new = store::access_tokens::NewToken { name: &name, scopes: &scope_names, hash: &minted.hash, expires_at };
+    let new = store::access_tokens::NewToken { name: &name, scopes: &scope_names, hash: &minted.hash, created_at: now, expires_at };
     let row = store::access_tokens::create(&txn, user.id, new).await?;
     app.mailer.commit_with(txn, &user.email, notices::TOKEN_CREATED, text).await?;
     let detail = Detail::Token { token: row.public_id, token_name: row.name.clone(), scopes: row.scopes.clone() };

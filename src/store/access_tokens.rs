@@ -6,6 +6,8 @@ use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
 use sea_orm::ActiveValue::Set;
 use sea_orm::{Condition, FromQueryResult, QueryOrder, StatementBuilder};
 
+use time::OffsetDateTime;
+
 use super::{now_ts, ts};
 use crate::domain::Role;
 use crate::entities::{access_token, user};
@@ -15,6 +17,8 @@ pub struct NewToken<'a> {
     pub name: &'a str,
     pub scopes: &'a str,
     pub hash: &'a str,
+    /// The instant `expires_at` was counted from.
+    pub created_at: OffsetDateTime,
     /// Unix seconds.
     pub expires_at: i64,
 }
@@ -26,7 +30,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, user_id: i64, new: NewToken<'_>)
         name: Set(new.name.to_owned()),
         scopes: Set(new.scopes.to_owned()),
         token_hash: Set(new.hash.to_owned()),
-        created_at: Set(now_ts()),
+        created_at: Set(TimeUnixTimestamp(new.created_at)),
         expires_at: Set(ts(new.expires_at)),
         last_used_at: Set(None),
         last_used_ip: Set(None),

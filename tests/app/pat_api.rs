@@ -38,7 +38,7 @@ struct Pat {
 /// Mints a token and stores it for `user_id` on `db`, as the pages do.
 async fn mint_on<C: ConnectionTrait>(db: &C, user_id: i64, name: &str, scopes: &str, expires_at: i64) -> Pat {
     let minted = recipebox::pat::mint();
-    let new = recipebox::store::access_tokens::NewToken { name, scopes, hash: &minted.hash, expires_at };
+    let new = recipebox::store::access_tokens::NewToken { name, scopes, hash: &minted.hash, created_at: recipebox::store::now(), expires_at };
     let row = recipebox::store::access_tokens::create(db, user_id, new).await.expect("the token is stored");
     Pat { token: minted.token, row }
 }
