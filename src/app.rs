@@ -12,6 +12,7 @@ use crate::config::AppConfig;
 use crate::db;
 use crate::kept::{self, Kept};
 use crate::mail::Mailer;
+use crate::oidc::Providers;
 use crate::store::batch::Reads;
 use crate::store::commits::Commits;
 
@@ -32,6 +33,8 @@ pub struct App {
     pub passkeys: Result<webauthn_rs::Webauthn, String>,
     /// Seals a passkey sign-in's ceremony for the browser to hold.
     pub passkey_sign_ins: Sealer,
+    /// The OpenID Connect providers people may sign in with.
+    pub oidc: Providers,
 }
 
 impl App {
@@ -49,11 +52,13 @@ impl App {
             tracing::warn!(%why, "passkeys are off");
         }
         let passkey_sign_ins = Sealer::new(&config.jwt_secret, "recipebox passkey sign-in");
+        let oidc = Providers::new(&config)?;
         let app = Self {
             db,
             reads,
             passkeys,
             passkey_sign_ins,
+            oidc,
             keys: Arc::new(JwtKeys::new(&config.jwt_secret)),
             hasher,
             mailer,

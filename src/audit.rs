@@ -44,6 +44,13 @@ pub enum Detail {
     TokensRevoked { tokens: u64, by: &'static str },
     /// A recipe a token wrote or deleted.
     Recipe { recipe: i64 },
+    /// A login, or a link made or removed, through an OpenID Connect
+    /// provider (its key), and the second step the login passed after it.
+    Provider {
+        provider: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        second_step: Option<&'static str>,
+    },
 }
 
 /// The personal access token that made a write (SPEC §6: the event names

@@ -60,6 +60,19 @@ struct RawConfig {
     jwt_key_rotation_days: u32,
     sessions_per_account: u64,
     token_max_days: u32,
+    oidc_providers: std::collections::BTreeMap<String, RawProvider>,
+}
+
+/// One `oidc_providers` table as written.
+#[derive(Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    name: String,
+    #[serde(default)]
+    email_login: bool,
 }
 
 impl Default for RawConfig {
@@ -95,6 +108,7 @@ impl Default for RawConfig {
             jwt_key_rotation_days: 90,
             sessions_per_account: 100,
             token_max_days: 366,
+            oidc_providers: Default::default(),
         }
     }
 }
@@ -113,6 +127,74 @@ impl fmt::Debug for JwtSecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("JwtSecret(<redacted>)")
     }
+}
+
+/// An OpenID Connect provider people may sign in with (`oidc_providers`).
+#[derive(Clone)]
+pub struct OidcProvider {
+    /// The table's name: in URLs and in the database.
+    pub key: String,
+    /// Exactly as the provider publishes it (compared as a string).
+    pub issuer: String,
+    pub client_id: String,
+    /// Never printed.
+    pub client_secret: String,
+    /// Shown on buttons.
+    pub name: String,
+    /// Whether a first login through this provider may join an existing
+    /// account by email (both emails verified).
+    pub email_login: bool,
+}
+
+impl fmt::Debug for OidcProvider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OidcProvider")
+            .field("key", &self.key)
+            .field("issuer", &self.issuer)
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("email_login", &self.email_login)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The longest provider key: it is a URL segment and a column.
+const PROVIDER_KEY_MAX: usize = 64;
+
+fn oidc_providers(raw: std::collections::BTreeMap<String, RawProvider>) -> Result<Vec<OidcProvider>, ConfigError> {
+    let mut providers = Vec::with_capacity(raw.len());
+    for (key, provider) in raw {
+        let invalid = |what: &str| ConfigError::Invalid(format!("oidc_providers.{key}: {what}"));
+        let key_ok = !key.is_empty()
+            && key.len() <= PROVIDER_KEY_MAX
+            && key.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !key_ok {
+            return Err(ConfigError::Invalid(format!(
+                "oidc_providers: a provider's key is 1 to {PROVIDER_KEY_MAX} of a-z, 0-9, - and _ (found {key:?})"
+            )));
+        }
+        if !(provider.issuer.starts_with("https://") || provider.issuer.starts_with("http://")) {
+            return Err(invalid("issuer must be an http:// or https:// URL, exactly as the provider publishes it"));
+        }
+        if provider.client_id.trim().is_empty() {
+            return Err(invalid("client_id is empty"));
+        }
+        if provider.client_secret.is_empty() {
+            return Err(invalid("client_secret is empty"));
+        }
+        if provider.name.trim().is_empty() {
+            return Err(invalid("name is empty"));
+        }
+        providers.push(OidcProvider {
+            key,
+            issuer: provider.issuer,
+            client_id: provider.client_id,
+            client_secret: provider.client_secret,
+            name: provider.name.trim().to_owned(),
+            email_login: provider.email_login,
+        });
+    }
+    Ok(providers)
 }
 
 /// Where the secret came from, so start-up can say so (without the secret).
@@ -228,6 +310,8 @@ pub struct AppConfig {
     pub sessions_per_account: u64,
     /// The longest life a personal access token may be given (days).
     pub token_max_days: u32,
+    /// The providers people may sign in with, by key.
+    pub oidc_providers: Vec<OidcProvider>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -284,6 +368,8 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
             // never for the secret.
             if e.path.iter().any(|key| key == "jwt_secret") {
                 ConfigError::Invalid("jwt_secret must be a string".into())
+            } else if e.path.iter().any(|key| key == "client_secret") {
+                ConfigError::Invalid("oidc_providers: client_secret must be a string".into())
             } else {
                 ConfigError::Invalid(e.to_string())
             }
@@ -362,6 +448,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         None => load_or_generate_secret(Path::new(SECRET_FILE))?,
     };
 
+    let oidc_providers = oidc_providers(raw.oidc_providers)?;
     let pool_size = raw.database_pool_size.unwrap_or_else(|| default_pool_size(&raw.database_url));
     let public_url = raw.public_url.trim_end_matches('/').to_owned();
     if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
@@ -411,6 +498,7 @@ pub fn load(figment: &Figment) -> Result<AppConfig, ConfigError> {
         jwt_key_rotation_days: raw.jwt_key_rotation_days,
         sessions_per_account: raw.sessions_per_account,
         token_max_days: raw.token_max_days,
+        oidc_providers,
     })
 }
 

@@ -123,8 +123,37 @@ impl AuthError {
     }
 }
 
+/// Why a sign-in through an OpenID Connect provider stopped (SPEC §4),
+/// each with a page of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OidcRefusal {
+    /// The provider did not answer, or not in time (the provider's name).
+    Unreachable(String),
+    /// The provider answered the sign-in with an error (its name), such as
+    /// the person declining.
+    Declined(String),
+    /// The provider's answer did not pass a check: issuer, signature,
+    /// audience, expiry, nonce (the provider's name).
+    Unverified(String),
+    /// No begun sign-in in this browser matches the answer: expired,
+    /// altered, already used, or begun in another browser.
+    Expired,
+    /// An account uses the provider's email, and joining is not allowed
+    /// (the provider's name).
+    EmailInUse(String),
+    /// The provider shared no email address (its name).
+    NoEmail(String),
+    /// The person at the provider is linked to another account.
+    LinkedElsewhere(String),
+    /// The last way left to log in to the account.
+    LastWay,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// A sign-in through a provider that cannot go on (SPEC §4).
+    #[error("provider sign-in refused: {0:?}")]
+    Oidc(OidcRefusal),
     #[error("invalid input: {0:?}")]
     Validation(FieldErrors),
     #[error("already taken: {0:?}")]
@@ -181,6 +210,13 @@ impl AppError {
         match self {
             AppError::Validation(_) => Status::UnprocessableEntity,
             AppError::Conflict(_) | AppError::LastAdmin => Status::Conflict,
+            AppError::Oidc(refusal) => match refusal {
+                OidcRefusal::Unreachable(_) => Status::BadGateway,
+                OidcRefusal::Declined(_) | OidcRefusal::Unverified(_) | OidcRefusal::Expired | OidcRefusal::NoEmail(_) => {
+                    Status::BadRequest
+                }
+                OidcRefusal::EmailInUse(_) | OidcRefusal::LinkedElsewhere(_) | OidcRefusal::LastWay => Status::Conflict,
+            },
             AppError::BadRequest(_) => Status::BadRequest,
             AppError::InvalidCredentials
             | AppError::Unauthenticated(_)
@@ -206,6 +242,9 @@ impl AppError {
             AppError::Validation(_) => ErrorCode::ValidationFailed,
             AppError::Conflict(_) => ErrorCode::Conflict,
             AppError::BadRequest(_) => ErrorCode::BadRequest,
+            AppError::Oidc(OidcRefusal::Unreachable(_)) => ErrorCode::ServiceUnavailable,
+            AppError::Oidc(OidcRefusal::EmailInUse(_) | OidcRefusal::LinkedElsewhere(_) | OidcRefusal::LastWay) => ErrorCode::Conflict,
+            AppError::Oidc(_) => ErrorCode::BadRequest,
             AppError::InvalidCredentials => ErrorCode::InvalidCredentials,
             AppError::SecondFactorRequired(_) => ErrorCode::SecondFactorRequired,
             AppError::SecondFactorInvalid => ErrorCode::SecondFactorInvalid,
@@ -232,6 +271,29 @@ impl AppError {
             AppError::Validation(_) => "Some fields are not valid.".into(),
             AppError::Conflict(_) => "That is already taken.".into(),
             AppError::BadRequest(why) => why.clone(),
+            AppError::Oidc(refusal) => match refusal {
+                OidcRefusal::Unreachable(name) => {
+                    format!("{name} did not answer in time, so you could not be signed in. Try again in a moment, or log in another way.")
+                }
+                OidcRefusal::Declined(name) => format!("{name} did not sign you in. Nothing was changed here; you may try again."),
+                OidcRefusal::Unverified(name) => {
+                    format!("{name}'s answer did not pass this site's checks, so it was not used. Try again; if it happens again, log in another way.")
+                }
+                OidcRefusal::Expired => "This sign-in has expired, was already used, or was begun in another browser. Start it again                                          from the login page."
+                    .into(),
+                OidcRefusal::EmailInUse(name) => format!(
+                    "An account here already uses the email address {name} gave. If it is yours, log in to it (with its password or                      a passkey), then link {name} from your security page."
+                ),
+                OidcRefusal::NoEmail(name) => format!(
+                    "{name} did not share an email address, and an account here needs one. Allow {name} to share your email,                      or sign up with a password."
+                ),
+                OidcRefusal::LinkedElsewhere(name) => {
+                    format!("That {name} account is already linked to another account here. Unlink it there first.")
+                }
+                OidcRefusal::LastWay => "This is the last way left to log in to your account. Set a password (through \"Forgot \
+                                         your password?\") or add a passkey first."
+                    .into(),
+            },
             AppError::InvalidCredentials => "Invalid email or password".into(),
             AppError::SecondFactorRequired(_) => {
                 "The password is right; now send a code from the authenticator app, or a recovery code, \
@@ -308,6 +370,14 @@ impl AppError {
             AppError::Throttled { .. } => "Slow down",
             AppError::SessionsInUse { .. } => "Too many sessions",
             AppError::LastAdmin => "The last admin",
+            AppError::Oidc(OidcRefusal::Unreachable(_)) => "The provider did not answer",
+            AppError::Oidc(OidcRefusal::Declined(_)) => "Not signed in",
+            AppError::Oidc(OidcRefusal::Unverified(_)) => "Sign-in answer refused",
+            AppError::Oidc(OidcRefusal::Expired) => "Sign-in expired",
+            AppError::Oidc(OidcRefusal::EmailInUse(_)) => "An account uses that email",
+            AppError::Oidc(OidcRefusal::NoEmail(_)) => "No email address",
+            AppError::Oidc(OidcRefusal::LinkedElsewhere(_)) => "Linked to another account",
+            AppError::Oidc(OidcRefusal::LastWay) => "The last way to log in",
             _ => self.status().reason().unwrap_or("Error"),
         }
     }
@@ -389,7 +459,12 @@ impl<'r> Responder<'r, 'static> for PageError {
                 status: status.code,
                 title: error.title(),
                 message: error.public_message(),
-                login_link: matches!(error, AppError::CsrfRejected | AppError::Unauthenticated(_)),
+                login_link: matches!(
+                    error,
+                    AppError::CsrfRejected
+                        | AppError::Unauthenticated(_)
+                        | AppError::Oidc(OidcRefusal::Expired | OidcRefusal::EmailInUse(_) | OidcRefusal::Declined(_))
+                ),
             },
         );
         let mut response = (status, page).respond_to(req)?;

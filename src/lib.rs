@@ -38,6 +38,7 @@ pub mod error;
 pub mod kept;
 pub mod keys;
 pub mod mail;
+pub mod oidc;
 pub mod pat;
 pub mod routes;
 pub mod security;

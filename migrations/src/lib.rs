@@ -28,6 +28,7 @@ mod m20261204_000018_passkeys;
 mod m20261207_000019_devices_and_live_sessions;
 mod m20261207_000020_signing_keys;
 mod m20261207_000021_access_tokens;
+mod m20261207_000022_linked_identities;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000019_devices_and_live_sessions::Migration),
             Box::new(m20261207_000020_signing_keys::Migration),
             Box::new(m20261207_000021_access_tokens::Migration),
+            Box::new(m20261207_000022_linked_identities::Migration),
         ]
     }
 }

@@ -25,7 +25,7 @@ pub async fn export(app: &App, user_id: i64) -> Result<Export, AppError> {
         profile: Profile::new(&user, two_factor),
         recipes: store::recipes::of_owner(db, user.id).await?.into_iter().map(Into::into).collect(),
         sessions: store::sessions::list_active(db, user.id).await?.into_iter().map(Into::into).collect(),
-        linked_identities: Vec::new(),
+        linked_identities: store::identities::of_user(db, user.id).await?.into_iter().map(Into::into).collect(),
         passkeys: store::passkeys::of_user(db, user.id).await?.into_iter().map(Into::into).collect(),
         access_tokens: store::access_tokens::of_user(db, user.id).await?.into_iter().map(Into::into).collect(),
         security_events: events.into_iter().map(Into::into).collect(),

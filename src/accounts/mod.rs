@@ -7,6 +7,7 @@
 pub mod admin;
 pub mod delete;
 pub mod export;
+pub mod identities;
 pub mod notices;
 pub mod overview;
 pub mod passkeys;
@@ -82,7 +83,7 @@ pub async fn register(app: &App, input: SignupInput<'_>, role: Role) -> Result<u
         return Err(AppError::Conflict(taken));
     }
     let password_hash = app.hasher.hash(password.expose()).await?;
-    store::users::create(&app.db, store::users::NewUser { email, username, password_hash, role }).await
+    store::users::create(&app.db, store::users::NewUser { email, username, password_hash, role, email_verified: false }).await
 }
 
 /// A sign-up from the site or the API: the account and its first session.
@@ -119,12 +120,13 @@ enum PasswordCheck {
 }
 
 /// One bcrypt verify whatever the email: against the account's hash, or a
-/// dummy of the same cost when there is no account, so timing does not tell
-/// which emails exist. A password bcrypt cannot take counts as wrong. On a
-/// match the hash is upgraded if `bcrypt_cost` was raised since it was made.
+/// dummy of the same cost when there is no account (or it has no
+/// password), so timing does not tell which emails exist. A password
+/// bcrypt cannot take counts as wrong. On a match the hash is upgraded if
+/// `bcrypt_cost` was raised since it was made.
 async fn check_password(app: &App, email: &str, password: &str) -> Result<PasswordCheck, AppError> {
     let user = store::users::find_by_email(&app.db, email).await?;
-    let hash = user.as_ref().map(|u| u.password_hash.as_str());
+    let hash = user.as_ref().and_then(user::Model::password);
     let matches = app.hasher.verify_or_dummy(password, hash).await?;
     let Some(user) = user else {
         return Ok(PasswordCheck::UnknownEmail);
@@ -201,7 +203,7 @@ pub async fn login(
         let confirming = current.is_some_and(|(session_user, _)| session_user.id == user.id);
         if confirming || !two_factor::remembered(app, &user, second.remembered).await? {
             throttle.take_back(attempt).await?;
-            let ticket = two_factor::begin(app, &user, second.via, second.next).await?;
+            let ticket = two_factor::begin(app, &user, second.via, two_factor::Resume { next: second.next, provider: None }).await?;
             return Err(AppError::SecondFactorRequired(ticket));
         }
         detail = Detail::SecondStep { second_step: "remembered_browser" };
@@ -281,7 +283,7 @@ pub async fn end_session(app: &App, user: &Authenticated, sid: Uuid, client: &Cl
 async fn current_password_matches(app: &App, account: &user::Model, password: &str, client: &ClientInfo) -> Result<bool, AppError> {
     let throttle = LoginThrottle::new(app, &account.email, client);
     let attempt = throttle.attempt().await?;
-    if app.hasher.verify_or_dummy(password, Some(&account.password_hash)).await? {
+    if app.hasher.verify_or_dummy(password, account.password()).await? {
         throttle.succeeded(attempt).await?;
         return Ok(true);
     }

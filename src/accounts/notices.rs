@@ -25,6 +25,8 @@ pub const PASSKEY_REMOVED: &str = "A passkey was removed from your recipebox acc
 pub const RECOVERY_CODE_USED: &str = "A recovery code of your recipebox account was used";
 pub const TOKEN_CREATED: &str = "A personal access token was made for your recipebox account";
 pub const TOKEN_EXPIRING: &str = "A personal access token of your recipebox account expires soon";
+pub const PROVIDER_LINKED: &str = "A sign-in provider was linked to your recipebox account";
+pub const PROVIDER_UNLINKED: &str = "A sign-in provider was unlinked from your recipebox account";
 
 /// What a notice tells someone to do if it was not them.
 #[derive(Debug, Clone, Copy)]

@@ -273,7 +273,7 @@ pub async fn finish_second_step(
     ceremony: &str,
     credential: &PublicKeyCredential,
     client: &ClientInfo,
-) -> Result<(user::Model, Option<String>), AppError> {
+) -> Result<(user::Model, two_factor::Resume), AppError> {
     let webauthn = relying_party(app)?;
     let (owner, state): (_, PasskeyAuthentication) = take_ceremony(app, SECOND_STEP, ceremony).await?;
     // The half-done login first: a dead one records no use of the key.

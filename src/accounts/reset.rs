@@ -120,7 +120,7 @@ pub async fn reset(
     app.mailer.commit_with(txn, &user.email, super::notices::PASSWORD_CHANGED, text).await?;
     let after = match log_in {
         false => AfterReset::Nothing,
-        true if two_factor::required(app, &user).await? => AfterReset::SecondStep(two_factor::begin(app, &user, Via::Page, None).await?),
+        true if two_factor::required(app, &user).await? => AfterReset::SecondStep(two_factor::begin(app, &user, Via::Page, Default::default()).await?),
         true => AfterReset::LoggedIn(session::start(app, &user, client, None, true).await?),
     };
     let event = Event::own(AuditKind::PasswordChanged, user.public_id).with(Detail::SessionsEnded { sessions });

@@ -26,7 +26,7 @@ use crate::auth::throttle::LoginThrottle;
 use crate::auth::{session, Authenticated, ClientInfo};
 use crate::crypto::totp;
 use crate::domain::{AuditKind, FieldErrors};
-use crate::entities::{remembered_browser, user};
+use crate::entities::{login_ticket, remembered_browser, user};
 use crate::error::{AppError, TicketToken};
 use crate::store;
 
@@ -80,10 +80,33 @@ pub async fn factors(app: &App, user: &user::Model) -> Result<Factors, AppError>
     Ok(Factors { totp: store::factors::has_totp(&app.db, user.id).await?, passkey: store::passkeys::has_any(&app.db, user.id).await? })
 }
 
+/// What a half-done login goes on with once its second step passed: where
+/// the browser goes, and the provider the login came through, if any.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    pub next: Option<String>,
+    pub provider: Option<String>,
+}
+
+impl Resume {
+    fn of(ticket: login_ticket::Model) -> Self {
+        Self { next: ticket.next_path, provider: ticket.provider }
+    }
+
+    /// The detail of the login's audit event: its second step, and the
+    /// provider it came through.
+    pub fn detail(&self, second_step: &'static str) -> Detail {
+        match &self.provider {
+            Some(provider) => Detail::Provider { provider: provider.clone(), second_step: Some(second_step) },
+            None => Detail::SecondStep { second_step },
+        }
+    }
+}
+
 /// Uses up the ticket of a second step that passed another way (a
-/// passkey): its account must be `user_id`'s. The account and `next` come
-/// back.
-pub async fn spend(app: &App, via: Via, token: &str, user_id: i64) -> Result<(user::Model, Option<String>), AppError> {
+/// passkey): its account must be `user_id`'s. The account and what the
+/// login goes on with come back.
+pub async fn spend(app: &App, via: Via, token: &str, user_id: i64) -> Result<(user::Model, Resume), AppError> {
     let ticket = store::factors::ticket(&app.db, via.as_str(), &token_hash(token)).await?;
     let ticket = ticket.filter(|ticket| ticket.user_id == user_id).ok_or(AppError::SecondFactorInvalid)?;
     if !store::factors::spend_ticket(&app.db, ticket.id).await? {
@@ -93,16 +116,17 @@ pub async fn spend(app: &App, via: Via, token: &str, user_id: i64) -> Result<(us
     if user.disabled_at.is_some() {
         return Err(AppError::Forbidden);
     }
-    Ok((user, ticket.next_path))
+    Ok((user, Resume::of(ticket)))
 }
 
 /// The ticket of a right password: its token goes to the browser (a
 /// cookie) or the API client (`second_factor_token`), its hash to the
-/// database. `next` is where the browser goes once logged in.
-pub async fn begin(app: &App, user: &user::Model, via: Via, next: Option<String>) -> Result<TicketToken, AppError> {
+/// database. `resume` is where the browser goes once logged in, and the
+/// provider the login came through.
+pub async fn begin(app: &App, user: &user::Model, via: Via, resume: Resume) -> Result<TicketToken, AppError> {
     let (token, hash) = link_token();
     let expires_at = store::now().unix_timestamp() + TICKET_SECONDS;
-    store::factors::issue_ticket(&app.db, user.id, via.as_str(), hash, next, expires_at).await?;
+    store::factors::issue_ticket(&app.db, user.id, via.as_str(), hash, (resume.next, resume.provider), expires_at).await?;
     Ok(TicketToken(token))
 }
 
@@ -188,7 +212,7 @@ pub async fn finish(
     token: &str,
     code: &str,
     client: &ClientInfo,
-) -> Result<(user::Model, Option<String>, Passed), AppError> {
+) -> Result<(user::Model, Resume, Passed), AppError> {
     let ticket = match token.is_empty() {
         true => None,
         false => store::factors::ticket(&app.db, via.as_str(), &token_hash(token)).await?,
@@ -213,12 +237,13 @@ pub async fn finish(
     if user.disabled_at.is_some() {
         return Err(AppError::Forbidden);
     }
-    Ok((user, ticket.next_path, passed))
+    Ok((user, Resume::of(ticket), passed))
 }
 
 impl Passed {
-    pub fn detail(self) -> Detail {
-        Detail::SecondStep { second_step: self.as_str() }
+    /// The login's audit detail, naming the provider `resume` came through.
+    pub fn detail(self, resume: &Resume) -> Detail {
+        resume.detail(self.as_str())
     }
 }
 

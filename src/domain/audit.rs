@@ -77,10 +77,16 @@ pub enum AuditKind {
     RecipeUpdated,
     #[sea_orm(string_value = "recipe_deleted")]
     RecipeDeleted,
+    /// A person at an OpenID Connect provider linked to the account (the
+    /// detail names the provider).
+    #[sea_orm(string_value = "identity_linked")]
+    IdentityLinked,
+    #[sea_orm(string_value = "identity_unlinked")]
+    IdentityUnlinked,
 }
 
 impl AuditKind {
-    pub const ALL: [AuditKind; 30] = [
+    pub const ALL: [AuditKind; 32] = [
         AuditKind::Signup,
         AuditKind::Login,
         AuditKind::LoginFailed,
@@ -111,6 +117,8 @@ impl AuditKind {
         AuditKind::RecipeCreated,
         AuditKind::RecipeUpdated,
         AuditKind::RecipeDeleted,
+        AuditKind::IdentityLinked,
+        AuditKind::IdentityUnlinked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -145,6 +153,8 @@ impl AuditKind {
             AuditKind::RecipeCreated => "recipe_created",
             AuditKind::RecipeUpdated => "recipe_updated",
             AuditKind::RecipeDeleted => "recipe_deleted",
+            AuditKind::IdentityLinked => "identity_linked",
+            AuditKind::IdentityUnlinked => "identity_unlinked",
         }
     }
 
@@ -181,6 +191,8 @@ impl AuditKind {
             AuditKind::RecipeCreated => "Recipe written",
             AuditKind::RecipeUpdated => "Recipe edited",
             AuditKind::RecipeDeleted => "Recipe deleted",
+            AuditKind::IdentityLinked => "Sign-in provider linked",
+            AuditKind::IdentityUnlinked => "Sign-in provider unlinked",
         }
     }
 }

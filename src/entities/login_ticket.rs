@@ -13,6 +13,8 @@ pub struct Model {
     /// `page` or `api`.
     pub purpose: String,
     pub next_path: Option<String>,
+    /// The provider of a login through one (`oidc_providers`' key).
+    pub provider: Option<String>,
     pub created_at: TimeUnixTimestamp,
     pub expires_at: TimeUnixTimestamp,
     #[sea_orm(belongs_to, from = "user_id", to = "id", on_delete = "Cascade")]

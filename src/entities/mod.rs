@@ -10,6 +10,7 @@ pub mod audit_event;
 pub mod email_token;
 pub mod keyring;
 pub mod known_device;
+pub mod linked_identity;
 pub mod login_failure;
 pub mod login_ticket;
 pub mod mail_message;

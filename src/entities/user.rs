@@ -16,6 +16,8 @@ pub struct Model {
     /// `username` lower-cased; carries the case-insensitive unique index.
     #[sea_orm(unique)]
     pub username_key: String,
+    /// bcrypt; empty for an account made through a provider whose owner
+    /// has set no password (see [`Model::password`]).
     pub password_hash: String,
     pub role: Role,
     pub disabled_at: Option<TimeUnixTimestamp>,
@@ -33,3 +35,11 @@ pub struct Model {
 }
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// The password's hash; `None` when the account has no password (made
+    /// through a provider, until its owner sets one by the reset link).
+    pub fn password(&self) -> Option<&str> {
+        Some(self.password_hash.as_str()).filter(|hash| !hash.is_empty())
+    }
+}

@@ -18,7 +18,7 @@ use rocket::{catch, catchers, routes, Catcher, Request, Route};
 use crate::error::{take_failure, ApiError, AppError, AuthError, PageError};
 
 pub fn pages() -> Vec<Route> {
-    use pages::{account, account_delete, admin, home, me, recipes, reset, security, tokens};
+    use pages::{account, account_delete, admin, home, me, oidc, recipes, reset, security, tokens};
     routes![
         home::home,
         health::healthz,
@@ -31,6 +31,12 @@ pub fn pages() -> Vec<Route> {
         account::second_step_form,
         account::second_step,
         account::logout,
+        oidc::begin,
+        oidc::callback,
+        oidc::signup_form,
+        oidc::signup,
+        oidc::link,
+        oidc::unlink,
         reset::forgot_password_form,
         reset::forgot_password,
         reset::reset_password_form,

@@ -30,7 +30,8 @@ use crate::routes::ids::ValidIds;
 use crate::routes::pages::account::{log_browser_in, safe_next};
 
 /// How a passkey login's second step passed, in its audit event.
-const PASSKEY: Detail = Detail::SecondStep { second_step: "passkey" };
+const PASSKEY_STEP: &str = "passkey";
+const PASSKEY: Detail = Detail::SecondStep { second_step: PASSKEY_STEP };
 
 /// A body of nothing but its `csrf_token`.
 #[derive(Deserialize)]
@@ -127,9 +128,9 @@ pub async fn second_step_finish(
     app: &State<App>,
 ) -> ApiResult<NoStore<Json<SignedIn>>> {
     let body = body.0;
-    let (user, next) = passkeys::finish_second_step(app, &cookies::ticket(jar), &body.ceremony, &body.credential, &client).await?;
-    log_browser_in(app, jar, &current, &client, user, (PASSKEY, body.remember)).await?;
-    Ok(NoStore::new(Json(SignedIn { redirect: next.unwrap_or_else(|| "/".into()) })))
+    let (user, resume) = passkeys::finish_second_step(app, &cookies::ticket(jar), &body.ceremony, &body.credential, &client).await?;
+    log_browser_in(app, jar, &current, &client, user, (resume.detail(PASSKEY_STEP), body.remember)).await?;
+    Ok(NoStore::new(Json(SignedIn { redirect: resume.next.unwrap_or_else(|| "/".into()) })))
 }
 
 #[post("/me/passkeys/<public_id>/delete", data = "<_form>")]

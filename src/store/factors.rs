@@ -208,7 +208,7 @@ pub async fn issue_ticket<C: ConnectionTrait>(
     user_id: i64,
     purpose: &str,
     token_hash: String,
-    next_path: Option<String>,
+    (next_path, provider): (Option<String>, Option<String>),
     expires_at: i64,
 ) -> Result<(), DbErr> {
     let row = login_ticket::ActiveModel {
@@ -216,6 +216,7 @@ pub async fn issue_ticket<C: ConnectionTrait>(
         user_id: Set(user_id),
         purpose: Set(purpose.to_owned()),
         next_path: Set(next_path),
+        provider: Set(provider),
         created_at: Set(now_ts()),
         expires_at: Set(ts(expires_at)),
         ..Default::default()

@@ -12,6 +12,7 @@ pub mod commits;
 pub mod devices;
 pub mod email_tokens;
 pub mod factors;
+pub mod identities;
 pub mod keys;
 pub mod outbox;
 pub mod passkeys;

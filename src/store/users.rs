@@ -13,8 +13,12 @@ use crate::error::AppError;
 pub struct NewUser {
     pub email: Email,
     pub username: Username,
+    /// Empty for an account made through a provider: no password until
+    /// its owner sets one (`user::Model::password_hash`).
     pub password_hash: String,
     pub role: Role,
+    /// Whether the address is verified already (a provider said so).
+    pub email_verified: bool,
 }
 
 pub async fn create<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<user::Model, AppError> {
@@ -29,7 +33,7 @@ pub async fn create<C: ConnectionTrait>(db: &C, new: NewUser) -> Result<user::Mo
         disabled_at: Set(None),
         tokens_valid_after: Set(now),
         last_login_at: Set(None),
-        email_verified_at: Set(None),
+        email_verified_at: Set(new.email_verified.then_some(now)),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::rfc3339;
 use crate::domain::{AuditKind, Role, Visibility};
-use crate::entities::{access_token, passkey, recipe, session, user};
+use crate::entities::{access_token, linked_identity, passkey, recipe, session, user};
 use crate::store::audit::EventRow;
 use sea_orm::prelude::TimeUnixTimestamp;
 
@@ -31,8 +31,8 @@ pub struct Export {
     pub profile: Profile,
     pub recipes: Vec<Recipe>,
     pub sessions: Vec<Session>,
-    /// Providers linked for signing in (none until OpenID Connect lands).
-    pub linked_identities: Vec<serde_json::Value>,
+    /// Providers linked for signing in.
+    pub linked_identities: Vec<LinkedIdentity>,
     pub passkeys: Vec<Passkey>,
     pub access_tokens: Vec<AccessToken>,
     pub security_events: Vec<SecurityEvent>,
@@ -61,6 +61,30 @@ impl Profile {
             created_at: at(user.created_at),
             last_login_at: at_opt(user.last_login_at),
             two_factor,
+        }
+    }
+}
+
+/// A person at a provider linked to the account.
+#[derive(Debug, Serialize)]
+pub struct LinkedIdentity {
+    pub provider: String,
+    pub issuer: String,
+    pub subject: String,
+    pub email: Option<String>,
+    pub linked_at: String,
+    pub last_used_at: Option<String>,
+}
+
+impl From<linked_identity::Model> for LinkedIdentity {
+    fn from(row: linked_identity::Model) -> Self {
+        Self {
+            provider: row.provider,
+            issuer: row.issuer,
+            subject: row.subject,
+            email: row.email,
+            linked_at: at(row.linked_at),
+            last_used_at: at_opt(row.last_used_at),
         }
     }
 }

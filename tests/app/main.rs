@@ -14,6 +14,7 @@ mod mail;
 mod me;
 mod migrations;
 mod notices;
+mod oidc;
 mod outbox;
 mod openapi;
 mod passkeys;

@@ -11,23 +11,23 @@ use crate::helpers::{error_code, extract_csrf, location, TestApp, TestUser};
 use recipebox::entities::email_token;
 
 const NEW_PASSWORD: &str = "a brand new kitchen secret";
-const RESET: &str = "Reset your recipebox password";
+pub(crate) const RESET: &str = "Reset your recipebox password";
 
-async fn ask_for_link(t: &TestApp, email: &str) -> (Status, String) {
+pub(crate) async fn ask_for_link(t: &TestApp, email: &str) -> (Status, String) {
     let csrf = t.csrf_from("/forgot-password").await;
     let response = t.post_form("/forgot-password", Some(&csrf), &[("email", email)]).await;
     (response.status(), response.into_string().await.unwrap())
 }
 
 /// The reset token in the newest message (the link's `token=`).
-fn token_in(message: &str) -> String {
+pub(crate) fn token_in(message: &str) -> String {
     let start = message.find("/reset-password?token=").expect("a reset link") + "/reset-password?token=".len();
     message[start..].split_whitespace().next().unwrap().to_owned()
 }
 
 /// Follows a link in the browser: the token goes into a cookie and the
 /// browser to the token-free address.
-async fn follow(t: &TestApp, token: &str) -> (Status, String) {
+pub(crate) async fn follow(t: &TestApp, token: &str) -> (Status, String) {
     let response = t.client.get(format!("/reset-password?token={token}")).dispatch().await;
     assert_eq!(response.status(), Status::SeeOther);
     assert_eq!(location(&response), "/reset-password", "the token leaves the URL");
@@ -40,7 +40,7 @@ async fn follow(t: &TestApp, token: &str) -> (Status, String) {
     (page.status(), page.into_string().await.unwrap())
 }
 
-async fn set_new_password<'a>(t: &'a TestApp, page: &str, password: &str) -> rocket::local::asynchronous::LocalResponse<'a> {
+pub(crate) async fn set_new_password<'a>(t: &'a TestApp, page: &str, password: &str) -> rocket::local::asynchronous::LocalResponse<'a> {
     let csrf = extract_csrf(page).expect("the form has a csrf_token");
     t.post_form("/reset-password", Some(&csrf), &[("new_password", password), ("new_password_confirm", password)]).await
 }

@@ -106,7 +106,7 @@ async fn after_ten_thousand_logins_and_logouts_one_purge_leaves_each_table_at_wh
     // Half-done logins, ceremonies and remembered browsers past their time.
     let long_ago = recipebox::store::ts(now() - 86_400);
     for n in 0..50 {
-        recipebox::store::factors::issue_ticket(db, row.id, "api", format!("{n:064}"), None, now() - 60).await.unwrap();
+        recipebox::store::factors::issue_ticket(db, row.id, "api", format!("{n:064}"), (None, None), now() - 60).await.unwrap();
         recipebox::store::passkeys::begin(db, "register", Some(row.id), format!("c{n:063}"), "{}".into(), now() - 60).await.unwrap();
     }
     remembered_browser::Entity::insert_many((0..50).map(|n| remembered_browser::ActiveModel {

@@ -65,7 +65,7 @@ fn wrong_code(secret: &str) -> String {
 
 /// The test's authenticator app: hands out codes of later and later time
 /// steps, as the server accepts each step once.
-struct Authenticator {
+pub(crate) struct Authenticator {
     secret: String,
     last_step: Option<u64>,
 }
@@ -77,7 +77,7 @@ impl Authenticator {
 
     /// The code of the earliest step the server takes now that comes after
     /// every code handed out before.
-    async fn next_code(&mut self) -> String {
+    pub(crate) async fn next_code(&mut self) -> String {
         loop {
             let now = unix_now();
             let current = now / STEP;
@@ -159,7 +159,7 @@ async fn public_id(t: &TestApp, user: &TestUser) -> uuid::Uuid {
 /// Turns two-step login on for the browser's (freshly logged-in) user, as
 /// they would with their phone: reads the setup key, sends the app's code.
 /// Returns the app and the ten recovery codes shown once.
-async fn enable_two_factor(t: &TestApp) -> (Authenticator, Vec<String>) {
+pub(crate) async fn enable_two_factor(t: &TestApp) -> (Authenticator, Vec<String>) {
     let enrol = page(t, "/me/two-factor").await;
     let mut app = Authenticator::new(secret_of(&enrol));
     let csrf = extract_csrf(&enrol).expect("the enrolment form has a csrf_token");
@@ -192,7 +192,7 @@ async fn password_step(t: &TestApp, user: &TestUser) {
 }
 
 /// Sends `code` from the second step's form.
-async fn submit_code<'a>(t: &'a TestApp, code: &str, remember: bool) -> LocalResponse<'a> {
+pub(crate) async fn submit_code<'a>(t: &'a TestApp, code: &str, remember: bool) -> LocalResponse<'a> {
     let csrf = t.csrf_from("/login/two-factor").await;
     let mut fields = vec![("code", code)];
     if remember {

@@ -15,8 +15,17 @@
 // out, as many providers do, so that the relying party must read it from
 // the userinfo endpoint.
 //
+// `OIDC_FRESH_KEY=1` signs with a new RSA key under a new `kid` (a
+// provider that rotated its keys), instead of the development key.
+//
+// `<issuer>/impostor` is a second discovery document: the same provider
+// and endpoints, but naming `<issuer>/impostor` as its issuer and sending
+// no `iss` with its answers, so a relying party configured with that
+// issuer receives ID tokens from another issuer.
+//
 // Prints `oidc-provider listening on <issuer>` once it listens.
 
+import { generateKeyPairSync, randomUUID } from "node:crypto";
 import { Provider } from "oidc-provider";
 
 const [port, ...redirects] = process.argv.slice(2);
@@ -45,9 +54,25 @@ const provider = new Provider(issuer, {
   conformIdTokenClaims: process.env.OIDC_EMAIL_IN_USERINFO_ONLY === "1",
   features: { devInteractions: { enabled: true } },
   cookies: { keys: ["recipebox-test-provider-cookie-key"] },
+  ...(process.env.OIDC_FRESH_KEY === "1" ? { jwks: { keys: [freshKey()] } } : {}),
   async findAccount(_ctx, sub) {
     return { accountId: sub, claims: async () => person(sub) };
   },
+});
+
+function freshKey() {
+  const { privateKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  return { ...privateKey.export({ format: "jwk" }), kid: randomUUID(), use: "sig", alg: "RS256" };
+}
+
+const IMPOSTOR = "/impostor/.well-known/openid-configuration";
+provider.use(async (ctx, next) => {
+  if (ctx.path !== IMPOSTOR) {
+    return next();
+  }
+  ctx.path = "/.well-known/openid-configuration";
+  await next();
+  ctx.body = { ...ctx.body, issuer: `${issuer}/impostor`, authorization_response_iss_parameter_supported: false };
 });
 
 provider.listen(Number(port), "127.0.0.1", () => {

@@ -136,8 +136,8 @@ pub async fn second_factor(
     app: &State<App>,
 ) -> ApiResult<NoStore<Json<TokenResponse>>> {
     let body = body.0;
-    let (user, _, passed) = two_factor::finish(app, Via::Api, &body.second_factor_token, &body.code, &client).await?;
-    let (user, pair) = accounts::complete_login(app, user, &client, None, true, passed.detail()).await?;
+    let (user, resume, passed) = two_factor::finish(app, Via::Api, &body.second_factor_token, &body.code, &client).await?;
+    let (user, pair) = accounts::complete_login(app, user, &client, None, true, passed.detail(&resume)).await?;
     Ok(NoStore::new(TokenResponse::new(UserView::from(&user), pair, app.config.access_token_ttl)))
 }
 

@@ -68,6 +68,7 @@ fn signup_page(jar: &CookieJar<'_>, app: &App, form: Option<&SignupForm>, error:
             username: form.map(|f| f.username.as_str()),
             errors: error.map(field_errors),
             min_length: app.config.password_rules.min_length,
+            providers: app.oidc.buttons(),
         },
     )
 }
@@ -126,6 +127,7 @@ fn login_page(
             confirm: current.is_some(),
             error: error.map(AppError::public_message),
             passkeys: app.passkeys.is_ok(),
+            providers: app.oidc.buttons(),
         },
     )
 }
@@ -272,7 +274,7 @@ pub async fn second_step(
     app: &State<App>,
 ) -> PageResult<FormReply> {
     let form = form.0;
-    let (user, next, passed) = match two_factor::finish(app, Via::Page, &cookies::ticket(jar), &form.code, &client).await {
+    let (user, resume, passed) = match two_factor::finish(app, Via::Page, &cookies::ticket(jar), &form.code, &client).await {
         Ok(done) => done,
         Err(AppError::SecondFactorInvalid) => {
             let Some(factors) = factors(app, &cookies::ticket(jar)).await? else {
@@ -285,8 +287,8 @@ pub async fn second_step(
         }
         Err(error) => return Err(error.into()),
     };
-    let user = log_browser_in(app, jar, &current, &client, user, (passed.detail(), form.remember)).await?;
-    let target = next.unwrap_or_else(|| "/".into());
+    let user = log_browser_in(app, jar, &current, &client, user, (passed.detail(&resume), form.remember)).await?;
+    let target = resume.next.unwrap_or_else(|| "/".into());
     Ok(FormReply::Done(Flash::success(Redirect::to(target), format!("Logged in as {}.", user.username))))
 }
 

@@ -8,6 +8,7 @@ pub mod account_delete;
 pub mod admin;
 pub mod home;
 pub mod me;
+pub mod oidc;
 pub mod recipes;
 pub mod reset;
 pub mod security;

@@ -15,7 +15,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{field_errors, flash, form_again, FormReply};
-use crate::accounts::passkeys;
+use crate::accounts::{identities, passkeys};
 use crate::accounts::two_factor::{self, Enrolment};
 use crate::app::App;
 use crate::auth::csrf::{ActionForm, Csrf};
@@ -70,6 +70,16 @@ impl From<passkey::Model> for PasskeyView {
     }
 }
 
+/// A linked provider as `/me/security` lists it.
+#[derive(Serialize)]
+struct IdentityView {
+    id: Uuid,
+    provider: String,
+    email: String,
+    linked: String,
+    last_used: String,
+}
+
 #[get("/me/security")]
 pub async fn security(
     user: CurrentUser,
@@ -80,6 +90,19 @@ pub async fn security(
     let security = two_factor::security(app, &user).await?;
     let browsers: Vec<BrowserView> = security.browsers.into_iter().map(BrowserView::from).collect();
     let passkeys: Vec<PasskeyView> = security.passkeys.into_iter().map(PasskeyView::from).collect();
+    let links = identities::list(app, user.id).await?;
+    let mut unlinked = app.oidc.buttons();
+    unlinked.retain(|button| !links.iter().any(|link| link.provider == button.key));
+    let identities: Vec<IdentityView> = links
+        .into_iter()
+        .map(|row| IdentityView {
+            id: row.public_id,
+            provider: app.oidc.config(&row.provider).map_or_else(|_| row.provider.clone(), |p| p.name.clone()),
+            email: row.email.unwrap_or_else(|| "not given".into()),
+            linked: human(row.linked_at.0),
+            last_used: row.last_used_at.map_or_else(|| "never".into(), |at| human(at.0)),
+        })
+        .collect();
     Ok(Template::render(
         "pages/security",
         context! {
@@ -94,6 +117,8 @@ pub async fn security(
             passkeys_off: app.passkeys.as_ref().err(),
             passkey_name: device::describe(client.user_agent.as_deref()),
             passkey_name_max: passkeys::NAME_CHARS,
+            identities,
+            unlinked,
         },
     ))
 }

@@ -1,0 +1,92 @@
+//! Queries on `linked_identities`: accounts linked to a person at an
+//! OpenID Connect provider, found by (`issuer`, `subject`).
+
+use sea_orm::prelude::*;
+use sea_orm::ActiveValue::Set;
+use sea_orm::{QueryOrder, QuerySelect};
+
+use super::{is_unique_violation, now_ts};
+use crate::entities::{linked_identity, passkey, user};
+
+/// A person at a provider, as its ID token named them.
+pub struct NewIdentity<'a> {
+    pub provider: &'a str,
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub email: Option<&'a str>,
+}
+
+/// Links the person to `user_id`; `None` when the person is linked
+/// already (to anyone) or the account has a person at this provider (the
+/// unique indexes decide, on any instance).
+pub async fn link<C: ConnectionTrait>(db: &C, user_id: i64, new: NewIdentity<'_>) -> Result<Option<linked_identity::Model>, DbErr> {
+    let now = now_ts();
+    let row = linked_identity::ActiveModel {
+        public_id: Set(Uuid::new_v4()),
+        user_id: Set(user_id),
+        provider: Set(new.provider.to_owned()),
+        issuer: Set(new.issuer.to_owned()),
+        subject: Set(new.subject.to_owned()),
+        email: Set(new.email.map(str::to_owned)),
+        linked_at: Set(now),
+        last_used_at: Set(Some(now)),
+        ..Default::default()
+    };
+    match row.insert(db).await {
+        Ok(row) => Ok(Some(row)),
+        Err(e) if is_unique_violation(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The link of the person (`issuer`, `subject`), if any.
+pub async fn find<C: ConnectionTrait>(db: &C, issuer: &str, subject: &str) -> Result<Option<linked_identity::Model>, DbErr> {
+    linked_identity::Entity::find()
+        .filter(linked_identity::Column::Issuer.eq(issuer))
+        .filter(linked_identity::Column::Subject.eq(subject))
+        .one(db)
+        .await
+}
+
+/// The account's links, oldest first.
+pub async fn of_user<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<Vec<linked_identity::Model>, DbErr> {
+    linked_identity::Entity::find()
+        .filter(linked_identity::Column::UserId.eq(user_id))
+        .order_by_asc(linked_identity::Column::Id)
+        .all(db)
+        .await
+}
+
+/// Records a login through the link.
+pub async fn used<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
+    linked_identity::Entity::update_many()
+        .col_expr(linked_identity::Column::LastUsedAt, Expr::value(Some(now_ts())))
+        .filter(linked_identity::Column::Id.eq(id))
+        .exec(db)
+        .await
+        .map(drop)
+}
+
+/// Removes the account's link `public_id`; `false` when it has none such.
+pub async fn unlink<C: ConnectionTrait>(db: &C, user_id: i64, public_id: Uuid) -> Result<bool, DbErr> {
+    let result = linked_identity::Entity::delete_many()
+        .filter(linked_identity::Column::UserId.eq(user_id))
+        .filter(linked_identity::Column::PublicId.eq(public_id))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected > 0)
+}
+
+/// How many ways the account has to log in other than its links: a
+/// password, and each passkey (a passkey signs in on its own).
+pub async fn other_ways<C: ConnectionTrait>(db: &C, user_id: i64) -> Result<u64, DbErr> {
+    let has_password = user::Entity::find_by_id(user_id)
+        .select_only()
+        .column(user::Column::PasswordHash)
+        .into_tuple::<String>()
+        .one(db)
+        .await?
+        .is_some_and(|hash| !hash.is_empty());
+    let passkeys = passkey::Entity::find().filter(passkey::Column::UserId.eq(user_id)).count(db).await?;
+    Ok(u64::from(has_password) + passkeys)
+}
