@@ -622,6 +622,37 @@ mod tests {
     }
 
     #[test]
+    fn oidc_providers_are_read_by_key_and_each_table_is_checked_without_echoing_its_secret() {
+        let good = |issuer: &str| {
+            serde_json::json!({ "issuer": issuer, "client_id": "recipebox", "client_secret": "s3cret-value", "name": " Staff login " })
+        };
+        let config = load(&figment_with("oidc_providers", serde_json::json!({ "staff": good("https://sso.example.com/realms/a") })))
+            .unwrap();
+        let provider = &config.oidc_providers[0];
+        assert_eq!((provider.key.as_str(), provider.name.as_str(), provider.email_login), ("staff", "Staff login", false));
+        assert!(!format!("{provider:?}").contains("s3cret-value"), "Debug hides the client secret");
+        assert!(load(&figment_with("bcrypt_cost", 12)).unwrap().oidc_providers.is_empty(), "none by default");
+
+        let mut no_secret = good("https://sso.example.com");
+        no_secret["client_secret"] = "".into();
+        let mut unknown_key = good("https://sso.example.com");
+        unknown_key["scope"] = "openid".into();
+        let mut secret_not_text = good("https://sso.example.com");
+        secret_not_text["client_secret"] = serde_json::json!(["s3cret-value"]);
+        for (tables, expected) in [
+            (serde_json::json!({ "Staff Login": good("https://sso.example.com") }), "a provider's key"),
+            (serde_json::json!({ "staff": good("sso.example.com") }), "oidc_providers.staff: issuer"),
+            (serde_json::json!({ "staff": no_secret }), "client_secret is empty"),
+            (serde_json::json!({ "staff": unknown_key }), "scope"),
+            (serde_json::json!({ "staff": secret_not_text }), "client_secret must be a string"),
+        ] {
+            let message = load(&figment_with("oidc_providers", tables)).unwrap_err().to_string();
+            assert!(message.contains(expected), "{message:?} should contain {expected:?}");
+            assert!(!message.contains("s3cret-value"), "the secret must not be echoed: {message}");
+        }
+    }
+
+    #[test]
     fn log_format_is_text_by_default_json_on_request_and_nothing_else() {
         assert_eq!(log_format(&Figment::new()).unwrap(), LogFormat::Text);
         assert_eq!(log_format(&figment_with("log_format", "json")).unwrap(), LogFormat::Json);

@@ -145,6 +145,8 @@ pub enum OidcRefusal {
     NoEmail(String),
     /// The person at the provider is linked to another account.
     LinkedElsewhere(String),
+    /// The account is linked to another person at the provider.
+    AlreadyLinked(String),
     /// The last way left to log in to the account.
     LastWay,
 }
@@ -215,7 +217,9 @@ impl AppError {
                 OidcRefusal::Declined(_) | OidcRefusal::Unverified(_) | OidcRefusal::Expired | OidcRefusal::NoEmail(_) => {
                     Status::BadRequest
                 }
-                OidcRefusal::EmailInUse(_) | OidcRefusal::LinkedElsewhere(_) | OidcRefusal::LastWay => Status::Conflict,
+                OidcRefusal::EmailInUse(_) | OidcRefusal::LinkedElsewhere(_) | OidcRefusal::AlreadyLinked(_) | OidcRefusal::LastWay => {
+                    Status::Conflict
+                }
             },
             AppError::BadRequest(_) => Status::BadRequest,
             AppError::InvalidCredentials
@@ -243,7 +247,9 @@ impl AppError {
             AppError::Conflict(_) => ErrorCode::Conflict,
             AppError::BadRequest(_) => ErrorCode::BadRequest,
             AppError::Oidc(OidcRefusal::Unreachable(_)) => ErrorCode::ServiceUnavailable,
-            AppError::Oidc(OidcRefusal::EmailInUse(_) | OidcRefusal::LinkedElsewhere(_) | OidcRefusal::LastWay) => ErrorCode::Conflict,
+            AppError::Oidc(
+                OidcRefusal::EmailInUse(_) | OidcRefusal::LinkedElsewhere(_) | OidcRefusal::AlreadyLinked(_) | OidcRefusal::LastWay,
+            ) => ErrorCode::Conflict,
             AppError::Oidc(_) => ErrorCode::BadRequest,
             AppError::InvalidCredentials => ErrorCode::InvalidCredentials,
             AppError::SecondFactorRequired(_) => ErrorCode::SecondFactorRequired,
@@ -289,6 +295,9 @@ impl AppError {
                 ),
                 OidcRefusal::LinkedElsewhere(name) => {
                     format!("That {name} account is already linked to another account here. Unlink it there first.")
+                }
+                OidcRefusal::AlreadyLinked(name) => {
+                    format!("Your account is linked to another {name} account already. Unlink that one first.")
                 }
                 OidcRefusal::LastWay => "This is the last way left to log in to your account. Set a password (through \"Forgot \
                                          your password?\") or add a passkey first."
@@ -377,6 +386,7 @@ impl AppError {
             AppError::Oidc(OidcRefusal::EmailInUse(_)) => "An account uses that email",
             AppError::Oidc(OidcRefusal::NoEmail(_)) => "No email address",
             AppError::Oidc(OidcRefusal::LinkedElsewhere(_)) => "Linked to another account",
+            AppError::Oidc(OidcRefusal::AlreadyLinked(_)) => "Already linked",
             AppError::Oidc(OidcRefusal::LastWay) => "The last way to log in",
             _ => self.status().reason().unwrap_or("Error"),
         }

@@ -195,8 +195,7 @@ pub async fn link(app: &App, user: &Authenticated, identity: &Identity, client: 
         };
     }
     if store::identities::of_user(&app.db, user.id).await?.iter().any(|row| row.provider == identity.provider) {
-        let why = format!("Your account is linked to another {} account: unlink it first.", provider.name);
-        return Err(AppError::Conflict(FieldErrors::single("provider", why)));
+        return Err(AppError::Oidc(OidcRefusal::AlreadyLinked(provider.name.clone())));
     }
     let account = store::users::find_by_id(&app.db, user.id).await?.ok_or(AppError::NotFound)?;
     link_to(app, &account, identity, client).await.map(drop)

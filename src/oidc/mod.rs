@@ -426,3 +426,45 @@ pub struct Pending {
     pub identity: Identity,
     pub next: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn providers(secret: &str) -> Providers {
+        let figment = rocket::figment::Figment::new().merge(("jwt_secret", secret)).merge((
+            "oidc_providers",
+            serde_json::json!({ "staff": { "issuer": "http://127.0.0.1:9", "client_id": "c", "client_secret": "s", "name": "Staff" } }),
+        ));
+        Providers::new(&crate::config::load(&figment).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn a_flows_secrets_differ_by_seed_and_purpose_and_need_the_servers_key() {
+        let one = providers("a secret of at least thirty-two bytes, for tests");
+        let seed = random_seed();
+        assert_ne!(seed, random_seed());
+        let state = one.secret(&seed, "state");
+        assert_eq!(state, one.secret(&seed, "state"), "derived again alike at the return");
+        assert_ne!(state, one.secret(&seed, "nonce"));
+        assert_ne!(state, one.secret(&random_seed(), "state"));
+        assert!(!state.contains(&seed) && state.len() >= 43, "32 bytes, not the seed");
+        let other = providers("another secret of at least thirty-two bytes, too");
+        assert_ne!(state, other.secret(&seed, "state"), "the seed alone derives nothing");
+    }
+
+    #[test]
+    fn a_flow_opens_only_where_it_was_sealed_and_is_not_a_pending_sign_up() {
+        let one = providers("a secret of at least thirty-two bytes, for tests");
+        let flow = Flow { provider: "staff".into(), seed: random_seed(), next: Some("/me".into()), link: None };
+        let sealed = one.flows.seal(&flow, crate::store::now().unix_timestamp() + 60).unwrap();
+        let (opened, _) = one.flow(Some(&sealed)).expect("it opens");
+        assert_eq!((opened.provider.as_str(), opened.next.as_deref()), ("staff", Some("/me")));
+        assert!(one.pending(Some(&sealed)).is_none(), "another purpose");
+        assert!(providers("another secret of at least thirty-two bytes, too").flow(Some(&sealed)).is_none());
+        assert!(one.flow(None).is_none() && one.flow(Some("forged")).is_none());
+        assert_eq!(one.buttons()[0].name, "Staff");
+        assert_eq!(one.each[0].redirect.as_str(), "http://localhost:8000/login/oidc/staff/callback");
+        assert!(matches!(one.config("nowhere"), Err(AppError::NotFound)));
+    }
+}

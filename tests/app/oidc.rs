@@ -388,6 +388,13 @@ async fn a_password_account_links_and_unlinks_a_provider_from_the_security_page(
     let export: Value = t.client.get("/me/export").dispatch().await.into_json().await.unwrap();
     assert_eq!(export["linked_identities"][0]["subject"], login.as_str(), "the export lists the link");
 
+    // A second person at the same provider is refused.
+    let response = t.post_form("/me/identities/plain/link", Some(&csrf), &[]).await;
+    let url = ProviderBrowser::new().sign_in(&location(&response), &person("jo"), Consent::Allow).await;
+    let (status, title) = refused(callback(&t, &url).await).await;
+    assert_eq!((status, title.as_str()), (Status::Conflict, "Already linked"));
+    assert_eq!(links_of(&t, account.id).await.len(), 1);
+
     // The provider now logs the account in.
     t.logout().await;
     assert_eq!(location(&sign_in(&t, "plain", &login).await), "/");
@@ -421,6 +428,9 @@ async fn the_last_way_to_log_in_is_never_unlinked_and_a_provider_account_sets_a_
     let login = person("kim");
     let account = provider_account(&t, &login).await;
     let link = links_of(&t, account.id).await.remove(0);
+    let page = body(t.client.get("/me/password").dispatch().await).await;
+    assert!(page.contains("no password yet") && page.contains(r#"href="/forgot-password""#), "{page}");
+    assert!(!page.contains(r#"name="current_password""#), "no current password to ask for");
     let csrf = t.session_csrf().await;
     let unlink = format!("/me/identities/{}/unlink", link.public_id);
     let (status, title) = refused(t.post_form(&unlink, Some(&csrf), &[]).await).await;
@@ -497,4 +507,23 @@ async fn keys_rotated_at_the_provider_are_fetched_again_and_userinfo_gives_a_mis
     assert_eq!(location(&sign_in(&t, "plain", &newcomer).await), "/signup/oidc");
     let page = body(t.client.get("/signup/oidc").dispatch().await).await;
     assert!(page.contains(&format!("{newcomer}@example.test")), "the email came from userinfo: {page}");
+}
+
+#[rocket::async_test]
+async fn a_disabled_account_is_refused_through_a_provider_too() {
+    let Some((_provider, t)) = setup().await else { return };
+    let login = person("nat");
+    let account = provider_account(&t, &login).await;
+    t.logout().await;
+    user::Entity::update_many()
+        .col_expr(user::Column::DisabledAt, Expr::value(Some(1_700_000_000_i64)))
+        .filter(user::Column::Id.eq(account.id))
+        .exec(&t.app().db)
+        .await
+        .unwrap();
+    let response = sign_in(&t, "plain", &login).await;
+    assert_eq!(response.status(), Status::Forbidden);
+    assert!(signed_in_as(&t).await.is_none());
+    let failed = events(&t, AuditKind::LoginFailed).await;
+    assert!(failed.iter().any(|e| e.detail.contains("disabled")), "{failed:?}");
 }

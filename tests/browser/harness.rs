@@ -85,7 +85,7 @@ pub fn axe_script(test: &str) -> Option<String> {
 }
 
 /// A port nobody listens on right now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
@@ -117,7 +117,14 @@ impl Server {
     /// as `http://127.0.0.1:PORT` (its `public_url` stays the default, so
     /// its pages offer passkeys that cannot work at this address).
     pub fn start() -> Self {
-        Self::launch(None).unwrap_or_else(|why| panic!("recipebox did not start: {why}"))
+        Self::launch(None, &[]).unwrap_or_else(|why| panic!("recipebox did not start: {why}"))
+    }
+
+    /// Browsed as `http://localhost:PORT` (its `public_url`) on `port`,
+    /// with `env` set: a test that must know the address before the
+    /// server starts (an OpenID provider's redirect URI).
+    pub fn start_on(port: u16, env: &[(&str, String)]) -> Self {
+        Self::launch(Some(port), env).unwrap_or_else(|why| panic!("recipebox did not start: {why}"))
     }
 
     /// Browsed as `http://localhost:PORT`, which is also its `public_url`:
@@ -128,7 +135,7 @@ impl Server {
     pub fn start_on_localhost() -> Self {
         let mut why = String::new();
         for _ in 0..3 {
-            match Self::launch(Some(free_port())) {
+            match Self::launch(Some(free_port()), &[]) {
                 Ok(server) => return server,
                 Err(e) => why = e,
             }
@@ -138,7 +145,7 @@ impl Server {
 
     /// Starts the binary on `port` (0: one it picks) and waits for the line
     /// it prints once listening; `Err` holds its log when it does not.
-    fn launch(port: Option<u16>) -> Result<Self, String> {
+    fn launch(port: Option<u16>, env: &[(&str, String)]) -> Result<Self, String> {
         let dir = tempfile::tempdir().unwrap();
         let log = File::create(dir.path().join("stderr.log")).unwrap();
         let mut command = recipebox(dir.path());
@@ -152,6 +159,7 @@ impl Server {
         if let Some(port) = port {
             command.env("ROCKET_PUBLIC_URL", format!("http://localhost:{port}"));
         }
+        command.envs(env.iter().map(|(key, value)| (key, value.as_str())));
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -251,6 +259,11 @@ impl Browser {
 
     pub async fn goto(&self, url: &str) {
         self.client.goto(url).await.unwrap_or_else(|e| panic!("goto {url}: {e}"));
+    }
+
+    /// The whole address of the current page.
+    pub async fn client_url(&self) -> String {
+        self.client.current_url().await.unwrap().to_string()
     }
 
     pub async fn path(&self) -> String {

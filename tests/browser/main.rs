@@ -6,6 +6,7 @@ mod harness;
 mod journey;
 mod keyboard;
 mod pages;
+mod oidc;
 mod passkeys;
 mod tokens;
 mod two_factor;

@@ -169,9 +169,16 @@ fn password_page(app: &App, user: &Authenticated, error: Option<&AppError>) -> T
 /// The password form. It needs a fresh login: a session whose token came
 /// from a refresh is sent to confirm the password first, then comes back
 /// here (the catcher does that for `FreshUser`).
+///
+/// An account made through a provider has no password to change: the page
+/// says so and points to the reset link, which sets its first one.
 #[get("/me/password")]
-pub fn password_form(user: FreshUser, app: &State<App>) -> Template {
-    password_page(app, &user, None)
+pub async fn password_form(user: FreshUser, app: &State<App>) -> PageResult<Template> {
+    let account = crate::store::users::find_by_id(&app.db, user.id).await?.ok_or(AppError::NotFound)?;
+    if account.password().is_none() {
+        return Ok(Template::render("pages/password", context! { nav: Nav::new(Some(&user)), csrf: &user.csrf, no_password: true }));
+    }
+    Ok(password_page(app, &user, None))
 }
 
 /// Changes the password; every other session ends, and this browser goes
