@@ -116,7 +116,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
     };
     rocket
         .attach(security::shield())
-        .attach(security::Headers)
+        .attach(security::Headers::default())
         .attach(security::OriginCheck)
         .attach(send::WholeBodies)
         .attach(telemetry::RequestLog)

@@ -27,6 +27,16 @@ const TOKEN_COOKIES: [&str; 4] = [ACCESS_COOKIE, REFRESH_COOKIE, TICKET_COOKIE, 
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
                        form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'";
 
+/// [`CSP`] with `form-action` also allowing `origins` (space-separated):
+/// a form's POST that the site answers with a redirect to another origin
+/// (an OpenID provider's sign-in) is held to `form-action` all the way.
+pub fn csp_with_form_origins(origins: &str) -> String {
+    if origins.is_empty() {
+        return CSP.to_owned();
+    }
+    CSP.replace("form-action 'self';", &format!("form-action 'self' {origins};"))
+}
+
 pub const HSTS: &str = "max-age=31536000; includeSubDomains";
 
 /// Where a cross-site unsafe request is sent instead of its target.
@@ -40,7 +50,13 @@ pub fn shield() -> Shield {
 }
 
 /// The headers that Shield does not set.
-pub struct Headers;
+#[derive(Default)]
+pub struct Headers {
+    /// [`CSP`] with the sign-in providers' origins, made at the first
+    /// response (the configuration is read at ignite); leaked once per
+    /// application, so that each response borrows it.
+    csp: std::sync::OnceLock<&'static str>,
+}
 
 #[rocket::async_trait]
 impl Fairing for Headers {
@@ -51,7 +67,11 @@ impl Fairing for Headers {
     async fn on_response<'r>(&self, req: &'r Request<'_>, res: &mut Response<'r>) {
         // A route with a policy of its own (only `/api/docs`) keeps it.
         if !res.headers().contains("Content-Security-Policy") {
-            res.set_header(Header::new("Content-Security-Policy", CSP));
+            let csp = match req.rocket().state::<App>() {
+                Some(app) => *self.csp.get_or_init(|| Box::leak(csp_with_form_origins(&app.oidc.origins().join(" ")).into_boxed_str())),
+                None => CSP,
+            };
+            res.set_header(Header::new("Content-Security-Policy", csp));
         }
         let jar = req.cookies();
         let carried = TOKEN_COOKIES.iter().any(|name| jar.get(name).is_some()) || req.headers().contains("Authorization");

@@ -120,6 +120,9 @@ pub struct Providers {
     signups: Sealer,
     /// Derives a flow's `state`, `nonce` and PKCE verifier from its seed.
     flow_key: [u8; 32],
+    /// The issuers' origins, where the sign-in buttons' redirect may go
+    /// (`crate::security` adds them to `form-action`).
+    origins: Vec<String>,
 }
 
 /// What a browser keeps between leaving for the provider and coming back.
@@ -201,6 +204,13 @@ impl Providers {
                 Ok(Provider { config: provider.clone(), redirect: RedirectUrl::new(redirect)?, discovered: Default::default() })
             })
             .collect::<anyhow::Result<_>>()?;
+        let mut origins: Vec<String> = Vec::new();
+        for provider in &config.oidc_providers {
+            let origin = IssuerUrl::new(provider.issuer.clone())?.url().origin().ascii_serialization();
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
         let mut flow_key = [0u8; 32];
         Hkdf::<Sha256>::new(None, config.jwt_secret.bytes())
             .expand(b"recipebox oidc flow secrets", &mut flow_key)
@@ -211,7 +221,13 @@ impl Providers {
             flows: Sealer::new(&config.jwt_secret, "recipebox oidc flow"),
             signups: Sealer::new(&config.jwt_secret, "recipebox oidc sign-up"),
             flow_key,
+            origins,
         })
+    }
+
+    /// The providers' origins (their issuers'), each once.
+    pub fn origins(&self) -> &[String] {
+        &self.origins
     }
 
     /// The providers for the login and sign-up buttons.
@@ -314,6 +330,9 @@ impl Providers {
             }
         }
         let (url, _, _) = request.url();
+        if !self.origins.contains(&url.origin().ascii_serialization()) {
+            tracing::warn!(provider = %key, "the provider's authorization endpoint is on another origin than its issuer: browsers will refuse the redirect (form-action)");
+        }
         let expires_at = crate::store::now().unix_timestamp() + FLOW_SECONDS;
         let sealed = self.flows.seal(&flow, expires_at).map_err(AppError::Internal)?;
         Ok((url.to_string(), sealed))
