@@ -461,9 +461,25 @@ async fn the_last_way_to_log_in_is_never_unlinked_and_a_provider_account_sets_a_
 async fn a_provider_that_is_down_or_declines_gets_a_page_that_says_so() {
     let Some((provider, _)) = setup().await else { return };
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // A provider that takes the connection and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let slow = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().take(4).collect();
+        std::thread::sleep(std::time::Duration::from_secs(30));
+        drop(held);
+    });
     let mut tables = providers(&provider.issuer);
     tables["down"] = provider_table(&format!("http://127.0.0.1:{closed}"), "Down ID", false);
+    tables["slow"] = provider_table(&format!("http://127.0.0.1:{slow}"), "Slow ID", false);
     let t = TestApp::spawn_with(&[("oidc_providers", tables)]).await;
+
+    let csrf = t.csrf_from("/login").await;
+    let started = std::time::Instant::now();
+    let response = t.post_form("/login/oidc/slow", Some(&csrf), &[]).await;
+    assert_eq!(response.status(), Status::BadGateway);
+    assert!(body(response).await.contains("Slow ID did not answer in time"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "given up after its timeout: {:?}", started.elapsed());
 
     let csrf = t.csrf_from("/login").await;
     let response = t.post_form("/login/oidc/down", Some(&csrf), &[]).await;
