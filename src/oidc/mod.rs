@@ -57,6 +57,8 @@ pub const FLOW_SECONDS: i64 = 600;
 /// How long a provider's discovery document and keys are used before they
 /// are fetched again.
 const DISCOVERY_SECONDS: u64 = 3600;
+/// How long a failed discovery is answered again without asking.
+const FAILED_SECONDS: u64 = 5;
 /// The least time between two fetches of a provider's keys for an unknown
 /// `kid`: one visitor cannot make the server fetch them on every request.
 const KEYS_REFETCH_SECONDS: u64 = 10;
@@ -109,6 +111,10 @@ struct Provider {
     config: OidcProvider,
     redirect: RedirectUrl,
     discovered: rocket::tokio::sync::Mutex<Option<Arc<Discovered>>>,
+    /// The last discovery that failed, and why: answered again for
+    /// [`FAILED_SECONDS`], so that the visitors queued behind one slow
+    /// attempt do not each wait for their own.
+    failed: std::sync::Mutex<Option<(Instant, OidcRefusal)>>,
 }
 
 /// The configured providers (`oidc_providers`), in key order.
@@ -201,7 +207,12 @@ impl Providers {
             .iter()
             .map(|provider| {
                 let redirect = format!("{}/login/oidc/{}/callback", config.mail.public_url, provider.key);
-                Ok(Provider { config: provider.clone(), redirect: RedirectUrl::new(redirect)?, discovered: Default::default() })
+                Ok(Provider {
+                    config: provider.clone(),
+                    redirect: RedirectUrl::new(redirect)?,
+                    discovered: Default::default(),
+                    failed: Default::default(),
+                })
             })
             .collect::<anyhow::Result<_>>()?;
         let mut origins: Vec<String> = Vec::new();
@@ -260,12 +271,24 @@ impl Providers {
         if let Some(kept) = slot.as_ref().filter(|d| d.at.elapsed() < Duration::from_secs(DISCOVERY_SECONDS)) {
             return Ok(kept.clone());
         }
+        if let Some((_, refusal)) = crate::lock(&provider.failed).as_ref().filter(|(at, _)| at.elapsed() < Duration::from_secs(FAILED_SECONDS)) {
+            return Err(AppError::Oidc(refusal.clone()));
+        }
         let config = &provider.config;
         let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| unverified(config, e))?;
-        let metadata = Metadata::discover_async(issuer, &self.http).await.map_err(|e| match e {
+        let discovery = Metadata::discover_async(issuer, &self.http).await.map_err(|e| match e {
             openidconnect::DiscoveryError::Validation(why) => unverified(config, why),
             other => unreachable(config, other),
-        })?;
+        });
+        let metadata = match discovery {
+            Ok(metadata) => metadata,
+            Err(error) => {
+                if let AppError::Oidc(refusal) = &error {
+                    *crate::lock(&provider.failed) = Some((Instant::now(), refusal.clone()));
+                }
+                return Err(error);
+            }
+        };
         let fresh = Arc::new(Discovered {
             client: self.client(provider, &metadata),
             metadata,

@@ -480,6 +480,11 @@ async fn a_provider_that_is_down_or_declines_gets_a_page_that_says_so() {
     assert_eq!(response.status(), Status::BadGateway);
     assert!(body(response).await.contains("Slow ID did not answer in time"));
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "given up after its timeout: {:?}", started.elapsed());
+    // The next visitor is answered at once, not after a timeout of their own.
+    let started = std::time::Instant::now();
+    let csrf = t.csrf_from("/login").await;
+    assert_eq!(t.post_form("/login/oidc/slow", Some(&csrf), &[]).await.status(), Status::BadGateway);
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "the failure is answered again: {:?}", started.elapsed());
 
     let csrf = t.csrf_from("/login").await;
     let response = t.post_form("/login/oidc/down", Some(&csrf), &[]).await;
