@@ -27,7 +27,7 @@ use crate::entities::{linked_identity, user};
 use crate::error::{AppError, OidcRefusal, TicketToken};
 use crate::oidc::{Identity, Pending};
 use crate::store;
-use crate::store::identities::NewIdentity;
+use crate::store::identities::{NewIdentity, Unlinked};
 
 /// Where a login through a provider goes on.
 #[derive(Debug)]
@@ -207,16 +207,15 @@ pub async fn link(app: &App, user: &Authenticated, identity: &Identity, client: 
 pub async fn unlink(app: &App, user: &Authenticated, id: Uuid, client: &ClientInfo) -> Result<(), AppError> {
     let links = store::identities::of_user(&app.db, user.id).await?;
     let link = links.iter().find(|row| row.public_id == id).ok_or(AppError::NotFound)?;
-    if links.len() == 1 && store::identities::other_ways(&app.db, user.id).await? == 0 {
-        return Err(AppError::Oidc(OidcRefusal::LastWay));
-    }
     let name = app.oidc.config(&link.provider).map(|p| p.name.clone()).unwrap_or_else(|_| link.provider.clone());
     let account = store::users::find_by_id(&app.db, user.id).await?.ok_or(AppError::NotFound)?;
     let what = format!("Your {name} account was unlinked from your recipebox account: it no longer logs you in");
     let text = notices::text(app, &account.username, &what, client, Advice::NewPassword)?;
     let txn = app.db.begin().await?;
-    if !store::identities::unlink(&txn, user.id, id).await? {
-        return Err(AppError::NotFound);
+    match store::identities::unlink(&txn, user.id, id).await? {
+        Unlinked::Done => {}
+        Unlinked::NotFound => return Err(AppError::NotFound),
+        Unlinked::LastWay => return Err(AppError::Oidc(OidcRefusal::LastWay)),
     }
     app.mailer.commit_with(txn, &account.email, notices::PROVIDER_UNLINKED, text).await?;
     audit::record(app, client, Event::own(AuditKind::IdentityUnlinked, user.public_id).with(provider_detail(&link.provider))).await;

@@ -67,14 +67,40 @@ pub async fn used<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
         .map(drop)
 }
 
-/// Removes the account's link `public_id`; `false` when it has none such.
-pub async fn unlink<C: ConnectionTrait>(db: &C, user_id: i64, public_id: Uuid) -> Result<bool, DbErr> {
-    let result = linked_identity::Entity::delete_many()
+/// What [`unlink`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unlinked {
+    Done,
+    /// The account has no link `public_id`.
+    NotFound,
+    /// It is the account's last way to log in: left in place.
+    LastWay,
+}
+
+/// Removes the account's link `public_id` unless it is the last way left
+/// to log in. Run in a transaction: it first writes the account's row,
+/// which takes SQLite's write lock and the row's lock on PostgreSQL and
+/// MySQL, so two unlinks of one account at once are decided one after
+/// the other and cannot both remove a last way.
+pub async fn unlink<C: ConnectionTrait>(txn: &C, user_id: i64, public_id: Uuid) -> Result<Unlinked, DbErr> {
+    user::Entity::update_many()
+        .col_expr(user::Column::UpdatedAt, Expr::col(user::Column::UpdatedAt).into())
+        .filter(user::Column::Id.eq(user_id))
+        .exec(txn)
+        .await?;
+    let links = of_user(txn, user_id).await?;
+    if !links.iter().any(|link| link.public_id == public_id) {
+        return Ok(Unlinked::NotFound);
+    }
+    if links.len() == 1 && other_ways(txn, user_id).await? == 0 {
+        return Ok(Unlinked::LastWay);
+    }
+    linked_identity::Entity::delete_many()
         .filter(linked_identity::Column::UserId.eq(user_id))
         .filter(linked_identity::Column::PublicId.eq(public_id))
-        .exec(db)
+        .exec(txn)
         .await?;
-    Ok(result.rows_affected > 0)
+    Ok(Unlinked::Done)
 }
 
 /// How many ways the account has to log in other than its links: a

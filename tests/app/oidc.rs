@@ -548,3 +548,23 @@ async fn a_disabled_account_is_refused_through_a_provider_too() {
     let failed = events(&t, AuditKind::LoginFailed).await;
     assert!(failed.iter().any(|e| e.detail.contains("disabled")), "{failed:?}");
 }
+
+#[rocket::async_test]
+async fn two_unlinks_at_once_never_remove_the_last_way_to_log_in() {
+    let Some((_provider, t)) = setup().await else { return };
+    let account = provider_account(&t, &person("ola")).await;
+    let csrf = t.session_csrf().await;
+    let response = t.post_form("/me/identities/trusted/link", Some(&csrf), &[]).await;
+    let url = ProviderBrowser::new().sign_in(&location(&response), &person("ola"), Consent::Allow).await;
+    assert_eq!(location(&callback(&t, &url).await), "/me/security");
+    let links = links_of(&t, account.id).await;
+    assert_eq!(links.len(), 2, "two providers, no password, no passkey");
+
+    let paths: Vec<String> = links.iter().map(|link| format!("/me/identities/{}/unlink", link.public_id)).collect();
+    let (first, second) =
+        rocket::tokio::join!(t.post_form(&paths[0], Some(&csrf), &[]), t.post_form(&paths[1], Some(&csrf), &[]));
+    let mut statuses = [first.status().code, second.status().code];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [303, 409], "one unlink, and the other refused as the last way");
+    assert_eq!(links_of(&t, account.id).await.len(), 1, "one way to log in is left");
+}
