@@ -290,10 +290,15 @@ pub struct Security {
     pub codes_left: u64,
     pub browsers: Vec<remembered_browser::Model>,
     pub passkeys: Vec<crate::entities::passkey::Model>,
+    /// Whether the account has a password (one made through a provider
+    /// has none until its owner sets one).
+    pub password: bool,
 }
 
 pub async fn security(app: &App, user: &Authenticated) -> Result<Security, AppError> {
+    let account = store::users::find_by_id(&app.db, user.id).await?.ok_or(AppError::NotFound)?;
     Ok(Security {
+        password: account.password().is_some(),
         totp: store::factors::has_totp(&app.db, user.id).await?,
         codes_left: store::factors::recovery_codes_left(&app.db, user.id).await?,
         browsers: store::factors::browsers(&app.db, user.id).await?,

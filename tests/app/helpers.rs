@@ -24,6 +24,8 @@ pub struct TestApp {
     /// The outbox files [`TestApp::mail`] has seen, in the order it first
     /// saw them: file times are too coarse to order two quick messages.
     outbox_order: std::sync::Mutex<Vec<std::path::PathBuf>>,
+    /// The keys [`TestApp::spawn_with`] set, kept across a restart.
+    settings: Vec<(String, Value)>,
 }
 
 /// This test's own database: an SQLite file in the test's folder, or, with
@@ -129,6 +131,14 @@ pub fn figment(database_url: &str, dir: &std::path::Path) -> rocket::figment::Fi
         .merge(("log_level", "off"))
 }
 
+/// `figment` with `settings` merged over it.
+fn with(mut figment: rocket::figment::Figment, settings: &[(String, Value)]) -> rocket::figment::Figment {
+    for (key, value) in settings {
+        figment = figment.merge((key.as_str(), value.clone()));
+    }
+    figment
+}
+
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(&[]).await
@@ -138,18 +148,15 @@ impl TestApp {
     pub async fn spawn_with(settings: &[(&str, Value)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let database = Arc::new(TestDatabase::create(&dir).await);
-        let mut figment = figment(&database.url, dir.path());
-        for (key, value) in settings {
-            figment = figment.merge((*key, value.clone()));
-        }
-        let client = Client::tracked(recipebox::rocket(figment)).await.expect("the app ignites");
-        Self { client, dir, database, outbox_order: Default::default() }
+        let settings: Vec<(String, Value)> = settings.iter().map(|(key, value)| ((*key).to_owned(), value.clone())).collect();
+        let client = Client::tracked(recipebox::rocket(with(figment(&database.url, dir.path()), &settings))).await.expect("the app ignites");
+        Self { client, dir, database, outbox_order: Default::default(), settings }
     }
 
     /// An app on a database that already exists (a migration test's).
     pub async fn spawn_on(dir: TempDir, database: Arc<TestDatabase>) -> Self {
         let client = Client::tracked(recipebox::rocket(figment(&database.url, dir.path()))).await.expect("the app ignites");
-        Self { client, dir, database, outbox_order: Default::default() }
+        Self { client, dir, database, outbox_order: Default::default(), settings: Vec::new() }
     }
 
     /// This test's configuration, for a second app on the same database.
@@ -197,10 +204,10 @@ impl TestApp {
 
     /// Stops this app and starts a new one on the same database.
     pub async fn restart(self) -> Self {
-        let Self { client, dir, database, outbox_order } = self;
+        let Self { client, dir, database, outbox_order, settings } = self;
         drop(client);
-        let client = Client::tracked(recipebox::rocket(figment(&database.url, dir.path()))).await.expect("the app ignites");
-        Self { client, dir, database, outbox_order }
+        let client = Client::tracked(recipebox::rocket(with(figment(&database.url, dir.path()), &settings))).await.expect("the app ignites");
+        Self { client, dir, database, outbox_order, settings }
     }
 
     pub fn app(&self) -> &App {

@@ -568,3 +568,31 @@ async fn two_unlinks_at_once_never_remove_the_last_way_to_log_in() {
     assert_eq!(statuses, [303, 409], "one unlink, and the other refused as the last way");
     assert_eq!(links_of(&t, account.id).await.len(), 1, "one way to log in is left");
 }
+
+#[rocket::async_test]
+async fn a_stale_session_of_an_account_without_a_password_confirms_through_its_provider() {
+    let Some((_provider, t)) = setup().await else { return };
+    let login = person("pia");
+    let account = provider_account(&t, &login).await;
+    // A session whose access token came from a refresh (as in the
+    // password tests): the app restarts with a client that holds only the
+    // refresh cookie, and the first page load refreshes it.
+    let refresh = t.cookie("refresh_token").unwrap();
+    let t = t.restart().await;
+    assert_eq!(t.client.get("/me").cookie(Cookie::new("refresh_token", refresh)).dispatch().await.status(), Status::Ok);
+    assert_eq!(crate::helpers::claims_of(&t.cookie("access_token").unwrap())["fresh"], false);
+
+    let response = t.client.get("/me/password").dispatch().await;
+    assert_eq!(location(&response), "/login?next=%2Fme%2Fpassword", "a stale session confirms first");
+    let page = body(t.client.get("/login?next=%2Fme%2Fpassword").dispatch().await).await;
+    assert!(page.contains("Confirm it is you") && !page.contains(r#"name="password""#), "no password to ask for: {page}");
+    assert!(page.contains(r#"action="/login/oidc/plain""#) && page.contains(r#"name="next" value="&#x2F;me&#x2F;password""#), "{page}");
+
+    let csrf = extract_csrf(&page).unwrap();
+    let response = t.post_form("/login/oidc/plain", Some(&csrf), &[("next", "/me/password")]).await;
+    let url = ProviderBrowser::new().sign_in(&location(&response), &login, Consent::Allow).await;
+    let response = callback(&t, &url).await;
+    assert_eq!(location(&response), "/me/password", "back where it was going");
+    assert_eq!(crate::helpers::claims_of(&t.cookie("access_token").unwrap())["fresh"], true, "fresh again");
+    assert_eq!(signed_in_as(&t).await.as_deref(), Some(account.email.as_str()));
+}

@@ -105,7 +105,10 @@ pub async fn signup(
 }
 
 /// The login form. A logged-in visitor only sees it to confirm their
-/// password (see `login_form`), and then its CSRF value is their session's.
+/// password (see `login_form`), and then its CSRF value is their session's;
+/// an account with no password (made through a provider) confirms through
+/// its provider, and is shown only the providers' buttons.
+#[allow(clippy::too_many_arguments)]
 fn login_page(
     jar: &CookieJar<'_>,
     app: &App,
@@ -114,6 +117,7 @@ fn login_page(
     next: Option<String>,
     error: Option<&AppError>,
     message: Option<FlashMessage<'_>>,
+    passwordless: bool,
 ) -> Template {
     let csrf = cookies::form_csrf(jar, &app.config, current);
     Template::render(
@@ -125,6 +129,7 @@ fn login_page(
             email: email.or(current.map(|user| user.email.as_str())),
             next,
             confirm: current.is_some(),
+            passwordless,
             error: error.map(AppError::public_message),
             passkeys: app.passkeys.is_ok(),
             providers: app.oidc.buttons(),
@@ -137,19 +142,22 @@ fn login_page(
 /// login made just now (the password change), so they are asked for their
 /// password again instead of being sent round in a circle.
 #[get("/login?<next>")]
-pub fn login_form(
+pub async fn login_form(
     next: Option<String>,
     user: MaybeUser,
     jar: &CookieJar<'_>,
     app: &State<App>,
     message: Option<FlashMessage<'_>>,
-) -> Result<Template, Redirect> {
+) -> PageResult<Result<Template, Redirect>> {
     let next = safe_next(next.as_deref());
-    match &user.0 {
-        Some(current) if !current.fresh && next.is_some() => Ok(login_page(jar, app, Some(current), None, next, None, message)),
+    Ok(match &user.0 {
+        Some(current) if !current.fresh && next.is_some() => {
+            let account = crate::store::users::find_by_id(&app.db, current.id).await?.ok_or(AppError::NotFound)?;
+            Ok(login_page(jar, app, Some(current), None, next, None, message, account.password().is_none()))
+        }
         Some(_) => Err(Redirect::to(next.unwrap_or_else(|| "/".into()))),
-        None => Ok(login_page(jar, app, None, None, next, None, message)),
-    }
+        None => Ok(login_page(jar, app, None, None, next, None, message, false)),
+    })
 }
 
 #[post("/login", data = "<form>")]
@@ -173,7 +181,7 @@ pub async fn login(
         }
         Err(error) => {
             let email = Some(form.email.trim());
-            return form_again(error, |e| login_page(jar, app, current.0.as_ref(), email, next.clone(), Some(e), None));
+            return form_again(error, |e| login_page(jar, app, current.0.as_ref(), email, next.clone(), Some(e), None, false));
         }
     };
     cookies::set_tokens(jar, &pair, &app.config);

@@ -110,6 +110,7 @@ pub async fn security(
             flash: flash(message),
             csrf: &user.csrf,
             totp: security.totp,
+            password: security.password,
             codes_left: security.codes_left,
             browsers,
             remember_days: two_factor::REMEMBER_SECONDS / 86_400,
