@@ -102,7 +102,7 @@ pub fn rocket(figment: Figment) -> Rocket<Build> {
     // client could claim any address (and step around the per-address login
     // limit, or write a false one into the audit trail). The socket's peer
     // address is the default here; behind a reverse proxy the operator names
-    // the proxy's header (`ip_header = "X-Real-IP"`), see the README.
+    // the proxy's header (`ip_header = "X-Real-IP"`), see docs/operations.md.
     let ip_header_chosen = figment
         .find_metadata("ip_header")
         .is_some_and(|source| source.name != "rocket::Config::default()");

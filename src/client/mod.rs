@@ -1,5 +1,5 @@
 //! Who is asking, as far as the request tells: the client's address (as
-//! Rocket determines it, see `ip_header` in the README) and its user agent.
+//! Rocket determines it, see `ip_header` in docs/operations.md) and its user agent.
 //! Below `auth` and `audit`, which both record it. [`device`] names the
 //! device behind a user agent.
 

@@ -1,6 +1,6 @@
 //! The API's description (SPEC.md §5): `/api/v1/openapi.json` is generated
 //! from the code and must cover exactly the routes that are mounted; the
-//! README's curl session may only show routes it lists; `/api/docs` renders
+//! curl session of docs/api.md may only show routes it lists; `/api/docs` renders
 //! it with assets the binary carries, under a policy that is narrower than
 //! "anything goes" and used on that path alone.
 
@@ -115,11 +115,11 @@ async fn an_error_the_api_sends_has_a_documented_code() {
     assert!(codes.contains(&body["error"]["code"]), "{body} has a code the document does not list");
 }
 
-/// `(METHOD, path)` of each request in the README's "The API in one curl
+/// `(METHOD, path)` of each request in docs/api.md's "The API in one curl
 /// session", including one shown in a comment.
 fn readme_requests() -> Vec<(String, String)> {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let section = readme.split("## The API in one curl session").nth(1).expect("the README has its curl session");
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api.md")).unwrap();
+    let section = readme.split("## The API in one curl session").nth(1).expect("docs/api.md has its curl session");
     let block = section.split("```sh").nth(1).and_then(|rest| rest.split("```").next()).expect("a sh block");
     assert!(block.contains("B=http://127.0.0.1:8000/api/v1\n"), "the session's base is the API's");
     let joined = block.replace("\\\n", " ");
@@ -144,7 +144,7 @@ async fn every_request_of_the_readme_curl_session_is_in_the_document() {
     let requests = readme_requests();
     assert!(requests.len() >= 8, "the curl session was not read: {requests:?}");
     for request in &requests {
-        assert!(documented.contains(request), "the README shows {request:?}, which the OpenAPI document does not have");
+        assert!(documented.contains(request), "docs/api.md shows {request:?}, which the OpenAPI document does not have");
     }
 }
 
