@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use crate::config::PoolSettings;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
 
 /// The file path of a `sqlite:` URL, if it names a file.
 pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
@@ -69,20 +69,18 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<DatabaseC
     }
 }
 
-/// Whether the database can serve requests. A server database answers a
-/// ping. SQLite always answers reads (WAL), so the probe also takes the
-/// write lock for an instant, in a transaction that is rolled back: a file
-/// locked by another process beyond the busy timeout is unavailable.
+/// Whether the database answers (SPEC §6 `/healthz`), without a write
+/// lock: a server database answers a ping; SQLite a read of its schema,
+/// which opens a read transaction on the file (a ping would only reach
+/// sqlx's worker thread). With WAL, SQLite's readers go on while another
+/// process holds the write lock, and so does the site's reading.
 pub async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {
-    db.ping().await?;
-    if db.get_database_backend() == DbBackend::Sqlite {
-        let txn = db.begin().await?;
-        // A write statement takes SQLite's write lock even when it matches
-        // no row.
-        txn.execute_unprepared("DELETE FROM revoked_tokens WHERE 0").await?;
-        txn.rollback().await?;
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT 1 FROM sqlite_master LIMIT 1")).await.map(drop)
+        }
+        _ => db.ping().await,
     }
-    Ok(())
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! A database that is locked or down (SPEC.md §6): 503 pages and JSON
-//! errors with `Retry-After`, `/healthz` says 503, and the app recovers by
-//! itself once the database is back.
+//! errors with `Retry-After`, `/healthz` says 503 when the database is
+//! gone (and 200 while it is only write-locked: it takes no write lock),
+//! and the app recovers by itself once the database is back.
 
 use rocket::http::{ContentType, Status};
 use sea_orm::sqlx::{self, Connection, SqliteConnection};
@@ -25,9 +26,11 @@ async fn a_database_locked_past_the_busy_timeout_gives_503_with_retry_after_and_
     let (user, tokens) = t.api_signup().await;
     let mut other = lock_database(&t).await;
 
-    let health = t.client.get("/healthz").dispatch().await;
-    assert_eq!(health.status(), Status::ServiceUnavailable);
-    assert!(health.headers().get_one("Retry-After").is_some());
+    // `/healthz` takes no write lock (SPEC §6): the database still answers
+    // reads, and so does the health check, at once.
+    let started = std::time::Instant::now();
+    assert_eq!(t.client.get("/healthz").dispatch().await.status(), Status::Ok);
+    assert!(started.elapsed() < std::time::Duration::from_millis(150), "no wait for the lock: {:?}", started.elapsed());
 
     let newcomer = TestUser::random();
     let body = json!({"email": newcomer.email, "username": newcomer.username, "password": newcomer.password});
