@@ -15,7 +15,7 @@ use anyhow::Context as _;
 use crate::config::PoolSettings;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, DbErr, Statement};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 /// The file path of a `sqlite:` URL, if it names a file.
 pub(crate) fn sqlite_path(url: &str) -> Option<&str> {
@@ -66,20 +66,6 @@ pub async fn connect(url: &str, pool: &PoolSettings) -> anyhow::Result<DatabaseC
         Ok(Err(DbErr::Conn(_))) => anyhow::bail!("cannot connect to the database (check database_url / DATABASE_URL)"),
         Ok(Err(_)) => anyhow::bail!("database connection failed (check database_url / DATABASE_URL)"),
         Err(_) => anyhow::bail!("the database did not answer within database_connect_timeout (check database_url / DATABASE_URL)"),
-    }
-}
-
-/// Whether the database answers (SPEC §6 `/healthz`), without a write
-/// lock: a server database answers a ping; SQLite a read of its schema,
-/// which opens a read transaction on the file (a ping would only reach
-/// sqlx's worker thread). With WAL, SQLite's readers go on while another
-/// process holds the write lock, and so does the site's reading.
-pub async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT 1 FROM sqlite_master LIMIT 1")).await.map(drop)
-        }
-        _ => db.ping().await,
     }
 }
 

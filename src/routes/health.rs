@@ -19,7 +19,7 @@ pub enum Health {
 
 #[get("/healthz")]
 pub async fn healthz(app: &State<App>) -> Health {
-    match crate::db::probe(&app.db).await {
+    match app.reads.probe().await {
         Ok(()) => Health::Up(Json(json!({ "status": "ok" }))),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");

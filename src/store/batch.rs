@@ -140,6 +140,7 @@ pub struct Reads {
     auth: Batcher<(Uuid, Uuid), Option<AuthRow>>,
     holders: Batcher<String, Option<HolderRow>>,
     recipes_version: Batcher<(), Version>,
+    health: Batcher<(), ()>,
 }
 
 /// `crate::kept` kinds: answers kept under a [`super::commits::Mark`].
@@ -172,7 +173,27 @@ impl Reads {
                 async move { Ok(vec![super::versions::recipes(&db).await?; keys.len()]) }
             })
         };
-        Self { db: db.clone(), commits, auth, holders, recipes_version }
+        let health = {
+            let db = db.clone();
+            Batcher::start(LANES, move |keys: Vec<()>| {
+                let db = db.clone();
+                async move {
+                    super::probe(&db).await?;
+                    Ok(vec![(); keys.len()])
+                }
+            })
+        };
+        Self { db: db.clone(), commits, auth, holders, recipes_version, health }
+    }
+
+    /// [`super::probe`], made with the others waiting: every health check
+    /// asked while one runs is answered by the next, which starts after
+    /// them. Nothing is kept.
+    pub async fn probe(&self) -> Result<(), DbErr> {
+        match self.health.read(()).await {
+            Some(()) => Ok(()),
+            None => super::probe(&self.db).await,
+        }
     }
 
     /// [`super::tokens::auth_row`]: as read since the last commit, or made

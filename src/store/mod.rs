@@ -25,7 +25,7 @@ pub mod users;
 pub mod versions;
 
 use sea_orm::prelude::TimeUnixTimestamp;
-use sea_orm::{DbErr, SqlErr};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqlErr, Statement};
 use time::OffsetDateTime;
 
 /// Now, in the whole seconds the schema stores.
@@ -109,5 +109,19 @@ mod tests {
     #[test]
     fn like_patterns_escape_wildcards() {
         assert_eq!(super::like_pattern("50%_Off!"), "%50!%!_off!!%");
+    }
+}
+
+/// Whether the database answers (SPEC §6 `/healthz`), without a write
+/// lock: a server database answers a ping; SQLite a read of its schema,
+/// which opens a read transaction on the file (a ping would only reach
+/// sqlx's worker thread). With WAL, SQLite's readers go on while another
+/// process holds the write lock, and so does the site's reading.
+pub async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT 1 FROM sqlite_master LIMIT 1")).await.map(drop)
+        }
+        _ => db.ping().await,
     }
 }

@@ -192,3 +192,15 @@ async fn the_api_refuses_a_refreshed_token_and_bad_fields() {
     assert_eq!(error_code(anonymous, Status::Unauthorized).await, "token_missing");
     t.api_login(&user).await;
 }
+
+#[rocket::async_test]
+async fn password_managers_find_the_change_page_at_the_well_known_address() {
+    let t = TestApp::spawn().await;
+    let response = t.client.get("/.well-known/change-password").dispatch().await;
+    assert_eq!(response.status(), Status::Found, "RFC 8615's change-password: a redirect");
+    assert_eq!(response.headers().get_one("Location"), Some("/me/password"));
+    // Not logged in, the page itself sends the browser to log in first.
+    let response = t.client.get("/me/password").dispatch().await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(response.headers().get_one("Location"), Some("/login?next=%2Fme%2Fpassword"));
+}
