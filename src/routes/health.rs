@@ -19,7 +19,7 @@ pub enum Health {
 
 #[get("/healthz")]
 pub async fn healthz(app: &State<App>) -> Health {
-    match app.reads.probe().await {
+    match app.reads.probe(&app.kept).await {
         Ok(()) => Health::Up(Json(json!({ "status": "ok" }))),
         Err(e) => {
             tracing::warn!(error = %e, "health check: database unavailable");

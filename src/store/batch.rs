@@ -147,6 +147,7 @@ pub struct Reads {
 const AUTH_ROW: &str = "auth row";
 const HOLDER_ROW: &str = "access token row";
 const RECIPES_VERSION: &str = "recipes version";
+const HEALTH: &str = "database answered";
 
 impl Reads {
     /// Starts the batches on `db` (in Rocket's runtime); `commits` says
@@ -186,14 +187,18 @@ impl Reads {
         Self { db: db.clone(), commits, auth, holders, recipes_version, health }
     }
 
-    /// [`super::probe`], made with the others waiting: every health check
-    /// asked while one runs is answered by the next, which starts after
-    /// them. Nothing is kept.
-    pub async fn probe(&self) -> Result<(), DbErr> {
-        match self.health.read(()).await {
-            Some(()) => Ok(()),
-            None => super::probe(&self.db).await,
-        }
+    /// [`super::probe`]: on SQLite, as answered since the last commit (as
+    /// the guard's reads are, so `/healthz` says what the pages that read
+    /// can do); else made with the others waiting, every check asked while
+    /// one runs answered by the next, which starts after them.
+    pub async fn probe(&self, kept: &Kept) -> Result<(), DbErr> {
+        self.since_last_commit(kept, HEALTH, &(), async {
+            match self.health.read(()).await {
+                Some(()) => Ok(()),
+                None => super::probe(&self.db).await,
+            }
+        })
+        .await
     }
 
     /// [`super::tokens::auth_row`]: as read since the last commit, or made
