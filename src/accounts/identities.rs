@@ -16,7 +16,7 @@ use sea_orm::TransactionTrait;
 use uuid::Uuid;
 
 use super::notices::{self, Advice};
-use super::two_factor::{self, Resume, Via};
+use super::two_factor::{self, Resume, SecondStep, Via};
 use super::verify;
 use crate::app::App;
 use crate::audit::{self, Detail, Event};
@@ -87,15 +87,14 @@ async fn log_in(app: &App, user: user::Model, link: &linked_identity::Model, bro
         return Err(AppError::Forbidden);
     }
     store::identities::used(&app.db, link.id).await?;
-    let mut second_step = None;
-    if two_factor::required(app, &user).await? {
-        let confirming = browser.current.is_some_and(|(session_user, _)| session_user.id == user.id);
-        if confirming || !two_factor::remembered(app, &user, browser.remembered).await? {
+    let second_step = match two_factor::second_step(app, &user, browser.current.map(|(session_user, _)| session_user), browser.remembered).await? {
+        SecondStep::Due => {
             let resume = Resume { next: browser.next, provider: Some(link.provider.clone()) };
             return Ok(Outcome::SecondStep(two_factor::begin(app, &user, Via::Page, resume).await?));
         }
-        second_step = Some("remembered_browser");
-    }
+        SecondStep::Remembered => Some(two_factor::REMEMBERED_STEP),
+        SecondStep::None => None,
+    };
     let detail = Detail::Provider { provider: link.provider.clone(), second_step };
     let (user, pair) = super::complete_login(app, user, client, browser.current, second_step.is_none(), detail).await?;
     Ok(Outcome::LoggedIn(user, pair))
@@ -205,18 +204,16 @@ pub async fn link(app: &App, user: &Authenticated, identity: &Identity, client: 
 /// `NotFound`); refused (409) when it is the last way left to log in: no
 /// password, no passkey, no other link.
 pub async fn unlink(app: &App, user: &Authenticated, id: Uuid, client: &ClientInfo) -> Result<(), AppError> {
-    let links = store::identities::of_user(&app.db, user.id).await?;
-    let link = links.iter().find(|row| row.public_id == id).ok_or(AppError::NotFound)?;
-    let name = app.oidc.config(&link.provider).map(|p| p.name.clone()).unwrap_or_else(|_| link.provider.clone());
     let account = store::users::find_by_id(&app.db, user.id).await?.ok_or(AppError::NotFound)?;
-    let what = format!("Your {name} account was unlinked from your recipebox account: it no longer logs you in");
-    let text = notices::text(app, &account.username, &what, client, Advice::NewPassword)?;
     let txn = app.db.begin().await?;
-    match store::identities::unlink(&txn, user.id, id).await? {
-        Unlinked::Done => {}
+    let link = match store::identities::unlink(&txn, user.id, id).await? {
+        Unlinked::Done(link) => link,
         Unlinked::NotFound => return Err(AppError::NotFound),
         Unlinked::LastWay => return Err(AppError::Oidc(OidcRefusal::LastWay)),
-    }
+    };
+    let name = app.oidc.config(&link.provider).map_or_else(|_| link.provider.clone(), |p| p.name.clone());
+    let what = format!("Your {name} account was unlinked from your recipebox account: it no longer logs you in");
+    let text = notices::text(app, &account.username, &what, client, Advice::NewPassword)?;
     app.mailer.commit_with(txn, &account.email, notices::PROVIDER_UNLINKED, text).await?;
     audit::record(app, client, Event::own(AuditKind::IdentityUnlinked, user.public_id).with(provider_detail(&link.provider))).await;
     Ok(())

@@ -198,18 +198,18 @@ pub async fn login(
         audit::record(app, client, failed(Some(user.public_id), "disabled")).await;
         return Err(AppError::Forbidden);
     }
-    let mut detail = Detail::None;
-    if two_factor::required(app, &user).await? {
-        let confirming = current.is_some_and(|(session_user, _)| session_user.id == user.id);
-        if confirming || !two_factor::remembered(app, &user, second.remembered).await? {
+    let step = two_factor::second_step(app, &user, current.map(|(session_user, _)| session_user), second.remembered).await?;
+    let detail = match step {
+        two_factor::SecondStep::Due => {
             throttle.take_back(attempt).await?;
             let ticket = two_factor::begin(app, &user, second.via, two_factor::Resume { next: second.next, provider: None }).await?;
             return Err(AppError::SecondFactorRequired(ticket));
         }
-        detail = Detail::SecondStep { second_step: "remembered_browser" };
-    }
+        two_factor::SecondStep::Remembered => Detail::SecondStep { second_step: two_factor::REMEMBERED_STEP },
+        two_factor::SecondStep::None => Detail::None,
+    };
     throttle.succeeded(attempt).await?;
-    let fresh = matches!(detail, Detail::None);
+    let fresh = step == two_factor::SecondStep::None;
     complete_login(app, user, client, current, fresh, detail).await
 }
 

@@ -62,6 +62,36 @@ pub async fn required(app: &App, user: &user::Model) -> Result<bool, AppError> {
     Ok(store::factors::has_totp(&app.db, user.id).await? || store::passkeys::has_any(&app.db, user.id).await?)
 }
 
+/// The audit detail's `second_step` of a login a remembered browser let
+/// through.
+pub const REMEMBERED_STEP: &str = "remembered_browser";
+
+/// Where a login whose first step passed stands with the second (SPEC §4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecondStep {
+    /// The account has no second factor.
+    None,
+    /// A remembered browser stands in for it: the session is not fresh.
+    Remembered,
+    /// It is asked for now.
+    Due,
+}
+
+/// Whether a login of `user`, whose first step (a password, a provider)
+/// passed, goes on to the second step: when the account has a factor,
+/// unless the browser is remembered, and always for the account's own
+/// session confirming itself (`current`), which must end fresh.
+pub async fn second_step(app: &App, user: &user::Model, current: Option<&Authenticated>, remember_token: Option<&str>) -> Result<SecondStep, AppError> {
+    if !required(app, user).await? {
+        return Ok(SecondStep::None);
+    }
+    let confirming = current.is_some_and(|session_user| session_user.id == user.id);
+    if confirming || !remembered(app, user, remember_token).await? {
+        return Ok(SecondStep::Due);
+    }
+    Ok(SecondStep::Remembered)
+}
+
 /// Which second factors an account has.
 #[derive(Debug, Clone, Copy)]
 pub struct Factors {

@@ -57,17 +57,22 @@ pub fn anonymous_csrf(jar: &CookieJar<'_>, config: &AppConfig) -> String {
 pub const RESET_COOKIE: &str = "reset_token";
 const RESET_COOKIE_SECONDS: i64 = 900;
 
-pub fn set_reset_token(jar: &CookieJar<'_>, token: &str, config: &AppConfig) {
-    let cookie = Cookie::build((RESET_COOKIE, token.to_owned()))
+/// A cookie sent only to `path` and below, for `seconds`. Lax, not Strict:
+/// the navigations that bring these back come from another site (a mail
+/// client or webmail's link, an OpenID provider's redirect), and a Strict
+/// cookie would not come with them.
+pub fn scoped(name: &'static str, value: String, path: &'static str, seconds: i64, config: &AppConfig) -> Cookie<'static> {
+    Cookie::build((name, value))
         .http_only(true)
-        // Lax, not Strict: the link is opened from a mail client or webmail,
-        // another site, and a Strict cookie set by that navigation is not
-        // sent on the redirect that follows it.
         .same_site(SameSite::Lax)
-        .path("/reset-password")
+        .path(path)
         .secure(config.cookie_secure)
-        .max_age(Duration::seconds(RESET_COOKIE_SECONDS));
-    jar.add(cookie);
+        .max_age(Duration::seconds(seconds))
+        .build()
+}
+
+pub fn set_reset_token(jar: &CookieJar<'_>, token: &str, config: &AppConfig) {
+    jar.add(scoped(RESET_COOKIE, token.to_owned(), "/reset-password", RESET_COOKIE_SECONDS, config));
 }
 
 pub fn clear_reset_token(jar: &CookieJar<'_>) {
@@ -82,18 +87,8 @@ pub const TICKET_COOKIE: &str = "login_ticket";
 pub const REMEMBER_COOKIE: &str = "remembered_browser";
 const LOGIN_PATH: &str = "/login";
 
-fn login_cookie(name: &'static str, value: String, seconds: i64, config: &AppConfig) -> Cookie<'static> {
-    Cookie::build((name, value))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path(LOGIN_PATH)
-        .secure(config.cookie_secure)
-        .max_age(Duration::seconds(seconds))
-        .build()
-}
-
 pub fn set_ticket(jar: &CookieJar<'_>, token: &str, seconds: i64, config: &AppConfig) {
-    jar.add(login_cookie(TICKET_COOKIE, token.to_owned(), seconds, config));
+    jar.add(scoped(TICKET_COOKIE, token.to_owned(), LOGIN_PATH, seconds, config));
 }
 
 /// The half-done login's ticket this browser holds ("" without one).
@@ -106,5 +101,5 @@ pub fn clear_ticket(jar: &CookieJar<'_>) {
 }
 
 pub fn set_remembered(jar: &CookieJar<'_>, token: &str, seconds: i64, config: &AppConfig) {
-    jar.add(login_cookie(REMEMBER_COOKIE, token.to_owned(), seconds, config));
+    jar.add(scoped(REMEMBER_COOKIE, token.to_owned(), LOGIN_PATH, seconds, config));
 }

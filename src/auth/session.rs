@@ -26,8 +26,6 @@
 use std::fmt;
 use std::time::Instant;
 
-use base64::Engine as _;
-use rand::RngCore;
 use time::OffsetDateTime;
 use uuid::Uuid;
 use sea_orm::{ConnectionTrait, TransactionSession as _, TransactionTrait};
@@ -156,12 +154,7 @@ impl fmt::Debug for Authenticated {
     }
 }
 
-/// 32 random bytes, URL-safe: CSRF values.
-pub fn random_token() -> String {
-    let mut bytes = [0u8; 32];
-    rand::rng().fill_bytes(&mut bytes);
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-}
+pub use crate::crypto::random_token;
 
 fn unix_now() -> i64 {
     store::now().unix_timestamp()

@@ -109,6 +109,8 @@ struct Discovered {
 /// One configured provider and what was last discovered about it.
 struct Provider {
     config: OidcProvider,
+    /// `config.issuer`, parsed once.
+    issuer: IssuerUrl,
     redirect: RedirectUrl,
     discovered: rocket::tokio::sync::Mutex<Option<Arc<Discovered>>>,
     /// The last discovery that failed, and why: answered again for
@@ -172,13 +174,6 @@ pub struct Button {
     pub name: String,
 }
 
-/// 32 random bytes, URL-safe.
-fn random_seed() -> String {
-    let mut bytes = [0u8; 32];
-    rand::RngCore::fill_bytes(&mut rand::rng(), &mut bytes);
-    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, bytes)
-}
-
 fn unreachable(provider: &OidcProvider, why: impl std::fmt::Display) -> AppError {
     tracing::warn!(provider = %provider.key, error = %why, "an OpenID provider did not answer");
     AppError::Oidc(OidcRefusal::Unreachable(provider.name.clone()))
@@ -202,25 +197,22 @@ impl Providers {
             .timeout(REQUEST_TIMEOUT)
             .connect_timeout(CONNECT_TIMEOUT)
             .build()?;
-        let each = config
-            .oidc_providers
-            .iter()
-            .map(|provider| {
-                let redirect = format!("{}/login/oidc/{}/callback", config.mail.public_url, provider.key);
-                Ok(Provider {
-                    config: provider.clone(),
-                    redirect: RedirectUrl::new(redirect)?,
-                    discovered: Default::default(),
-                    failed: Default::default(),
-                })
-            })
-            .collect::<anyhow::Result<_>>()?;
+        let mut each = Vec::with_capacity(config.oidc_providers.len());
         let mut origins: Vec<String> = Vec::new();
         for provider in &config.oidc_providers {
-            let origin = IssuerUrl::new(provider.issuer.clone())?.url().origin().ascii_serialization();
+            let issuer = IssuerUrl::new(provider.issuer.clone())?;
+            let origin = issuer.url().origin().ascii_serialization();
             if !origins.contains(&origin) {
                 origins.push(origin);
             }
+            let redirect = format!("{}/login/oidc/{}/callback", config.mail.public_url, provider.key);
+            each.push(Provider {
+                config: provider.clone(),
+                issuer,
+                redirect: RedirectUrl::new(redirect)?,
+                discovered: Default::default(),
+                failed: Default::default(),
+            });
         }
         let mut flow_key = [0u8; 32];
         Hkdf::<Sha256>::new(None, config.jwt_secret.bytes())
@@ -275,8 +267,7 @@ impl Providers {
             return Err(AppError::Oidc(refusal.clone()));
         }
         let config = &provider.config;
-        let issuer = IssuerUrl::new(config.issuer.clone()).map_err(|e| unverified(config, e))?;
-        let discovery = Metadata::discover_async(issuer, &self.http).await.map_err(|e| match e {
+        let discovery = Metadata::discover_async(provider.issuer.clone(), &self.http).await.map_err(|e| match e {
             openidconnect::DiscoveryError::Validation(why) => unverified(config, why),
             other => unreachable(config, other),
         });
@@ -336,7 +327,7 @@ impl Providers {
     pub async fn begin(&self, key: &str, next: Option<String>, link: Option<Uuid>) -> Result<(String, String), AppError> {
         let provider = self.provider(key)?;
         let discovered = self.discovered(provider).await?;
-        let flow = Flow { provider: key.to_owned(), seed: random_seed(), next, link };
+        let flow = Flow { provider: key.to_owned(), seed: crate::crypto::random_token(), next, link };
         let verifier = PkceCodeVerifier::new(self.secret(&flow.seed, "pkce"));
         let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
         let state = self.secret(&flow.seed, "state");
@@ -484,12 +475,12 @@ mod tests {
     #[test]
     fn a_flows_secrets_differ_by_seed_and_purpose_and_need_the_servers_key() {
         let one = providers("a secret of at least thirty-two bytes, for tests");
-        let seed = random_seed();
-        assert_ne!(seed, random_seed());
+        let seed = crate::crypto::random_token();
+        assert_ne!(seed, crate::crypto::random_token());
         let state = one.secret(&seed, "state");
         assert_eq!(state, one.secret(&seed, "state"), "derived again alike at the return");
         assert_ne!(state, one.secret(&seed, "nonce"));
-        assert_ne!(state, one.secret(&random_seed(), "state"));
+        assert_ne!(state, one.secret(&crate::crypto::random_token(), "state"));
         assert!(!state.contains(&seed) && state.len() >= 43, "32 bytes, not the seed");
         let other = providers("another secret of at least thirty-two bytes, too");
         assert_ne!(state, other.secret(&seed, "state"), "the seed alone derives nothing");
@@ -498,7 +489,7 @@ mod tests {
     #[test]
     fn a_flow_opens_only_where_it_was_sealed_and_is_not_a_pending_sign_up() {
         let one = providers("a secret of at least thirty-two bytes, for tests");
-        let flow = Flow { provider: "staff".into(), seed: random_seed(), next: Some("/me".into()), link: None };
+        let flow = Flow { provider: "staff".into(), seed: crate::crypto::random_token(), next: Some("/me".into()), link: None };
         let sealed = one.flows.seal(&flow, crate::store::now().unix_timestamp() + 60).unwrap();
         let (opened, _) = one.flow(Some(&sealed)).expect("it opens");
         assert_eq!((opened.provider.as_str(), opened.next.as_deref()), ("staff", Some("/me")));

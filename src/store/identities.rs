@@ -68,9 +68,10 @@ pub async fn used<C: ConnectionTrait>(db: &C, id: i64) -> Result<(), DbErr> {
 }
 
 /// What [`unlink`] did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unlinked {
-    Done,
+    /// The link removed.
+    Done(linked_identity::Model),
     /// The account has no link `public_id`.
     NotFound,
     /// It is the account's last way to log in: left in place.
@@ -88,19 +89,16 @@ pub async fn unlink<C: ConnectionTrait>(txn: &C, user_id: i64, public_id: Uuid) 
         .filter(user::Column::Id.eq(user_id))
         .exec(txn)
         .await?;
-    let links = of_user(txn, user_id).await?;
-    if !links.iter().any(|link| link.public_id == public_id) {
+    let mut links = of_user(txn, user_id).await?;
+    let Some(at) = links.iter().position(|link| link.public_id == public_id) else {
         return Ok(Unlinked::NotFound);
-    }
+    };
     if links.len() == 1 && other_ways(txn, user_id).await? == 0 {
         return Ok(Unlinked::LastWay);
     }
-    linked_identity::Entity::delete_many()
-        .filter(linked_identity::Column::UserId.eq(user_id))
-        .filter(linked_identity::Column::PublicId.eq(public_id))
-        .exec(txn)
-        .await?;
-    Ok(Unlinked::Done)
+    let link = links.swap_remove(at);
+    linked_identity::Entity::delete_by_id(link.id).exec(txn).await?;
+    Ok(Unlinked::Done(link))
 }
 
 /// How many ways the account has to log in other than its links: a

@@ -104,14 +104,6 @@ pub fn like_pattern(query: &str) -> String {
     pattern
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(super::like_pattern("50%_Off!"), "%50!%!_off!!%");
-    }
-}
-
 /// Whether the database answers (SPEC §6 `/healthz`), without a write
 /// lock: a server database answers a ping; SQLite a read of its schema,
 /// which opens a read transaction on the file (a ping would only reach
@@ -123,5 +115,13 @@ pub async fn probe(db: &DatabaseConnection) -> Result<(), DbErr> {
             db.query_one_raw(Statement::from_string(DbBackend::Sqlite, "SELECT 1 FROM sqlite_master LIMIT 1")).await.map(drop)
         }
         _ => db.ping().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(super::like_pattern("50%_Off!"), "%50!%!_off!!%");
     }
 }

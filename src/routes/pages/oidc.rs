@@ -3,9 +3,8 @@
 //! linking and unlinking on `/me/security`.
 
 use rocket::form::FromForm;
-use rocket::http::{Cookie, CookieJar, SameSite};
+use rocket::http::{Cookie, CookieJar};
 use rocket::response::{Flash, Redirect};
-use rocket::time::Duration;
 use rocket::{get, post, uri, State};
 use rocket_dyn_templates::{context, Template};
 use uuid::Uuid;
@@ -18,7 +17,6 @@ use crate::app::App;
 use crate::auth::cookies::{self, REFRESH_COOKIE, REMEMBER_COOKIE};
 use crate::auth::csrf::{ActionForm, Csrf};
 use crate::auth::{ClientInfo, FreshUser, MaybeUser};
-use crate::config::AppConfig;
 use crate::error::{AppError, OidcRefusal, PageResult};
 use crate::oidc::{Answer, Pending, FLOW_SECONDS};
 use crate::views::Nav;
@@ -30,18 +28,6 @@ const FLOW_PATH: &str = "/login/oidc";
 const SIGNUP_COOKIE: &str = "oidc_signup";
 const SIGNUP_PATH: &str = "/signup/oidc";
 
-/// Lax, not Strict: the provider's redirect back is a navigation from
-/// another site, and a Strict cookie would not come with it.
-fn flow_cookie(name: &'static str, path: &'static str, value: String, config: &AppConfig) -> Cookie<'static> {
-    Cookie::build((name, value))
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .path(path)
-        .secure(config.cookie_secure)
-        .max_age(Duration::seconds(FLOW_SECONDS))
-        .build()
-}
-
 #[derive(Debug, FromForm)]
 pub struct BeginForm {
     next: Option<String>,
@@ -52,7 +38,7 @@ pub struct BeginForm {
 pub async fn begin(provider: &str, form: Csrf<BeginForm>, jar: &CookieJar<'_>, app: &State<App>) -> PageResult<Redirect> {
     let next = safe_next(form.0.next.as_deref());
     let (url, flow) = app.oidc.begin(provider, next, None).await?;
-    jar.add(flow_cookie(FLOW_COOKIE, FLOW_PATH, flow, &app.config));
+    jar.add(cookies::scoped(FLOW_COOKIE, flow, FLOW_PATH, FLOW_SECONDS, &app.config));
     Ok(Redirect::to(url))
 }
 
@@ -102,7 +88,7 @@ pub async fn callback(
             Ok(Flash::success(Redirect::to(uri!(super::account::second_step_form)), format!("{name} signed you in.")))
         }
         Outcome::SignUp(pending) => {
-            jar.add(flow_cookie(SIGNUP_COOKIE, SIGNUP_PATH, app.oidc.seal_pending(&pending)?, &app.config));
+            jar.add(cookies::scoped(SIGNUP_COOKIE, app.oidc.seal_pending(&pending)?, SIGNUP_PATH, FLOW_SECONDS, &app.config));
             Ok(Flash::success(Redirect::to(uri!(signup_form)), "One more step: choose your username."))
         }
     }
@@ -165,7 +151,7 @@ pub async fn signup(form: Csrf<SignupForm>, client: ClientInfo, jar: &CookieJar<
 #[post("/me/identities/<provider>/link", data = "<_form>")]
 pub async fn link(provider: &str, user: FreshUser, _form: Csrf<ActionForm>, jar: &CookieJar<'_>, app: &State<App>) -> PageResult<Redirect> {
     let (url, flow) = app.oidc.begin(provider, None, Some(user.public_id)).await?;
-    jar.add(flow_cookie(FLOW_COOKIE, FLOW_PATH, flow, &app.config));
+    jar.add(cookies::scoped(FLOW_COOKIE, flow, FLOW_PATH, FLOW_SECONDS, &app.config));
     Ok(Redirect::to(url))
 }
 
